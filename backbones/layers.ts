@@ -1,0 +1,198 @@
+/**
+ * Layers as pure functions over a named parameter map, with PyTorch's semantics: explicit symmetric
+ * padding, BatchNorm with momentum 0.1 and eps 1e-5 (batch statistics in training, running statistics
+ * in evaluation), and torchvision's initialisation.
+ *
+ * Tensors are NHWC; convolution kernels are stored as [kh, kw, in, out] and linear weights as [in, out]
+ * (TensorFlow.js's layouts) under PyTorch's state_dict names; `io/` converts layouts at the boundary.
+ *
+ * @module
+ */
+import { tf } from "../engine/tf.ts";
+import type { Random } from "../core/random.ts";
+
+/** BatchNorm's running-average momentum, as in PyTorch. */
+export const BN_MOMENTUM = 0.1;
+/** BatchNorm's epsilon, as in PyTorch. */
+export const BN_EPSILON = 1e-5;
+
+/**
+ * The tensors of a model by state_dict name: `params` are learnable, `buffers` are BatchNorm running
+ * statistics (updated in training, never by the optimiser).
+ */
+export interface ParameterStore {
+  /** Learnable parameters by name (`layer2.0.conv1.weight`). */
+  params: Map<string, tf.Variable>;
+  /** Running statistics by name (`layer2.0.bn1.running_mean`). */
+  buffers: Map<string, tf.Variable>;
+}
+
+/** How a forward pass runs. */
+export interface ForwardMode {
+  /** Batch statistics (and running-average updates) when true; running statistics when false. */
+  training: boolean;
+  /**
+   * In training, whether BatchNorm running statistics are updated.
+   * @default {true}
+   */
+  updateStatistics?: boolean;
+}
+
+/** Looks a parameter up, with a clear error when it is missing. */
+export function param(store: ParameterStore, name: string): tf.Variable {
+  const v = store.params.get(name) ?? store.buffers.get(name);
+  if (!v) throw new Error(`Missing parameter '${name}'.`);
+  return v;
+}
+
+/** A convolution without bias, PyTorch-style symmetric padding. */
+export function conv2d(
+  store: ParameterStore,
+  name: string,
+  x: tf.Tensor4D,
+  stride: number,
+  padding: number,
+): tf.Tensor4D {
+  const w = param(store, `${name}.weight`) as unknown as tf.Tensor4D;
+  const pad = padding === 0 ? "valid" : [[0, 0], [padding, padding], [padding, padding], [0, 0]] as [
+    [number, number],
+    [number, number],
+    [number, number],
+    [number, number],
+  ];
+  return tf.conv2d(x, w, stride, pad);
+}
+
+/**
+ * BatchNorm over the channel axis with PyTorch's semantics. In training it normalises with the batch's
+ * biased variance and, unless disabled, moves the running mean and the unbiased running variance by
+ * {@linkcode BN_MOMENTUM}.
+ */
+export function batchNorm(
+  store: ParameterStore,
+  name: string,
+  x: tf.Tensor4D,
+  mode: ForwardMode,
+): tf.Tensor4D {
+  const gamma = param(store, `${name}.weight`);
+  const beta = param(store, `${name}.bias`);
+  const runningMean = param(store, `${name}.running_mean`);
+  const runningVar = param(store, `${name}.running_var`);
+  if (!mode.training) {
+    return tf.batchNorm(x, runningMean, runningVar, beta, gamma, BN_EPSILON) as tf.Tensor4D;
+  }
+  const { y, mean, variance } = trainingBatchNorm(x, gamma, beta);
+  if (mode.updateStatistics ?? true) {
+    const n = x.shape[0] * x.shape[1] * x.shape[2];
+    const unbiased = n > 1 ? n / (n - 1) : 1;
+    tf.tidy(() => {
+      runningMean.assign(
+        tf.add(tf.mul(runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)),
+      );
+      runningVar.assign(
+        tf.add(tf.mul(runningVar, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM * unbiased)),
+      );
+    });
+  }
+  mean.dispose();
+  variance.dispose();
+  return y;
+}
+
+/**
+ * BatchNorm with batch statistics and a hand-written gradient: with x^ the normalised input and
+ * s = 1 / sqrt(var + eps), dbeta = sum(dy), dgamma = sum(dy x^), dx = gamma s / n (n dy - dbeta - x^ dgamma).
+ * Far fewer kernels than differentiating `moments` (which tiles and divides per element).
+ */
+function trainingBatchNorm(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  let mean!: tf.Tensor1D;
+  let variance!: tf.Tensor1D;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xs, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    const m = tf.moments(xs, [0, 1, 2]);
+    mean = tf.keep(m.mean as tf.Tensor1D);
+    variance = tf.keep(m.variance as tf.Tensor1D);
+    const invStd = tf.rsqrt(tf.add(m.variance, BN_EPSILON));
+    const xhat = tf.mul(tf.sub(xs, m.mean), invStd);
+    save([xhat, invStd, g]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xh, s, gam] = saved;
+        const count = xh.size / xh.shape[xh.rank - 1];
+        const dBeta = tf.sum(dy, [0, 1, 2]);
+        const dGamma = tf.sum(tf.mul(dy, xh), [0, 1, 2]);
+        const scale = tf.mul(tf.mul(gam, s), 1 / count);
+        const dx = tf.mul(tf.sub(tf.sub(tf.mul(dy, count), dBeta), tf.mul(xh, dGamma)), scale);
+        return [dx, dGamma, dBeta];
+      },
+    };
+  });
+  const y = op(x, gamma, beta) as tf.Tensor4D;
+  return { y, mean, variance };
+}
+
+/** A fully connected layer `x W + b`, weight stored as [in, out]. */
+export function linear(store: ParameterStore, name: string, x: tf.Tensor2D): tf.Tensor2D {
+  const w = param(store, `${name}.weight`) as unknown as tf.Tensor2D;
+  const b = param(store, `${name}.bias`);
+  return tf.add(tf.matMul(x, w), b);
+}
+
+/** Global average pooling NHWC -> [N, C]. */
+export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
+  return tf.mean(x, [1, 2]) as tf.Tensor2D;
+}
+
+/** Adds torchvision-initialised parameters to a store (deterministic for a given generator). */
+export class Initializer {
+  #rng: Random;
+  #store: ParameterStore;
+  #trainable: boolean;
+
+  /** Creates an initialiser that adds to `store`. */
+  constructor(store: ParameterStore, rng: Random, trainable = true) {
+    this.#store = store;
+    this.#rng = rng;
+    this.#trainable = trainable;
+  }
+
+  #add(name: string, shape: number[], values: Float32Array, buffer = false) {
+    const target = buffer ? this.#store.buffers : this.#store.params;
+    if (target.has(name)) throw new Error(`Duplicate parameter '${name}'.`);
+    const initial = tf.tensor(values, shape);
+    target.set(name, tf.variable(initial, !buffer && this.#trainable));
+    initial.dispose();
+  }
+
+  /** Kaiming-normal conv kernel (fan_out, ReLU gain), as torchvision's ResNet. */
+  conv(name: string, kh: number, kw: number, cin: number, cout: number): void {
+    const std = Math.sqrt(2 / (cout * kh * kw));
+    const values = new Float32Array(kh * kw * cin * cout);
+    for (let i = 0; i < values.length; i++) values[i] = this.#rng.normal(0, std);
+    this.#add(`${name}.weight`, [kh, kw, cin, cout], values);
+  }
+
+  /** BatchNorm: weight 1, bias 0, running mean 0, running variance 1. */
+  batchNorm(name: string, channels: number): void {
+    this.#add(`${name}.weight`, [channels], new Float32Array(channels).fill(1));
+    this.#add(`${name}.bias`, [channels], new Float32Array(channels));
+    this.#add(`${name}.running_mean`, [channels], new Float32Array(channels), true);
+    this.#add(`${name}.running_var`, [channels], new Float32Array(channels).fill(1), true);
+  }
+
+  /** PyTorch's default Linear initialisation: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias. */
+  linear(name: string, inFeatures: number, outFeatures: number): void {
+    const bound = 1 / Math.sqrt(inFeatures);
+    const w = new Float32Array(inFeatures * outFeatures);
+    for (let i = 0; i < w.length; i++) w[i] = this.#rng.uniform(-bound, bound);
+    const b = new Float32Array(outFeatures);
+    for (let i = 0; i < b.length; i++) b[i] = this.#rng.uniform(-bound, bound);
+    this.#add(`${name}.weight`, [inFeatures, outFeatures], w);
+    this.#add(`${name}.bias`, [outFeatures], b);
+  }
+}

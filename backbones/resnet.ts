@@ -1,0 +1,243 @@
+/**
+ * ResNet18 (basic blocks), ResNet50 (bottlenecks, torchvision v1.5: stride on the 3x3) and a tiny ResNet
+ * of the same shape for tests, with torchvision's parameter names. Each splits into a stem
+ * (`conv1, bn1, relu, maxpool, layer1`) and a branch (`layer2, layer3, layer4`, global average pool).
+ *
+ * @module
+ */
+import { tf } from "../engine/tf.ts";
+import { Random } from "../core/random.ts";
+import {
+  batchNorm,
+  conv2d,
+  type ForwardMode,
+  globalAvgPool,
+  Initializer,
+  linear,
+  type ParameterStore,
+} from "./layers.ts";
+
+/** The names of the built-in backbones. */
+export type BackboneName = "resnet18" | "resnet50" | "tiny";
+
+/** The shape of a ResNet. */
+export interface ResNetSpec {
+  /** Backbone name. */
+  name: BackboneName;
+  /** Residual block type. */
+  block: "basic" | "bottleneck";
+  /** Blocks per stage (layer1..layer4). */
+  layers: [number, number, number, number];
+  /** Base width per stage (before the bottleneck expansion). */
+  widths: [number, number, number, number];
+  /** Output channels of conv1. */
+  stemWidth: number;
+}
+
+const SPECS: Record<BackboneName, ResNetSpec> = {
+  resnet18: {
+    name: "resnet18",
+    block: "basic",
+    layers: [2, 2, 2, 2],
+    widths: [64, 128, 256, 512],
+    stemWidth: 64,
+  },
+  resnet50: {
+    name: "resnet50",
+    block: "bottleneck",
+    layers: [3, 4, 6, 3],
+    widths: [64, 128, 256, 512],
+    stemWidth: 64,
+  },
+  tiny: { name: "tiny", block: "basic", layers: [1, 1, 1, 1], widths: [8, 16, 32, 64], stemWidth: 8 },
+};
+
+/** The built-in backbone names. */
+export const BACKBONES: readonly BackboneName[] = Object.keys(SPECS) as BackboneName[];
+
+/**
+ * The spec of a built-in backbone.
+ *
+ * @example
+ * ```ts
+ * import { resnetSpec } from "./resnet.ts";
+ * console.assert(resnetSpec("resnet50").block === "bottleneck");
+ * ```
+ */
+export function resnetSpec(name: BackboneName): ResNetSpec {
+  const spec = SPECS[name];
+  if (!spec) throw new Error(`Unknown backbone '${name}': expected one of ${BACKBONES.join(", ")}.`);
+  return spec;
+}
+
+/** Channels leaving a stage. */
+function stageOut(spec: ResNetSpec, stage: number): number {
+  return spec.widths[stage] * (spec.block === "bottleneck" ? 4 : 1);
+}
+
+/** The number of features of a branch's pooled output (512 for ResNet18, 2048 for ResNet50). */
+export function featureSize(spec: ResNetSpec): number {
+  return stageOut(spec, 3);
+}
+
+function initStage(init: Initializer, spec: ResNetSpec, stage: number, prefix: string) {
+  const inC = stage === 0 ? spec.stemWidth : stageOut(spec, stage - 1);
+  const width = spec.widths[stage];
+  const outC = stageOut(spec, stage);
+  for (let b = 0; b < spec.layers[stage]; b++) {
+    const name = `${prefix}layer${stage + 1}.${b}`;
+    const cin = b === 0 ? inC : outC;
+    if (spec.block === "basic") {
+      init.conv(`${name}.conv1`, 3, 3, cin, width);
+      init.batchNorm(`${name}.bn1`, width);
+      init.conv(`${name}.conv2`, 3, 3, width, width);
+      init.batchNorm(`${name}.bn2`, width);
+    } else {
+      init.conv(`${name}.conv1`, 1, 1, cin, width);
+      init.batchNorm(`${name}.bn1`, width);
+      init.conv(`${name}.conv2`, 3, 3, width, width);
+      init.batchNorm(`${name}.bn2`, width);
+      init.conv(`${name}.conv3`, 1, 1, width, outC);
+      init.batchNorm(`${name}.bn3`, outC);
+    }
+    const stride = b === 0 && stage > 0 ? 2 : 1;
+    if (b === 0 && (stride !== 1 || cin !== outC)) {
+      init.conv(`${name}.downsample.0`, 1, 1, cin, outC);
+      init.batchNorm(`${name}.downsample.1`, outC);
+    }
+  }
+}
+
+/** Adds the stem's parameters (`conv1`, `bn1`, `layer1`) to a store. */
+export function initStem(init: Initializer, spec: ResNetSpec, prefix = ""): void {
+  init.conv(`${prefix}conv1`, 7, 7, 3, spec.stemWidth);
+  init.batchNorm(`${prefix}bn1`, spec.stemWidth);
+  initStage(init, spec, 0, prefix);
+}
+
+/** Adds a branch's parameters (`layer2`..`layer4`) to a store. */
+export function initBranch(init: Initializer, spec: ResNetSpec, prefix = ""): void {
+  for (let s = 1; s < 4; s++) initStage(init, spec, s, prefix);
+}
+
+function block(
+  store: ParameterStore,
+  spec: ResNetSpec,
+  name: string,
+  x: tf.Tensor4D,
+  stride: number,
+  mode: ForwardMode,
+): tf.Tensor4D {
+  let y: tf.Tensor4D;
+  if (spec.block === "basic") {
+    y = tf.relu(batchNorm(store, `${name}.bn1`, conv2d(store, `${name}.conv1`, x, stride, 1), mode));
+    y = batchNorm(store, `${name}.bn2`, conv2d(store, `${name}.conv2`, y, 1, 1), mode);
+  } else {
+    y = tf.relu(batchNorm(store, `${name}.bn1`, conv2d(store, `${name}.conv1`, x, 1, 0), mode));
+    y = tf.relu(batchNorm(store, `${name}.bn2`, conv2d(store, `${name}.conv2`, y, stride, 1), mode));
+    y = batchNorm(store, `${name}.bn3`, conv2d(store, `${name}.conv3`, y, 1, 0), mode);
+  }
+  const shortcut = store.params.has(`${name}.downsample.0.weight`)
+    ? batchNorm(store, `${name}.downsample.1`, conv2d(store, `${name}.downsample.0`, x, stride, 0), mode)
+    : x;
+  return tf.relu(tf.add(y, shortcut));
+}
+
+function stage(
+  store: ParameterStore,
+  spec: ResNetSpec,
+  index: number,
+  x: tf.Tensor4D,
+  mode: ForwardMode,
+  prefix: string,
+): tf.Tensor4D {
+  for (let b = 0; b < spec.layers[index]; b++) {
+    x = block(store, spec, `${prefix}layer${index + 1}.${b}`, x, b === 0 && index > 0 ? 2 : 1, mode);
+  }
+  return x;
+}
+
+/** The stem: `conv1, bn1, relu, maxpool, layer1`. Input NHWC images, normalised. */
+export function stemForward(
+  store: ParameterStore,
+  spec: ResNetSpec,
+  x: tf.Tensor4D,
+  mode: ForwardMode,
+  prefix = "",
+): tf.Tensor4D {
+  let y = tf.relu(batchNorm(store, `${prefix}bn1`, conv2d(store, `${prefix}conv1`, x, 2, 3), mode));
+  y = tf.maxPool(y, 3, 2, 1);
+  return stage(store, spec, 0, y, mode, prefix);
+}
+
+/** A branch: `layer2, layer3, layer4` and global average pooling, to features [N, F]. */
+export function branchForward(
+  store: ParameterStore,
+  spec: ResNetSpec,
+  x: tf.Tensor4D,
+  mode: ForwardMode,
+  prefix = "",
+): tf.Tensor2D {
+  for (let s = 1; s < 4; s++) x = stage(store, spec, s, x, mode, prefix);
+  return globalAvgPool(x);
+}
+
+/** Options of {@linkcode createResNet}. */
+export interface CreateResNetOptions {
+  /**
+   * Number of output classes of `fc`.
+   * @default {7}
+   */
+  numClasses?: number;
+  /**
+   * Seed of the initialisation.
+   * @default {0}
+   */
+  seed?: number;
+}
+
+/** A plain single-branch ResNet classifier with torchvision's names. */
+export interface ResNet extends ParameterStore {
+  /** Its shape. */
+  spec: ResNetSpec;
+  /** Number of output classes. */
+  numClasses: number;
+}
+
+/**
+ * A whole ResNet classifier (stem, branch, `fc`), initialised as torchvision does.
+ *
+ * @example
+ * ```ts
+ * import { createResNet, resnetForward } from "./resnet.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const net = createResNet("tiny", { numClasses: 7 });
+ * const logits = resnetForward(net, tf.zeros([1, 32, 32, 3]), { training: false });
+ * console.assert(logits.shape[1] === 7);
+ * ```
+ */
+export function createResNet(name: BackboneName, options: CreateResNetOptions = {}): ResNet {
+  const spec = resnetSpec(name);
+  const numClasses = options.numClasses ?? 7;
+  const store: ParameterStore = { params: new Map(), buffers: new Map() };
+  const init = new Initializer(store, new Random(options.seed ?? 0));
+  initStem(init, spec);
+  initBranch(init, spec);
+  init.linear("fc", featureSize(spec), numClasses);
+  return { ...store, spec, numClasses };
+}
+
+/** Logits of a plain ResNet. */
+export function resnetForward(net: ResNet, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D {
+  return tf.tidy(() => {
+    const h = branchForward(net, net.spec, stemForward(net, net.spec, x, mode), mode);
+    return linear(net, "fc", h);
+  });
+}
+
+/** The number of learnable parameters of a store (buffers are not counted, as in PyTorch). */
+export function countParameters(store: ParameterStore): number {
+  let total = 0;
+  for (const v of store.params.values()) total += v.size;
+  return total;
+}

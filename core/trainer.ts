@@ -1,0 +1,545 @@
+/**
+ * The training loop of the paper's recipe: frozen stem, Adam with an exponentially decaying learning
+ * rate stepped once per epoch, class-distribution mining after each epoch, evaluation of the target
+ * branch on the test split (logits averaged over crops), best and last accuracy, and lifecycle hooks
+ * through which logging, checkpointing and progress display attach.
+ *
+ * The trainer knows its plugins only through their interfaces ({@linkcode PluginSet}).
+ *
+ * @module
+ */
+import { tf } from "../engine/tf.ts";
+import type { AdaDfModel } from "../backbones/adadf.ts";
+import type { Batch } from "../datasets/loader.ts";
+import type { PluginSet } from "../strategies/registry.ts";
+import type { ClassDistributionMinerState } from "../strategies/miner.ts";
+import { computeObjective } from "../strategies/objective.ts";
+import { Adam, type AdamState, exponentialLr } from "./optim.ts";
+import { disposeOutputs, trainStep } from "./step.ts";
+import {
+  argmaxRows,
+  type ClassificationReport,
+  classificationReport,
+  summarize,
+  type Summary,
+} from "./metrics.ts";
+
+/** Anything that yields an epoch's batches; `DataLoader` is one. */
+export interface BatchSource {
+  /** Batches per epoch. */
+  readonly length: number;
+  /** The batches of an epoch (0-based). */
+  batches(epoch: number): AsyncIterable<Batch>;
+}
+
+/** Progress after one training batch. */
+export interface BatchMetrics {
+  /** Epoch, from 1. */
+  epoch: number;
+  /** Batch within the epoch, from 1. */
+  batch: number;
+  /** Batches in this epoch. */
+  batches: number;
+  /** Loss terms of this batch. */
+  loss: { total: number; ce: number; kl: number; rr: number };
+  /** Running means of the loss terms over the epoch so far. */
+  meanLoss: { total: number; ce: number; kl: number; rr: number };
+  /** Running training accuracy of the target branch over the epoch so far. */
+  accuracy: number;
+  /** Images per second over the epoch so far. */
+  imagesPerSecond: number;
+  /** Seconds since the epoch began. */
+  seconds: number;
+}
+
+/** What {@linkcode Trainer.evaluate} measures. */
+export interface EvaluationResult extends ClassificationReport {
+  /** Per-image softmax of the target branch's (crop-averaged, attention-scaled) logits, [N * C]. */
+  probabilities: Float32Array;
+  /** Labels, [N]. */
+  labels: Int32Array;
+  /** Dataset indices, [N]. */
+  indices: Int32Array;
+  /** Ground-truth distributions [N * C] when the dataset has them. */
+  distributions?: Float32Array;
+}
+
+/** Everything measured in an epoch (one line of `metrics.jsonl`). */
+export interface EpochMetrics {
+  /** Epoch, from 1. */
+  epoch: number;
+  /** Learning rate used in this epoch. */
+  lr: number;
+  /** The KL weight alpha_1 of this epoch. */
+  alpha1: number;
+  /** The cross-entropy weight alpha_2 of this epoch. */
+  alpha2: number;
+  /** Mean loss terms over the epoch's batches. */
+  loss: { total: number; ce: number; kl: number; rr: number };
+  /** Training accuracy of the target branch (augmented images, training mode). */
+  trainAccuracy: number;
+  /** Test accuracy of the target branch, when evaluated this epoch. */
+  testAccuracy?: number;
+  /** Test mean class accuracy. */
+  testMeanClassAccuracy?: number;
+  /** Test accuracy per class. */
+  testPerClassAccuracy?: number[];
+  /** Averaged attention weight w statistics per class (training samples of this epoch). */
+  attentionPerClass: Summary[];
+  /** Fusion weight w' statistics per class. */
+  fusionWeightPerClass: Summary[];
+  /** The class distributions c' mined at the end of this epoch ([C][C]). */
+  classDistributions: number[][];
+  /** Training images seen. */
+  images: number;
+  /** Seconds of the whole epoch (training, mining, evaluation). */
+  seconds: number;
+  /** Training images per second. */
+  imagesPerSecond: number;
+}
+
+/** The outcome of {@linkcode Trainer.fit}. */
+export interface RunSummary {
+  /** Epochs completed. */
+  epochs: number;
+  /** Best test accuracy and its epoch (NaN / 0 without a test set). */
+  bestAccuracy: number;
+  /** Epoch of the best test accuracy. */
+  bestEpoch: number;
+  /** Test accuracy after the last epoch. */
+  lastAccuracy: number;
+  /** Every epoch's metrics. */
+  history: EpochMetrics[];
+  /** Wall time of this call in seconds. */
+  seconds: number;
+}
+
+/**
+ * Lifecycle hooks: every method is optional and may be async; the trainer awaits each in turn.
+ * Modelled on PyTorch Lightning's and Keras's callbacks.
+ */
+export interface TrainerHooks {
+  /** Before the first epoch of this call. */
+  onRunStart?(trainer: Trainer): void | Promise<void>;
+  /** Before an epoch's training pass. */
+  onEpochStart?(trainer: Trainer, epoch: number): void | Promise<void>;
+  /** Before a training batch. */
+  onBatchStart?(trainer: Trainer, epoch: number, batch: number): void | Promise<void>;
+  /** After a training batch. */
+  onBatchEnd?(trainer: Trainer, metrics: BatchMetrics): void | Promise<void>;
+  /** After an epoch (mining and evaluation done); checkpoints attach here. */
+  onEpochEnd?(trainer: Trainer, metrics: EpochMetrics): void | Promise<void>;
+  /** After the last epoch. */
+  onRunEnd?(trainer: Trainer, summary: RunSummary): void | Promise<void>;
+}
+
+/** Options of {@linkcode Trainer}. */
+export interface TrainerOptions {
+  /** The dual-branch model. */
+  model: AdaDfModel;
+  /** The strategy plugins. */
+  plugins: PluginSet;
+  /** Training batches (augmented, shuffled, drop-last). */
+  train: BatchSource;
+  /** Test batches (no augmentation; several crops per image allowed). */
+  test?: BatchSource;
+  /**
+   * Batches of the extra mining pass of miners that ask for one (the reference uses the training
+   * loader: augmentations on, model in evaluation mode).
+   * @default {train}
+   */
+  mining?: BatchSource;
+  /** Epochs to train in total. */
+  epochs: number;
+  /**
+   * Initial learning rate.
+   * @default {0.001}
+   */
+  lr?: number;
+  /**
+   * ExponentialLR's gamma, stepped after every epoch.
+   * @default {0.9}
+   */
+  lrGamma?: number;
+  /**
+   * How the frozen stem runs in training: `train` (batch statistics, as the reference) or `eval`.
+   * @default {"train"}
+   */
+  stemMode?: "train" | "eval";
+  /**
+   * Cap on training batches per epoch (quick runs); null for all.
+   * @default {null}
+   */
+  maxBatchesPerEpoch?: number | null;
+  /**
+   * Evaluate every this many epochs (and always after the last).
+   * @default {1}
+   */
+  evalEvery?: number;
+  /** Lifecycle hooks, called in order. */
+  hooks?: TrainerHooks[];
+}
+
+/** The trainer's resumable state (besides the model's tensors). */
+export interface TrainerState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Best test accuracy so far. */
+  bestAccuracy: number;
+  /** Its epoch. */
+  bestEpoch: number;
+  /** Metrics of the completed epochs. */
+  history: EpochMetrics[];
+  /** The class-distribution miner's state. */
+  miner: ClassDistributionMinerState;
+  /** Adam's moments and step. */
+  optimizer: AdamState;
+}
+
+/**
+ * The extra mining pass reads the mining source as this epoch index plus the epoch, so that its
+ * random augmentations differ from the training pass's (as the reference's fresh pass over its loader).
+ */
+const MINING_PASS_EPOCH_OFFSET = 1_000_000;
+
+interface Terms {
+  total: number;
+  ce: number;
+  kl: number;
+  rr: number;
+}
+
+/**
+ * Trains the Ada-DF model (or any configuration of its plugins).
+ *
+ * @example Train the tiny backbone for one epoch on generated batches
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildPlugins } from "../strategies/registry.ts";
+ * import { Trainer } from "./trainer.ts";
+ *
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const source = { length: 1, async *batches() { yield batch; } };
+ * const trainer = new Trainer({
+ *   model: new AdaDfModel("tiny", { numClasses: 2 }),
+ *   plugins: buildPlugins({}),
+ *   train: source,
+ *   test: source,
+ *   epochs: 1,
+ * });
+ * const summary = await trainer.fit();
+ * console.log(summary.lastAccuracy);
+ * ```
+ */
+export class Trainer {
+  /** The model being trained. */
+  readonly model: AdaDfModel;
+  /** Its plugins. */
+  readonly plugins: PluginSet;
+  /** The optimiser. */
+  readonly optimizer: Adam;
+  /** The options given. */
+  readonly options: Readonly<TrainerOptions>;
+  /** Epochs completed. */
+  epoch = 0;
+  /** Best test accuracy so far. */
+  bestAccuracy = NaN;
+  /** Epoch of the best test accuracy. */
+  bestEpoch = 0;
+  /** Metrics of completed epochs. */
+  history: EpochMetrics[] = [];
+  #stopRequested = false;
+
+  /** Creates a trainer; nothing runs until {@linkcode Trainer.fit}. */
+  constructor(options: TrainerOptions) {
+    if (!Number.isInteger(options.epochs) || options.epochs < 1) {
+      throw new RangeError(`epochs must be a positive integer, got ${options.epochs}`);
+    }
+    this.options = options;
+    this.model = options.model;
+    this.plugins = options.plugins;
+    this.optimizer = new Adam({ lr: options.lr ?? 1e-3 });
+  }
+
+  /** Number of classes. */
+  get numClasses(): number {
+    return this.model.numClasses;
+  }
+
+  /** Asks the loop to stop after the current epoch (early stopping, interruption). */
+  stop(): void {
+    this.#stopRequested = true;
+  }
+
+  async #hook<K extends keyof TrainerHooks>(name: K, ...args: unknown[]): Promise<void> {
+    for (const hooks of this.options.hooks ?? []) {
+      const fn = hooks[name] as ((...a: unknown[]) => void | Promise<void>) | undefined;
+      if (fn) await fn.call(hooks, this, ...args);
+    }
+  }
+
+  /** Trains from the epoch after the last completed one to `epochs`. */
+  async fit(): Promise<RunSummary> {
+    const started = performance.now();
+    this.#stopRequested = false;
+    await this.#hook("onRunStart");
+    while (this.epoch < this.options.epochs && !this.#stopRequested) {
+      const metrics = await this.#epoch(this.epoch + 1);
+      this.history.push(metrics);
+      this.epoch = metrics.epoch;
+      if (metrics.testAccuracy !== undefined && !(metrics.testAccuracy <= this.bestAccuracy)) {
+        this.bestAccuracy = metrics.testAccuracy;
+        this.bestEpoch = metrics.epoch;
+      }
+      await this.#hook("onEpochEnd", metrics);
+    }
+    const summary = this.summary((performance.now() - started) / 1000);
+    await this.#hook("onRunEnd", summary);
+    return summary;
+  }
+
+  /** The summary of the epochs completed so far. */
+  summary(seconds = 0): RunSummary {
+    const last = [...this.history].reverse().find((m) => m.testAccuracy !== undefined);
+    return {
+      epochs: this.epoch,
+      bestAccuracy: this.bestAccuracy,
+      bestEpoch: this.bestEpoch,
+      lastAccuracy: last?.testAccuracy ?? NaN,
+      history: this.history,
+      seconds,
+    };
+  }
+
+  async #epoch(epoch: number): Promise<EpochMetrics> {
+    const started = performance.now();
+    const { plugins, model } = this;
+    const C = this.numClasses;
+    this.optimizer.lr = exponentialLr(this.options.lr ?? 1e-3, this.options.lrGamma ?? 0.9, epoch - 1);
+    const { alpha1, alpha2 } = plugins.schedule.weights(epoch);
+    await this.#hook("onEpochStart", epoch);
+
+    const classDistributions = plugins.miner.distributions(C);
+    const online = !plugins.miner.extraPass;
+    if (online) plugins.miner.begin(C);
+    const stemMode = { training: (this.options.stemMode ?? "train") === "train" };
+    const cap = this.options.maxBatchesPerEpoch ?? Infinity;
+    const batches = Math.min(this.options.train.length, cap);
+    const sums: Terms = { total: 0, ce: 0, kl: 0, rr: 0 };
+    let seen = 0;
+    let correct = 0;
+    let batchIndex = 0;
+    const attention: number[] = [];
+    const fusion: number[] = [];
+    const attentionLabels: number[] = [];
+    for await (const batch of this.options.train.batches(epoch - 1)) {
+      if (batchIndex >= batches) break;
+      batchIndex++;
+      await this.#hook("onBatchStart", epoch, batchIndex);
+      const images = tf.tensor4d(batch.images, batch.shape);
+      const labels = tf.tensor1d(batch.labels, "int32");
+      const out = trainStep(
+        model,
+        this.optimizer,
+        images,
+        (o) => computeObjective(plugins, { ...o, labels, classDistributions }, { epoch }),
+        { stemMode },
+      );
+      const terms = tf.tidy(() => tf.stack([out.total, out.ce, out.kl, out.rr]).dataSync());
+      const predictions = tf.tidy(() => out.scaledTargetLogits.argMax(1).dataSync());
+      const w = out.attention.dataSync();
+      const wPrime = out.weights.dataSync();
+      if (online) plugins.miner.observe(out.auxProbs, labels);
+      disposeOutputs(out);
+      tf.dispose([images, labels]);
+      for (const v of [...terms]) {
+        if (!Number.isFinite(v)) throw new Error(`Epoch ${epoch}, batch ${batchIndex}: the loss is ${v}.`);
+      }
+      const n = batch.labels.length;
+      sums.total += terms[0] * n;
+      sums.ce += terms[1] * n;
+      sums.kl += terms[2] * n;
+      sums.rr += terms[3] * n;
+      seen += n;
+      for (let i = 0; i < n; i++) {
+        if (predictions[i] === batch.labels[i]) correct++;
+        attention.push(w[i]);
+        fusion.push(wPrime[i]);
+        attentionLabels.push(batch.labels[i]);
+      }
+      const seconds = (performance.now() - started) / 1000;
+      await this.#hook(
+        "onBatchEnd",
+        {
+          epoch,
+          batch: batchIndex,
+          batches,
+          loss: { total: terms[0], ce: terms[1], kl: terms[2], rr: terms[3] },
+          meanLoss: { total: sums.total / seen, ce: sums.ce / seen, kl: sums.kl / seen, rr: sums.rr / seen },
+          accuracy: correct / seen,
+          imagesPerSecond: seen / seconds,
+          seconds,
+        } satisfies BatchMetrics,
+      );
+    }
+    if (seen === 0) throw new Error(`Epoch ${epoch}: the training set yielded no batch.`);
+    const trainSeconds = (performance.now() - started) / 1000;
+    classDistributions.dispose();
+
+    if (!online) {
+      plugins.miner.begin(C);
+      const source = this.options.mining ?? this.options.train;
+      await this.#forEachEval(source, MINING_PASS_EPOCH_OFFSET + epoch - 1, true, (o, labels) => {
+        plugins.miner.observe(o.auxProbs!, labels);
+      }, cap);
+    }
+    const mined = plugins.miner.end();
+    const minedRows = mined.arraySync() as number[][];
+    mined.dispose();
+
+    const evalEvery = this.options.evalEvery ?? 1;
+    let test: EvaluationResult | undefined;
+    if (this.options.test && (epoch % evalEvery === 0 || epoch === this.options.epochs)) {
+      test = await this.evaluate(this.options.test);
+    }
+    const perClass = (values: number[]) =>
+      Array.from({ length: C }, (_, j) => summarize(values.filter((_, i) => attentionLabels[i] === j)));
+    return {
+      epoch,
+      lr: this.optimizer.lr,
+      alpha1,
+      alpha2,
+      loss: { total: sums.total / seen, ce: sums.ce / seen, kl: sums.kl / seen, rr: sums.rr / seen },
+      trainAccuracy: correct / seen,
+      ...(test
+        ? {
+          testAccuracy: test.accuracy,
+          testMeanClassAccuracy: test.meanClassAccuracy,
+          testPerClassAccuracy: test.perClassAccuracy,
+        }
+        : {}),
+      attentionPerClass: perClass(attention),
+      fusionWeightPerClass: perClass(fusion),
+      classDistributions: minedRows,
+      images: seen,
+      seconds: (performance.now() - started) / 1000,
+      imagesPerSecond: seen / trainSeconds,
+    };
+  }
+
+  /**
+   * Runs the model in evaluation mode over batches and calls `visit` with the target branch's
+   * crop-averaged, attention-scaled logits (and, with `withAux`, the auxiliary softmax probabilities).
+   */
+  async #forEachEval(
+    source: BatchSource,
+    epoch: number,
+    withAux: boolean,
+    visit: (
+      outputs: { logits: tf.Tensor2D; auxProbs?: tf.Tensor2D },
+      labels: tf.Tensor1D,
+      batch: Batch,
+    ) => void,
+    cap = Infinity,
+  ): Promise<void> {
+    const mode = { training: false };
+    let count = 0;
+    for await (const batch of source.batches(epoch)) {
+      if (count++ >= cap) break;
+      const crops = batch.crops;
+      const outputs = tf.tidy(() => {
+        const images = tf.tensor4d(batch.images, batch.shape);
+        const features = this.model.stem(images, mode);
+        const target = this.model.branch("target", features, mode);
+        let scores1 = target.scores;
+        let auxLogits: tf.Tensor2D | undefined;
+        if (withAux) {
+          const aux = this.model.branch("aux", features, mode);
+          scores1 = aux.scores;
+          auxLogits = aux.logits;
+        }
+        const { a1, a2 } = this.plugins.attention.apply({ scores1, scores2: target.scores });
+        let logits = tf.mul(target.logits, a2.expandDims(1)) as tf.Tensor2D;
+        if (crops > 1) logits = tf.mean(tf.reshape(logits, [-1, crops, this.numClasses]), 1) as tf.Tensor2D;
+        let auxProbs: tf.Tensor2D | undefined;
+        if (auxLogits) {
+          let z1 = tf.mul(auxLogits, a1.expandDims(1)) as tf.Tensor2D;
+          if (crops > 1) z1 = tf.mean(tf.reshape(z1, [-1, crops, this.numClasses]), 1) as tf.Tensor2D;
+          auxProbs = tf.softmax(z1);
+        }
+        return { logits, auxProbs };
+      });
+      const labels = tf.tensor1d(batch.labels, "int32");
+      try {
+        visit(outputs, labels, batch);
+      } finally {
+        tf.dispose([outputs.logits, ...(outputs.auxProbs ? [outputs.auxProbs] : []), labels]);
+      }
+    }
+  }
+
+  /**
+   * Evaluates the target branch (the inference model): accuracy, mean class accuracy, per-class
+   * accuracy, confusion matrix, and each image's predicted distribution. Logits are averaged over the
+   * crops of an image when a batch holds several.
+   */
+  async evaluate(source: BatchSource): Promise<EvaluationResult> {
+    const probabilities: number[] = [];
+    const labels: number[] = [];
+    const indices: number[] = [];
+    const distributions: number[] = [];
+    let haveDistributions = true;
+    await this.#forEachEval(source, 0, false, ({ logits }, _labels, batch) => {
+      const p = tf.tidy(() => tf.softmax(logits).dataSync());
+      for (const v of p) probabilities.push(v);
+      for (const v of batch.labels) labels.push(v);
+      for (const v of batch.indices) indices.push(v);
+      if (batch.distributions) { for (const v of batch.distributions) distributions.push(v); }
+      else haveDistributions = false;
+    });
+    const C = this.numClasses;
+    const predictions = argmaxRows(probabilities, C);
+    const report = classificationReport(labels, predictions, C);
+    return {
+      ...report,
+      probabilities: Float32Array.from(probabilities),
+      labels: Int32Array.from(labels),
+      indices: Int32Array.from(indices),
+      ...(haveDistributions && labels.length ? { distributions: Float32Array.from(distributions) } : {}),
+    };
+  }
+
+  /** The resumable state (the model's tensors are saved separately). */
+  getState(): TrainerState {
+    return {
+      epoch: this.epoch,
+      bestAccuracy: this.bestAccuracy,
+      bestEpoch: this.bestEpoch,
+      history: this.history,
+      miner: this.plugins.miner.getState(),
+      optimizer: this.optimizer.getState(),
+    };
+  }
+
+  /** Restores a state from {@linkcode Trainer.getState}: training continues after its epoch. */
+  setState(state: TrainerState): void {
+    this.epoch = state.epoch;
+    this.bestAccuracy = state.bestAccuracy;
+    this.bestEpoch = state.bestEpoch;
+    this.history = [...state.history];
+    this.plugins.miner.setState(state.miner);
+    this.optimizer.setState(state.optimizer);
+  }
+
+  /** Frees the optimiser's tensors (the model belongs to the caller). */
+  dispose(): void {
+    this.optimizer.dispose();
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Attention plugins: turn the two attention heads' raw scores into the per-branch weights a_1, a_2
+ * that scale each branch's logits (z_k = a_k * logits_k) and whose mean w = (a_1 + a_2) / 2 drives the
+ * fusion and the rank regularisation.
+ *
+ * @module
+ */
+import { tf } from "../engine/tf.ts";
+import { checkOptions } from "./_options.ts";
+
+/** The raw outputs of the two attention heads (before any sigmoid), as given to an {@linkcode Attention}. */
+export interface AttentionInputs {
+  /** [B] raw score of the auxiliary branch's head. */
+  scores1: tf.Tensor1D;
+  /** [B] raw score of the target branch's head. */
+  scores2: tf.Tensor1D;
+}
+
+/** Per-branch attention weights, as returned by an {@linkcode Attention}. */
+export type AttentionWeights = {
+  /** [B] a_1, scaling the auxiliary logits. */
+  a1: tf.Tensor1D;
+  /** [B] a_2, scaling the target logits. */
+  a2: tf.Tensor1D;
+};
+
+/**
+ * An attention plugin. `apply` returns new tensors owned by the caller.
+ *
+ * @example A custom attention: a temperature-scaled sigmoid
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import type { Attention } from "./attention.ts";
+ *
+ * const softSigmoid: Attention = {
+ *   name: "soft-sigmoid",
+ *   apply: ({ scores1, scores2 }) => ({ a1: tf.sigmoid(scores1.div(2)), a2: tf.sigmoid(scores2.div(2)) }),
+ * };
+ * ```
+ */
+export interface Attention {
+  /** The plugin's name, as in configs. */
+  readonly name: string;
+  /** Maps the raw head scores to the branch weights a_1, a_2 ([B] each). */
+  apply(inputs: AttentionInputs): AttentionWeights;
+}
+
+/**
+ * The Ada-DF attention (config name `sigmoid`): a_k = sigmoid(score_k), in (0, 1).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { sigmoidAttention } from "./attention.ts";
+ *
+ * const { a1, a2 } = sigmoidAttention().apply({ scores1: tf.tensor1d([0]), scores2: tf.tensor1d([2]) });
+ * // a1 = [0.5], a2 = [0.881]
+ * ```
+ */
+export function sigmoidAttention(options: Record<string, never> = {}): Attention {
+  checkOptions("sigmoidAttention", options, {});
+  return {
+    name: "sigmoid",
+    apply: ({ scores1, scores2 }) => ({ a1: tf.sigmoid(scores1), a2: tf.sigmoid(scores2) }),
+  };
+}
+
+/**
+ * No attention (config name `none`): a_k = 1, so the logits are used unscaled and every averaged weight
+ * w is 1. The ones are tied to the scores with a zero gradient, so gradient calls that list the heads'
+ * parameters still succeed (the heads simply do not move). With the `adaptive` normaliser every
+ * normalised weight is then the midpoint of its range, and the `rank` regulariser is the constant
+ * margin.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { noAttention } from "./attention.ts";
+ *
+ * const { a1 } = noAttention().apply({ scores1: tf.tensor1d([-3, 5]), scores2: tf.tensor1d([0, 0]) });
+ * // a1 = [1, 1]
+ * ```
+ */
+export function noAttention(options: Record<string, never> = {}): Attention {
+  checkOptions("noAttention", options, {});
+  return {
+    name: "none",
+    apply: ({ scores1, scores2 }) =>
+      tf.tidy(() => ({
+        a1: scores1.mul(0).add(1) as tf.Tensor1D,
+        a2: scores2.mul(0).add(1) as tf.Tensor1D,
+      })),
+  };
+}

@@ -1,0 +1,306 @@
+/**
+ * Class-distribution miners: accumulate the auxiliary branch's probabilities per class over an epoch
+ * and turn them into the stabilised class distributions c' used by the next epoch (eqs. 4-7).
+ *
+ * The trainer drives a miner the same way whatever its kind: `begin(numClasses)` when an accumulation
+ * starts, `observe(probs, labels)` for each batch of auxiliary softmax probabilities, `end()` when it
+ * is over, and `distributions(numClasses)` for the c' in effect (the threshold distributions d_j before
+ * the first `end()`). Only where `observe` is called differs: a miner with `extraPass` wants an extra
+ * pass over the training set in eval mode after each epoch (the reference); one without it is fed the
+ * training pass's own probabilities.
+ *
+ * Accumulators live in plain `Float64Array`s, so a miner holds no tensors; its state is plain data for
+ * checkpoints.
+ *
+ * @module
+ */
+import { tf } from "../engine/tf.ts";
+import { checkOptions, checkRange } from "./_options.ts";
+
+/** A miner's state as plain data, for checkpoints. */
+export interface ClassDistributionMinerState {
+  /** C, or 0 before the miner has been used. */
+  numClasses: number;
+  /** Whether an accumulation is open (between `begin` and `end`). */
+  mining: boolean;
+  /** [C * C] per-class sums of the observed probability rows, row-major (row j: class j). */
+  sums: number[];
+  /** [C] number of observed samples per class. */
+  counts: number[];
+  /** [C][C] class distributions c' in effect. */
+  distributions: number[][];
+}
+
+/**
+ * A class-distribution miner.
+ *
+ * @example One mining round
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { epochPassMiner } from "./miner.ts";
+ *
+ * const miner = epochPassMiner({ threshold: 0.6 });
+ * const before = miner.distributions(2); // d_j: [[0.6, 0.4], [0.4, 0.6]]
+ * miner.begin(2);
+ * miner.observe(tf.tensor2d([[0.9, 0.1], [0.7, 0.3]]), tf.tensor1d([0, 0], "int32"));
+ * const after = miner.end(); // [[0.8, 0.2], [0.4, 0.6]]: class 1 unseen, so d_1
+ * ```
+ */
+export interface ClassDistributionMiner {
+  /** The plugin's name, as in configs. */
+  readonly name: string;
+  /** Whether the trainer should run an extra pass over the training set to feed `observe`. */
+  readonly extraPass: boolean;
+  /** The threshold t of the stabilisation. */
+  readonly threshold: number;
+  /** Starts an accumulation: clears the sums and counts. */
+  begin(numClasses: number): void;
+  /** Adds a batch: [N, C] auxiliary softmax probabilities and their int32 [N] labels (read synchronously). */
+  observe(probs: tf.Tensor2D, labels: tf.Tensor1D): void;
+  /** As `observe`, reading the tensors asynchronously (better on GPU backends). */
+  observeAsync(probs: tf.Tensor2D, labels: tf.Tensor1D): Promise<void>;
+  /** Ends the accumulation, makes its c' the one in effect, and returns it as a new [C, C] tensor. */
+  end(): tf.Tensor2D;
+  /** The c' in effect as a new [C, C] tensor: d_j until the first `end()` (or when C changes). */
+  distributions(numClasses: number): tf.Tensor2D;
+  /** The state as plain data. */
+  getState(): ClassDistributionMinerState;
+  /** Restores a state from `getState()`. */
+  setState(state: ClassDistributionMinerState): void;
+}
+
+/** Options of the built-in miners. */
+export interface ClassDistributionMinerOptions {
+  /**
+   * t: a class keeps its mean c_j when c_j[j] >= t, otherwise falls back to d_j (RAF-DB 0.7,
+   * AffectNet and SFEW 0.5).
+   *
+   * @default {0.7}
+   */
+  threshold?: number;
+  /**
+   * Use the reference code's per-epoch fallback row: t on the diagonal and a hard-coded 0.4 / (C - 1)
+   * elsewhere (rows do not sum to 1 unless t = 0.6). The initial c' is d_j either way, as in the
+   * reference.
+   *
+   * @default {false}
+   */
+  legacyFallback?: boolean;
+}
+
+function constantRows(numClasses: number, diagonal: number, offDiagonal: number): number[][] {
+  return Array.from(
+    { length: numClasses },
+    (_, j) => Array.from({ length: numClasses }, (_, k) => (k === j ? diagonal : offDiagonal)),
+  );
+}
+
+class MeanClassDistributionMiner implements ClassDistributionMiner {
+  readonly name: string;
+  readonly extraPass: boolean;
+  readonly threshold: number;
+  readonly #legacy: boolean;
+  #numClasses = 0;
+  #mining = false;
+  #sums = new Float64Array(0);
+  #counts = new Float64Array(0);
+  #current: number[][] = [];
+
+  constructor(name: string, extraPass: boolean, threshold: number, legacy: boolean) {
+    this.name = name;
+    this.extraPass = extraPass;
+    this.threshold = threshold;
+    this.#legacy = legacy;
+  }
+
+  #owner(method: string): string {
+    return `${this.name} miner: ${method}`;
+  }
+
+  #initial(numClasses: number): number[][] {
+    return constantRows(numClasses, this.threshold, (1 - this.threshold) / (numClasses - 1));
+  }
+
+  #checkClasses(method: string, numClasses: number): void {
+    if (!Number.isInteger(numClasses) || numClasses < 2) {
+      throw new Error(`${this.#owner(method)}: numClasses must be an integer >= 2, got ${numClasses}`);
+    }
+  }
+
+  #ensure(numClasses: number): void {
+    if (this.#numClasses === numClasses) return;
+    this.#numClasses = numClasses;
+    this.#sums = new Float64Array(numClasses * numClasses);
+    this.#counts = new Float64Array(numClasses);
+    this.#current = this.#initial(numClasses);
+    this.#mining = false;
+  }
+
+  begin(numClasses: number): void {
+    this.#checkClasses("begin()", numClasses);
+    this.#ensure(numClasses);
+    this.#sums.fill(0);
+    this.#counts.fill(0);
+    this.#mining = true;
+  }
+
+  #check(method: string, probs: tf.Tensor2D, labels: tf.Tensor1D): number {
+    const owner = this.#owner(method);
+    if (!this.#mining) throw new Error(`${owner}: called before begin()`);
+    if (!(probs instanceof tf.Tensor) || probs.rank !== 2 || probs.shape[1] !== this.#numClasses) {
+      throw new Error(
+        `${owner}: probs must be an [N, ${this.#numClasses}] tensor, got ${
+          probs instanceof tf.Tensor ? `[${probs.shape.join(", ")}]` : typeof probs
+        }`,
+      );
+    }
+    if (!(labels instanceof tf.Tensor) || labels.rank !== 1 || labels.shape[0] !== probs.shape[0]) {
+      throw new Error(`${owner}: labels must be a Tensor1D with ${probs.shape[0]} entries`);
+    }
+    if (labels.dtype !== "int32") throw new Error(`${owner}: labels must be int32, got ${labels.dtype}`);
+    return probs.shape[0];
+  }
+
+  #accumulate(method: string, probs: ArrayLike<number>, labels: ArrayLike<number>, n: number): void {
+    const c = this.#numClasses;
+    for (let i = 0; i < n; i++) {
+      const y = labels[i];
+      if (!(y >= 0 && y < c)) {
+        throw new Error(`${this.#owner(method)}: label ${y} at row ${i} is outside [0, ${c})`);
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const y = labels[i];
+      this.#counts[y] += 1;
+      for (let k = 0; k < c; k++) this.#sums[y * c + k] += probs[i * c + k];
+    }
+  }
+
+  observe(probs: tf.Tensor2D, labels: tf.Tensor1D): void {
+    const n = this.#check("observe()", probs, labels);
+    this.#accumulate("observe()", probs.dataSync(), labels.dataSync(), n);
+  }
+
+  async observeAsync(probs: tf.Tensor2D, labels: tf.Tensor1D): Promise<void> {
+    const n = this.#check("observeAsync()", probs, labels);
+    const [p, y] = await Promise.all([probs.data(), labels.data()]);
+    this.#accumulate("observeAsync()", p, y, n);
+  }
+
+  end(): tf.Tensor2D {
+    if (!this.#mining) throw new Error(`${this.#owner("end()")}: called before begin()`);
+    const c = this.#numClasses;
+    const t = this.threshold;
+    const fallback = this.#legacy ? constantRows(c, t, 0.4 / (c - 1)) : this.#initial(c);
+    const next: number[][] = [];
+    for (let j = 0; j < c; j++) {
+      const n = this.#counts[j];
+      const mean = Array.from({ length: c }, (_, k) => (n > 0 ? this.#sums[j * c + k] / n : NaN));
+      // Compared in float32, as the reference compares its float32 means with t.
+      next.push(n > 0 && Math.fround(mean[j]) >= Math.fround(t) ? mean : fallback[j]);
+    }
+    this.#current = next;
+    this.#mining = false;
+    return tf.tensor2d(next);
+  }
+
+  distributions(numClasses: number): tf.Tensor2D {
+    this.#checkClasses("distributions()", numClasses);
+    this.#ensure(numClasses);
+    return tf.tensor2d(this.#current);
+  }
+
+  getState(): ClassDistributionMinerState {
+    return {
+      numClasses: this.#numClasses,
+      mining: this.#mining,
+      sums: Array.from(this.#sums),
+      counts: Array.from(this.#counts),
+      distributions: this.#current.map((row) => row.slice()),
+    };
+  }
+
+  setState(state: ClassDistributionMinerState): void {
+    const owner = this.#owner("setState()");
+    if (state === null || typeof state !== "object") throw new Error(`${owner}: state must be an object`);
+    const { numClasses: c, mining, sums, counts, distributions } = state;
+    if (c === 0) {
+      this.#numClasses = 0;
+      this.#mining = false;
+      this.#sums = new Float64Array(0);
+      this.#counts = new Float64Array(0);
+      this.#current = [];
+      return;
+    }
+    if (!Number.isInteger(c) || c < 2) throw new Error(`${owner}: numClasses must be 0 or an integer >= 2`);
+    const numeric = (xs: unknown, length: number, field: string): number[] => {
+      if (!Array.isArray(xs) || xs.length !== length || xs.some((x) => typeof x !== "number")) {
+        throw new Error(`${owner}: ${field} must be an array of ${length} numbers`);
+      }
+      return xs;
+    };
+    const s = numeric(sums, c * c, "sums");
+    const n = numeric(counts, c, "counts");
+    if (!Array.isArray(distributions) || distributions.length !== c) {
+      throw new Error(`${owner}: distributions must have ${c} rows`);
+    }
+    const rows = distributions.map((row, j) => numeric(row, c, `distributions[${j}]`).slice());
+    if (typeof mining !== "boolean") throw new Error(`${owner}: mining must be a boolean`);
+    this.#numClasses = c;
+    this.#mining = mining;
+    this.#sums = Float64Array.from(s);
+    this.#counts = Float64Array.from(n);
+    this.#current = rows;
+  }
+}
+
+function buildMiner(
+  owner: string,
+  name: string,
+  extraPass: boolean,
+  options: unknown,
+): ClassDistributionMiner {
+  const record = checkOptions(owner, options, { threshold: "number", legacyFallback: "boolean" });
+  const threshold = (record.threshold as number | undefined) ?? 0.7;
+  checkRange(owner, "threshold", threshold, 0, 1);
+  return new MeanClassDistributionMiner(
+    name,
+    extraPass,
+    threshold,
+    (record.legacyFallback as boolean) ?? false,
+  );
+}
+
+/**
+ * The reference's miner (config name `epoch-pass`): after each training epoch the trainer runs an extra
+ * pass over the training set (training augmentations on, model in eval mode) and feeds its auxiliary
+ * probabilities to `observe`.
+ *
+ * @example
+ * ```ts
+ * import { epochPassMiner } from "./miner.ts";
+ *
+ * const miner = epochPassMiner({ threshold: 0.5 });
+ * console.assert(miner.extraPass);
+ * ```
+ */
+export function epochPassMiner(options: ClassDistributionMinerOptions = {}): ClassDistributionMiner {
+  return buildMiner("epochPassMiner", "epoch-pass", true, options);
+}
+
+/**
+ * The cheaper miner (config name `online`): the trainer feeds it the auxiliary probabilities of the
+ * training pass itself (train mode, before each step's update), so no extra pass is needed. The means
+ * then mix predictions from the whole epoch rather than from its end.
+ *
+ * @example
+ * ```ts
+ * import { onlineMiner } from "./miner.ts";
+ *
+ * const miner = onlineMiner({ threshold: 0.7 });
+ * console.assert(!miner.extraPass);
+ * ```
+ */
+export function onlineMiner(options: ClassDistributionMinerOptions = {}): ClassDistributionMiner {
+  return buildMiner("onlineMiner", "online", false, options);
+}

@@ -1,0 +1,41 @@
+/**
+ * Strategy plugins of the training objective, one family per module, and the registry that maps
+ * config names to them.
+ *
+ * - {@linkcode Attention}: `sigmoid`, `none`
+ * - {@linkcode WeightNormalizer}: `adaptive`, `fixed`
+ * - {@linkcode DistributionSource}: `onehot`, `label`, `class`, `fused`
+ * - {@linkcode Regularizer}: `rank`, `none`
+ * - {@linkcode LossSchedule}: `ramp`, `constant`
+ * - {@linkcode ClassDistributionMiner}: `epoch-pass`, `online`
+ *
+ * {@linkcode computeObjective} runs the per-batch chain; {@linkcode buildPlugins} builds a set from a
+ * config; {@linkcode registerPlugin} adds user-defined plugins.
+ *
+ * @example Swap one plugin
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { buildPlugins, computeObjective } from "./mod.ts";
+ *
+ * const plugins = buildPlugins({ distribution: "label", regularizer: "none" });
+ * const out = computeObjective(plugins, {
+ *   auxLogits: tf.tensor2d([[1, 0], [0, 1]]),
+ *   targetLogits: tf.tensor2d([[1, 0], [0, 1]]),
+ *   scores1: tf.tensor1d([0, 1]),
+ *   scores2: tf.tensor1d([1, 0]),
+ *   labels: tf.tensor1d([0, 1], "int32"),
+ *   classDistributions: plugins.miner.distributions(2),
+ * }, { epoch: 2 });
+ * console.log(out.total.dataSync()[0]);
+ * ```
+ *
+ * @module
+ */
+export * from "./attention.ts";
+export * from "./normalizer.ts";
+export * from "./distribution.ts";
+export * from "./regularizer.ts";
+export * from "./schedule.ts";
+export * from "./miner.ts";
+export * from "./objective.ts";
+export * from "./registry.ts";

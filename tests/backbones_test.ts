@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { tf } from "../engine/tf.ts";
+import { initBackend } from "../engine/backend.ts";
+import { countParameters, createResNet, resnetForward } from "../backbones/resnet.ts";
+import { AdaDfModel } from "../backbones/adadf.ts";
+import { batchNorm, BN_EPSILON, type ParameterStore } from "../backbones/layers.ts";
+import { disposeOutputs, trainStep } from "../core/step.ts";
+import { Adam } from "../core/optim.ts";
+
+/** torchvision's state_dict names and (PyTorch-layout) shapes, from tests/fixtures/make_torchvision_keys.py. */
+async function torchvisionKeys(name: string): Promise<Map<string, number[]>> {
+  const text = await Deno.readTextFile(new URL(`./fixtures/torchvision_${name}_keys.txt`, import.meta.url));
+  const keys = new Map<string, number[]>();
+  for (const line of text.trim().split("\n")) {
+    const [key, shape] = line.split(" ");
+    keys.set(key, shape ? shape.split("x").map(Number) : []);
+  }
+  return keys;
+}
+
+/** A tfjs-layout shape in PyTorch's layout: conv [kh, kw, in, out] -> [out, in, kh, kw], linear transposed. */
+function torchShape(shape: number[]): number[] {
+  if (shape.length === 4) return [shape[3], shape[2], shape[0], shape[1]];
+  if (shape.length === 2) return [shape[1], shape[0]];
+  return shape;
+}
+
+Deno.test("createResNet() has exactly torchvision's parameter counts", () => {
+  const r18 = createResNet("resnet18", { numClasses: 7 });
+  assert.equal(countParameters(r18), 11_180_103);
+  tf.dispose([...r18.params.values(), ...r18.buffers.values()]);
+  const r50 = createResNet("resnet50", { numClasses: 7 });
+  assert.equal(countParameters(r50), 23_522_375);
+  tf.dispose([...r50.params.values(), ...r50.buffers.values()]);
+});
+
+Deno.test("AdaDfModel has exactly the paper's parameter counts", () => {
+  const m18 = new AdaDfModel("resnet18", { numClasses: 7 });
+  assert.equal(countParameters(m18), 22_203_728);
+  // The frozen stem (157,504 parameters) is not trained.
+  assert.equal(m18.trainableVariables().reduce((n, v) => n + v.size, 0), 22_203_728 - 157_504);
+  m18.dispose();
+  const m50 = new AdaDfModel("resnet50", { numClasses: 7 });
+  assert.equal(countParameters(m50), 46_823_504);
+  m50.dispose();
+});
+
+for (const name of ["resnet18", "resnet50"] as const) {
+  Deno.test(`createResNet("${name}") uses torchvision's state_dict names and shapes`, async () => {
+    const expected = await torchvisionKeys(name);
+    const net = createResNet(name, { numClasses: 1000 });
+    const ours = new Map<string, number[]>();
+    for (const [k, v] of [...net.params, ...net.buffers]) ours.set(k, torchShape(v.shape));
+    const wanted = [...expected.keys()].filter((k) => !k.endsWith("num_batches_tracked"));
+    assert.deepEqual([...ours.keys()].sort(), wanted.sort());
+    for (const [k, shape] of ours) assert.deepEqual(shape, expected.get(k), k);
+    tf.dispose([...net.params.values(), ...net.buffers.values()]);
+  });
+}
+
+Deno.test("AdaDfModel names: torchvision stem, prefixed branches, identical initial branches", () => {
+  const model = new AdaDfModel("tiny", { numClasses: 7, seed: 3 });
+  const names = [...model.params.keys()];
+  assert.ok(names.includes("conv1.weight") && names.includes("layer1.0.conv1.weight"));
+  assert.ok(names.includes("aux.layer2.0.downsample.0.weight") && names.includes("target.layer4.0.bn2.bias"));
+  for (const n of ["aux.fc.weight", "target.fc.bias", "aux.attention.weight", "target.attention.bias"]) {
+    assert.ok(names.includes(n), n);
+  }
+  assert.ok(!names.some((n) => n.startsWith("aux.layer1") || n.startsWith("layer2")));
+  const a = model.params.get("aux.layer3.0.conv1.weight")!.dataSync();
+  const t = model.params.get("target.layer3.0.conv1.weight")!.dataSync();
+  assert.deepEqual(a, t);
+  // Frozen stem: not trainable.
+  assert.equal(model.params.get("conv1.weight")!.trainable, false);
+  assert.equal(model.params.get("aux.layer2.0.conv1.weight")!.trainable, true);
+  model.dispose();
+});
+
+Deno.test("batchNorm() follows PyTorch: batch statistics, momentum 0.1, unbiased running variance", () => {
+  const store: ParameterStore = { params: new Map(), buffers: new Map() };
+  store.params.set("bn.weight", tf.variable(tf.tensor1d([2, 1])));
+  store.params.set("bn.bias", tf.variable(tf.tensor1d([0.5, 0])));
+  store.buffers.set("bn.running_mean", tf.variable(tf.tensor1d([0, 0]), false));
+  store.buffers.set("bn.running_var", tf.variable(tf.tensor1d([1, 1]), false));
+  // Channel 0 holds 1, 2, 3, 4 (mean 2.5, biased var 1.25, unbiased 5/3); channel 1 holds 0s.
+  const x = tf.tensor4d([1, 0, 2, 0, 3, 0, 4, 0], [2, 1, 2, 2]);
+  const y = batchNorm(store, "bn", x, { training: true }).dataSync();
+  const s = 1 / Math.sqrt(1.25 + BN_EPSILON);
+  const expected = [2 * -1.5 * s + 0.5, 0, 2 * -0.5 * s + 0.5, 0, 2 * 0.5 * s + 0.5, 0, 2 * 1.5 * s + 0.5, 0];
+  for (let i = 0; i < 8; i++) assert.ok(Math.abs(y[i] - expected[i]) < 1e-5, `y[${i}]`);
+  const rm = store.buffers.get("bn.running_mean")!.dataSync();
+  const rv = store.buffers.get("bn.running_var")!.dataSync();
+  assert.ok(Math.abs(rm[0] - 0.25) < 1e-6 && Math.abs(rm[1]) < 1e-6);
+  assert.ok(Math.abs(rv[0] - (0.9 + 0.1 * 5 / 3)) < 1e-6 && Math.abs(rv[1] - 0.9) < 1e-6);
+  // Evaluation uses the running statistics and leaves them alone.
+  const e = batchNorm(store, "bn", x, { training: false }).dataSync();
+  assert.ok(Math.abs(e[0] - (2 * (1 - 0.25) / Math.sqrt(rv[0] + BN_EPSILON) + 0.5)) < 1e-5);
+  assert.ok(Math.abs(store.buffers.get("bn.running_mean")!.dataSync()[0] - 0.25) < 1e-6);
+});
+
+Deno.test("batchNorm()'s gradient equals differentiating the formula", () => {
+  const store: ParameterStore = { params: new Map(), buffers: new Map() };
+  store.params.set("bn.weight", tf.variable(tf.tensor1d([1.5, -0.5, 2])));
+  store.params.set("bn.bias", tf.variable(tf.tensor1d([0.1, 0.2, 0.3])));
+  store.buffers.set("bn.running_mean", tf.variable(tf.zeros([3]), false));
+  store.buffers.set("bn.running_var", tf.variable(tf.ones([3]), false));
+  const x = tf.randomNormal([2, 3, 3, 3], 0, 1, "float32", 5);
+  const probe = tf.randomNormal([2, 3, 3, 3], 0, 1, "float32", 6);
+  const gamma = store.params.get("bn.weight")!;
+  const beta = store.params.get("bn.bias")!;
+  const ours = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    store.params.set("bn.weight", g as tf.Variable);
+    store.params.set("bn.bias", b as tf.Variable);
+    return tf.sum(tf.mul(batchNorm(store, "bn", a as tf.Tensor4D, { training: true }), probe));
+  })([x, gamma, beta]);
+  const reference = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+    const { mean, variance } = tf.moments(a, [0, 1, 2]);
+    const y = tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, BN_EPSILON))), g), b);
+    return tf.sum(tf.mul(y, probe));
+  })([x, gamma, beta]);
+  for (let i = 0; i < 3; i++) {
+    const d = tf.max(tf.abs(tf.sub(ours[i], reference[i]))).dataSync()[0];
+    assert.ok(d < 1e-4, `gradient ${i} differs by ${d}`);
+  }
+});
+
+Deno.test("resnetForward() on the tiny backbone: shapes, eval mode deterministic", () => {
+  const net = createResNet("tiny", { numClasses: 5, seed: 1 });
+  const x = tf.randomNormal([2, 32, 32, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+  const a = resnetForward(net, x, { training: false });
+  const b = resnetForward(net, x, { training: false });
+  assert.deepEqual(a.shape, [2, 5]);
+  assert.deepEqual(a.dataSync(), b.dataSync());
+  tf.dispose([a, b, x, ...net.params.values(), ...net.buffers.values()]);
+});
+
+for (const backend of ["cpu", "wasm"] as const) {
+  Deno.test(`trainStep() on ${backend}: no tensor growth across steps, stem frozen, both branches move`, async () => {
+    await initBackend(backend);
+    const model = new AdaDfModel("tiny", { numClasses: 3, seed: 2 });
+    const optimizer = new Adam({ lr: 1e-2 });
+    const images = tf.randomNormal([4, 32, 32, 3], 0, 1, "float32", 3) as tf.Tensor4D;
+    const onehot = tf.oneHot(tf.tensor1d([0, 1, 2, 0], "int32"), 3);
+    const stem0 = model.params.get("conv1.weight")!.dataSync().slice();
+    const aux0 = model.params.get("aux.layer2.0.conv1.weight")!.dataSync().slice();
+    const tgt0 = model.params.get("target.layer2.0.conv1.weight")!.dataSync().slice();
+    const step = () => {
+      const out = trainStep(model, optimizer, images, (o) => ({
+        total: tf.add(
+          tf.losses.softmaxCrossEntropy(onehot, tf.mul(o.auxLogits, tf.sigmoid(o.scores1).expandDims(1))),
+          tf.losses.softmaxCrossEntropy(onehot, tf.mul(o.targetLogits, tf.sigmoid(o.scores2).expandDims(1))),
+        ) as tf.Scalar,
+      }));
+      const loss = out.total.dataSync()[0];
+      disposeOutputs(out);
+      return loss;
+    };
+    step();
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      step();
+      counts.push(tf.memory().numTensors);
+    }
+    assert.equal(counts[0], counts[1]);
+    assert.equal(counts[1], counts[2]);
+    assert.deepEqual(model.params.get("conv1.weight")!.dataSync(), stem0);
+    assert.notDeepEqual(model.params.get("aux.layer2.0.conv1.weight")!.dataSync(), aux0);
+    assert.notDeepEqual(model.params.get("target.layer2.0.conv1.weight")!.dataSync(), tgt0);
+    // The stem's BatchNorm statistics still move (training mode, as in the reference).
+    assert.notDeepEqual(model.buffers.get("bn1.running_mean")!.dataSync(), new Float32Array(8));
+    tf.dispose([images, onehot]);
+    optimizer.dispose();
+    model.dispose();
+    await tf.setBackend("cpu");
+  });
+}
