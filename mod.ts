@@ -16,15 +16,53 @@
  * model.dispose();
  * ```
  *
+ * @example The fused distribution of two samples
+ * ```ts
+ * import { fuseDistributions, tf } from "./mod.ts";
+ *
+ * const fused = fuseDistributions({
+ *   labelDistributions: tf.tensor2d([[0.6, 0.4], [0.5, 0.5]]),
+ *   classDistributions: tf.tensor2d([[0.8, 0.2], [0.3, 0.7]]),
+ *   labels: tf.tensor1d([0, 1], "int32"),
+ *   weights: tf.tensor1d([1, 0.2]),
+ * });
+ * console.log(fused.arraySync()); // [[0.8, 0.2], [0.46, 0.54]]
+ * ```
+ *
  * @module
  */
-export { tf } from "./engine/tf.ts";
+import { tf as tfNamespace } from "./engine/tf.ts";
+
+/**
+ * The TensorFlow.js namespace (`@tensorflow/tfjs` 4.22) the library uses: create the tensors you give
+ * to the library's functions with it, so that both share one engine and one backend.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "./mod.ts";
+ * const x = tf.tensor2d([[1, 2], [3, 4]]);
+ * console.log(x.sum().dataSync()[0]); // 10
+ * ```
+ */
+export const tf: typeof tfNamespace = tfNamespace;
 export * from "./engine/backend.ts";
 export * from "./engine/wasm_kernels.ts";
 export * from "./backbones/layers.ts";
 export * from "./backbones/resnet.ts";
 export * from "./backbones/adadf.ts";
-export * from "./core/step.ts";
 export * from "./core/random.ts";
 export * from "./core/math.ts";
+export * from "./core/optim.ts";
+export * from "./core/step.ts";
+export * from "./core/metrics.ts";
+export * from "./core/evaluate.ts";
+export * from "./core/trainer.ts";
+export * from "./core/config.ts";
 export * from "./strategies/mod.ts";
+export * from "./datasets/mod.ts";
+export * from "./io/safetensors.ts";
+export * from "./io/pytorch.ts";
+export * from "./io/state_dict.ts";
+export * from "./io/checkpoint.ts";
+export * from "./io/export.ts";
+export * from "./io/inference.ts";

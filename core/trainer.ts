@@ -10,27 +10,15 @@
  */
 import { tf } from "../engine/tf.ts";
 import type { AdaDfModel } from "../backbones/adadf.ts";
-import type { Batch } from "../datasets/loader.ts";
 import type { PluginSet } from "../strategies/registry.ts";
 import type { ClassDistributionMinerState } from "../strategies/miner.ts";
 import { computeObjective } from "../strategies/objective.ts";
 import { Adam, type AdamState, exponentialLr } from "./optim.ts";
 import { disposeOutputs, trainStep } from "./step.ts";
-import {
-  argmaxRows,
-  type ClassificationReport,
-  classificationReport,
-  summarize,
-  type Summary,
-} from "./metrics.ts";
+import { summarize, type Summary } from "./metrics.ts";
+import { type BatchSource, evaluateModel, type EvaluationResult, forEachEvalBatch } from "./evaluate.ts";
 
-/** Anything that yields an epoch's batches; `DataLoader` is one. */
-export interface BatchSource {
-  /** Batches per epoch. */
-  readonly length: number;
-  /** The batches of an epoch (0-based). */
-  batches(epoch: number): AsyncIterable<Batch>;
-}
+export type { BatchSource, EvaluationResult };
 
 /** Progress after one training batch. */
 export interface BatchMetrics {
@@ -50,18 +38,6 @@ export interface BatchMetrics {
   imagesPerSecond: number;
   /** Seconds since the epoch began. */
   seconds: number;
-}
-
-/** What {@linkcode Trainer.evaluate} measures. */
-export interface EvaluationResult extends ClassificationReport {
-  /** Per-image softmax of the target branch's (crop-averaged, attention-scaled) logits, [N * C]. */
-  probabilities: Float32Array;
-  /** Labels, [N]. */
-  labels: Int32Array;
-  /** Dataset indices, [N]. */
-  indices: Int32Array;
-  /** Ground-truth distributions [N * C] when the dataset has them. */
-  distributions?: Float32Array;
 }
 
 /** Everything measured in an epoch (one line of `metrics.jsonl`). */
@@ -250,7 +226,7 @@ export class Trainer {
   /** Epochs completed. */
   epoch = 0;
   /** Best test accuracy so far. */
-  bestAccuracy = NaN;
+  bestAccuracy: number = NaN;
   /** Epoch of the best test accuracy. */
   bestEpoch = 0;
   /** Metrics of completed epochs. */
@@ -396,9 +372,11 @@ export class Trainer {
     if (!online) {
       plugins.miner.begin(C);
       const source = this.options.mining ?? this.options.train;
-      await this.#forEachEval(source, MINING_PASS_EPOCH_OFFSET + epoch - 1, true, (o, labels) => {
-        plugins.miner.observe(o.auxProbs!, labels);
-      }, cap);
+      await forEachEvalBatch(model, plugins.attention, source, {
+        epoch: MINING_PASS_EPOCH_OFFSET + epoch - 1,
+        withAux: true,
+        maxBatches: cap,
+      }, (o, labels) => plugins.miner.observe(o.auxProbs!, labels));
     }
     const mined = plugins.miner.end();
     const minedRows = mined.arraySync() as number[][];
@@ -435,85 +413,11 @@ export class Trainer {
   }
 
   /**
-   * Runs the model in evaluation mode over batches and calls `visit` with the target branch's
-   * crop-averaged, attention-scaled logits (and, with `withAux`, the auxiliary softmax probabilities).
+   * Evaluates the target branch (the inference model) on a batch source: see
+   * {@linkcode evaluateModel}.
    */
-  async #forEachEval(
-    source: BatchSource,
-    epoch: number,
-    withAux: boolean,
-    visit: (
-      outputs: { logits: tf.Tensor2D; auxProbs?: tf.Tensor2D },
-      labels: tf.Tensor1D,
-      batch: Batch,
-    ) => void,
-    cap = Infinity,
-  ): Promise<void> {
-    const mode = { training: false };
-    let count = 0;
-    for await (const batch of source.batches(epoch)) {
-      if (count++ >= cap) break;
-      const crops = batch.crops;
-      const outputs = tf.tidy(() => {
-        const images = tf.tensor4d(batch.images, batch.shape);
-        const features = this.model.stem(images, mode);
-        const target = this.model.branch("target", features, mode);
-        let scores1 = target.scores;
-        let auxLogits: tf.Tensor2D | undefined;
-        if (withAux) {
-          const aux = this.model.branch("aux", features, mode);
-          scores1 = aux.scores;
-          auxLogits = aux.logits;
-        }
-        const { a1, a2 } = this.plugins.attention.apply({ scores1, scores2: target.scores });
-        let logits = tf.mul(target.logits, a2.expandDims(1)) as tf.Tensor2D;
-        if (crops > 1) logits = tf.mean(tf.reshape(logits, [-1, crops, this.numClasses]), 1) as tf.Tensor2D;
-        let auxProbs: tf.Tensor2D | undefined;
-        if (auxLogits) {
-          let z1 = tf.mul(auxLogits, a1.expandDims(1)) as tf.Tensor2D;
-          if (crops > 1) z1 = tf.mean(tf.reshape(z1, [-1, crops, this.numClasses]), 1) as tf.Tensor2D;
-          auxProbs = tf.softmax(z1);
-        }
-        return { logits, auxProbs };
-      });
-      const labels = tf.tensor1d(batch.labels, "int32");
-      try {
-        visit(outputs, labels, batch);
-      } finally {
-        tf.dispose([outputs.logits, ...(outputs.auxProbs ? [outputs.auxProbs] : []), labels]);
-      }
-    }
-  }
-
-  /**
-   * Evaluates the target branch (the inference model): accuracy, mean class accuracy, per-class
-   * accuracy, confusion matrix, and each image's predicted distribution. Logits are averaged over the
-   * crops of an image when a batch holds several.
-   */
-  async evaluate(source: BatchSource): Promise<EvaluationResult> {
-    const probabilities: number[] = [];
-    const labels: number[] = [];
-    const indices: number[] = [];
-    const distributions: number[] = [];
-    let haveDistributions = true;
-    await this.#forEachEval(source, 0, false, ({ logits }, _labels, batch) => {
-      const p = tf.tidy(() => tf.softmax(logits).dataSync());
-      for (const v of p) probabilities.push(v);
-      for (const v of batch.labels) labels.push(v);
-      for (const v of batch.indices) indices.push(v);
-      if (batch.distributions) { for (const v of batch.distributions) distributions.push(v); }
-      else haveDistributions = false;
-    });
-    const C = this.numClasses;
-    const predictions = argmaxRows(probabilities, C);
-    const report = classificationReport(labels, predictions, C);
-    return {
-      ...report,
-      probabilities: Float32Array.from(probabilities),
-      labels: Int32Array.from(labels),
-      indices: Int32Array.from(indices),
-      ...(haveDistributions && labels.length ? { distributions: Float32Array.from(distributions) } : {}),
-    };
+  evaluate(source: BatchSource): Promise<EvaluationResult> {
+    return evaluateModel(this.model, this.plugins.attention, source);
   }
 
   /** The resumable state (the model's tensors are saved separately). */

@@ -13,6 +13,7 @@
  */
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { tmpdir } from "node:os";
 import { pathToFileURL } from "node:url";
 import { tf } from "./tf.ts";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
@@ -60,9 +61,22 @@ interface GpuLike {
   requestAdapter(): Promise<{ info?: { description?: string; vendor?: string; device?: string } } | null>;
 }
 
+/**
+ * Graphics drivers print an error when `XDG_RUNTIME_DIR` is unset (headless machines, containers);
+ * they only check that it is set, so point it at the temporary directory.
+ */
+function ensureRuntimeDir() {
+  try {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", tmpdir());
+  } catch {
+    // Without env permission the drivers only print a warning.
+  }
+}
+
 async function gpuAdapter(): Promise<{ description: string; software: boolean } | null> {
   const gpu = (globalThis.navigator as unknown as { gpu?: GpuLike } | undefined)?.gpu;
   if (!gpu) return null;
+  ensureRuntimeDir();
   const adapter = await gpu.requestAdapter();
   if (!adapter) return null;
   const info = adapter.info ?? {};

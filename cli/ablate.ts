@@ -1,0 +1,370 @@
+/**
+ * `deno task ablate FILE.yaml`: runs every variant of an ablation with every seed, one run after
+ * another (a run that stopped is resumed, a finished one is read back), then writes `results.md` and
+ * `results.csv` (mean +- std per variant) and prints the paper-style table.
+ *
+ * The ablation file:
+ *
+ * ```yaml
+ * name: Table 2 on the synthetic set
+ * base: synthetic              # a preset name, or a config file relative to this file
+ * set: { trainer.epochs: 3 }   # overrides for every run (any config field)
+ * seeds: [0, 1, 2]
+ * output: runs/ablation-synthetic
+ * variants:
+ *   - { name: baseline, set: { method.distribution: onehot } }
+ *   - { name: Ada-DF, set: { method.distribution: fused } }
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { dirname, join, resolve } from "node:path";
+import YAML from "yaml";
+import { resolveConfig, type RunConfig } from "../core/config.ts";
+import { summarize } from "../core/metrics.ts";
+import { RUN_FILES, trainRun, writeTextAtomic } from "./run.ts";
+import { formatDuration } from "./progress.ts";
+
+const USAGE = `usage: deno task ablate FILE.yaml [options]
+
+  --data-path DIR   the dataset's location, for bases that need one
+  --set PATH=VALUE  an extra override for every run (repeatable)
+  --quiet           no per-batch progress
+  -h, --help        this help`;
+
+/** One variant of an ablation. */
+export interface AblationVariant {
+  /** Its name in the table. */
+  name: string;
+  /** Its config overrides (dotted path -> value). */
+  set: Record<string, unknown>;
+}
+
+/** A parsed ablation file. */
+export interface Ablation {
+  /** Title of the table. */
+  name: string;
+  /** Preset name or config file path (resolved). */
+  base: string;
+  /** Whether `base` is a file (else a preset). */
+  baseIsFile: boolean;
+  /** Overrides for every run. */
+  set: Record<string, unknown>;
+  /** Seeds. */
+  seeds: number[];
+  /** Output folder (resolved). */
+  output: string;
+  /** Variants in table order. */
+  variants: AblationVariant[];
+}
+
+function fail(file: string, message: string): never {
+  throw new Error(`${file}: ${message}`);
+}
+
+function overrideMap(file: string, where: string, value: unknown): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    fail(file, `${where}: expected a map of path: value`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Parses and checks an ablation file's text. */
+export function parseAblation(text: string, file: string): Ablation {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text, { prettyErrors: true });
+  } catch (e) {
+    fail(file, `YAML syntax error: ${(e as Error).message}`);
+  }
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) fail(file, "expected a map at the top level");
+  const d = doc as Record<string, unknown>;
+  const known = ["name", "base", "set", "seeds", "output", "variants"];
+  for (const key of Object.keys(d)) {
+    if (!known.includes(key)) fail(file, `unknown key ${key} (expected one of ${known.join(", ")})`);
+  }
+  const base = d.base ?? "synthetic";
+  if (typeof base !== "string" || !base) fail(file, "base: expected a preset name or a config file");
+  const baseIsFile = /[\\/]|\.ya?ml$/.test(base);
+  const seeds = d.seeds ?? [0];
+  if (!Array.isArray(seeds) || seeds.length === 0 || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
+    fail(file, "seeds: expected a non-empty list of integers >= 0");
+  }
+  if (new Set(seeds).size !== seeds.length) fail(file, "seeds: each seed once");
+  if (!Array.isArray(d.variants) || d.variants.length === 0) {
+    fail(file, "variants: expected a non-empty list");
+  }
+  const names = new Set<string>();
+  const variants = d.variants.map((v, i) => {
+    if (!v || typeof v !== "object" || Array.isArray(v)) fail(file, `variants[${i}]: expected { name, set }`);
+    const { name, set, ...rest } = v as Record<string, unknown>;
+    if (Object.keys(rest).length) fail(file, `variants[${i}]: unknown key ${Object.keys(rest)[0]}`);
+    if (typeof name !== "string" || !name) fail(file, `variants[${i}].name: expected a string`);
+    if (names.has(name)) fail(file, `variants[${i}].name: '${name}' appears twice`);
+    names.add(name);
+    return { name, set: overrideMap(file, `variants[${i}].set`, set) };
+  });
+  const output = d.output ?? join("runs", `ablation-${slug(String(d.name ?? "ablation"))}`);
+  if (typeof output !== "string") fail(file, "output: expected a folder");
+  const here = dirname(file);
+  return {
+    name: typeof d.name === "string" ? d.name : file,
+    base: baseIsFile ? resolve(here, base) : base,
+    baseIsFile,
+    set: overrideMap(file, "set", d.set),
+    seeds: seeds as number[],
+    output: resolve(output),
+    variants,
+  };
+}
+
+/** A folder-friendly form of a name. */
+export function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "variant";
+}
+
+function toOverrides(set: Record<string, unknown>): string[] {
+  return Object.entries(set).map(([path, value]) => `${path}=${JSON.stringify(value)}`);
+}
+
+/** The resolved config of one run of an ablation. */
+export async function ablationRunConfig(
+  ablation: Ablation,
+  variant: AblationVariant,
+  seed: number,
+  extra: { dataPath?: string; overrides?: string[] } = {},
+): Promise<RunConfig> {
+  return await resolveConfig({
+    ...(ablation.baseIsFile ? { file: ablation.base } : { preset: ablation.base }),
+    dataPath: extra.dataPath,
+    overrides: [
+      ...toOverrides(ablation.set),
+      ...(extra.overrides ?? []),
+      ...toOverrides(variant.set),
+      `seed=${seed}`,
+    ],
+  });
+}
+
+/** One finished run of an ablation. */
+export interface AblationRun {
+  /** Variant name. */
+  variant: string;
+  /** Seed. */
+  seed: number;
+  /** Run folder. */
+  runDir: string;
+  /** Best test accuracy. */
+  bestAccuracy: number;
+  /** Test accuracy after the last epoch. */
+  lastAccuracy: number;
+  /** Mean class accuracy after the last epoch. */
+  lastMeanClassAccuracy: number;
+}
+
+async function readFinished(runDir: string, epochs: number): Promise<AblationRun | null> {
+  try {
+    const s = JSON.parse(await Deno.readTextFile(join(runDir, RUN_FILES.summary)));
+    if (s.epochs !== epochs) return null;
+    return {
+      variant: "",
+      seed: 0,
+      runDir,
+      bestAccuracy: s.bestAccuracy ?? NaN,
+      lastAccuracy: s.lastAccuracy ?? NaN,
+      lastMeanClassAccuracy: s.lastMeanClassAccuracy ?? NaN,
+    };
+  } catch {
+    return null;
+  }
+}
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+/** Options of {@linkcode runAblation}. */
+export interface RunAblationOptions {
+  /** `--data-path`. */
+  dataPath?: string;
+  /** Extra overrides for every run. */
+  overrides?: string[];
+  /** Progress display, as `trainRun`'s `progress` option. @default {true} */
+  progress?: boolean | "epochs";
+  /** Where log lines go. @default {console.log} */
+  log?: (line: string) => void;
+}
+
+/** Runs (or resumes) every run of an ablation and returns their results. */
+export async function runAblation(
+  ablation: Ablation,
+  options: RunAblationOptions = {},
+): Promise<AblationRun[]> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  await Deno.mkdir(ablation.output, { recursive: true });
+  const runs: AblationRun[] = [];
+  const total = ablation.variants.length * ablation.seeds.length;
+  let n = 0;
+  for (const variant of ablation.variants) {
+    for (const seed of ablation.seeds) {
+      n++;
+      const runDir = join(ablation.output, `${slug(variant.name)}-seed${seed}`);
+      const config = await ablationRunConfig(ablation, variant, seed, options);
+      let result = await readFinished(runDir, config.trainer.epochs);
+      if (result) {
+        log(`[${n}/${total}] ${variant.name}, seed ${seed}: done before (${runDir})`);
+      } else {
+        const resume = await exists(join(runDir, RUN_FILES.last));
+        if (!resume && await exists(runDir)) await Deno.remove(runDir, { recursive: true });
+        log(
+          `[${n}/${total}] ${variant.name}, seed ${seed}: ${resume ? "resuming" : "training"} in ${runDir}`,
+        );
+        await trainRun(config, { runDir, resume, progress: options.progress ?? true, log });
+        result = await readFinished(runDir, config.trainer.epochs);
+        if (!result) throw new Error(`${runDir}: the run ended without a summary`);
+      }
+      runs.push({ ...result, variant: variant.name, seed });
+    }
+  }
+  return runs;
+}
+
+/** Mean and standard deviation per variant. */
+export interface VariantResult {
+  /** Variant name. */
+  variant: string;
+  /** Runs (seeds). */
+  runs: number;
+  /** Best test accuracy: mean and std over seeds. */
+  best: { mean: number; std: number };
+  /** Last test accuracy. */
+  last: { mean: number; std: number };
+  /** Last mean class accuracy. */
+  meanClass: { mean: number; std: number };
+}
+
+/** Aggregates runs per variant (in variant order). Std is the sample standard deviation. */
+export function aggregate(ablation: Ablation, runs: AblationRun[]): VariantResult[] {
+  const stat = (xs: number[]) => {
+    const s = summarize(xs);
+    const sampleStd = xs.length > 1 ? s.std * Math.sqrt(xs.length / (xs.length - 1)) : 0;
+    return { mean: s.mean, std: sampleStd };
+  };
+  return ablation.variants.map((v) => {
+    const mine = runs.filter((r) => r.variant === v.name);
+    return {
+      variant: v.name,
+      runs: mine.length,
+      best: stat(mine.map((r) => r.bestAccuracy)),
+      last: stat(mine.map((r) => r.lastAccuracy)),
+      meanClass: stat(mine.map((r) => r.lastMeanClassAccuracy)),
+    };
+  });
+}
+
+const pm = (s: { mean: number; std: number }) => `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}`;
+
+/** The results as a Markdown table (accuracies in percent, mean ± std over seeds) plus per-run rows. */
+export function resultsMarkdown(ablation: Ablation, results: VariantResult[], runs: AblationRun[]): string {
+  const lines = [
+    `# ${ablation.name}`,
+    "",
+    `Seeds: ${ablation.seeds.join(", ")}. Test accuracy in percent, mean ± sample std over seeds.`,
+    "",
+    "| variant | what changes | runs | best accuracy | last accuracy | last mean class accuracy |",
+    "| --- | --- | ---: | ---: | ---: | ---: |",
+    ...results.map((r) => {
+      const set = ablation.variants.find((v) => v.name === r.variant)!.set;
+      const what = Object.entries(set).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ") || "-";
+      return `| ${r.variant} | ${what} | ${r.runs} | ${pm(r.best)} | ${pm(r.last)} | ${pm(r.meanClass)} |`;
+    }),
+    "",
+    "## Runs",
+    "",
+    "| variant | seed | best | last | last mean class | folder |",
+    "| --- | ---: | ---: | ---: | ---: | --- |",
+    ...runs.map((r) =>
+      `| ${r.variant} | ${r.seed} | ${(100 * r.bestAccuracy).toFixed(2)} | ${
+        (100 * r.lastAccuracy).toFixed(2)
+      } | ` +
+      `${(100 * r.lastMeanClassAccuracy).toFixed(2)} | ${r.runDir} |`
+    ),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+/** The per-variant results as CSV (fractions, not percent). */
+export function resultsCsv(results: VariantResult[]): string {
+  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+  const rows = ["variant,runs,best_mean,best_std,last_mean,last_std,mean_class_mean,mean_class_std"];
+  for (const r of results) {
+    rows.push(
+      [
+        q(r.variant),
+        r.runs,
+        r.best.mean,
+        r.best.std,
+        r.last.mean,
+        r.last.std,
+        r.meanClass.mean,
+        r.meanClass.std,
+      ]
+        .join(","),
+    );
+  }
+  return rows.join("\n") + "\n";
+}
+
+/** Parses arguments and runs; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        "data-path": { type: "string" },
+        set: { type: "string", multiple: true, default: [] },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(`expected one ablation file\n\n${USAGE}`);
+    return 2;
+  }
+  const file = positionals[0];
+  const ablation = parseAblation(await Deno.readTextFile(file), file);
+  const started = performance.now();
+  const runs = await runAblation(ablation, {
+    dataPath: values["data-path"],
+    overrides: values.set,
+    progress: values.quiet ? "epochs" : true,
+  });
+  const results = aggregate(ablation, runs);
+  const md = resultsMarkdown(ablation, results, runs);
+  await writeTextAtomic(join(ablation.output, "results.md"), md);
+  await writeTextAtomic(join(ablation.output, "results.csv"), resultsCsv(results));
+  console.log(`\n${md}`);
+  console.log(`results: ${join(ablation.output, "results.md")}, results.csv`);
+  console.log(`wall time ${formatDuration((performance.now() - started) / 1000)}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * `deno task eval RUN_DIR`: accuracy, mean class accuracy and the confusion matrix of a trained run on
+ * its test split or on another dataset; with ground-truth distributions (the synthetic set), also the
+ * mean KL divergence from the ground truth to the prediction and to the label, class and fused
+ * distributions.
+ *
+ * ```sh
+ * deno task eval runs/synthetic-fused-20261128-101500
+ * deno task eval runs/x --dataset sfew --data-path ~/data/SFEW --split val --json
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { tf } from "../engine/tf.ts";
+import { type BackendName, initBackend } from "../engine/backend.ts";
+import { fuseDistributions } from "../core/math.ts";
+import { evaluateModel, type EvaluationResult, forEachEvalBatch } from "../core/evaluate.ts";
+import { DataLoader, type Dataset, ImagePipeline, labelMapping, openDataset } from "../datasets/mod.ts";
+import { type LoadedRun, loadRun, openRunData } from "./run.ts";
+
+const USAGE = `usage: deno task eval RUN_DIR [options]
+
+  --checkpoint best|last   which checkpoint (default: best)
+  --dataset TYPE           evaluate on another dataset: rafdb, affectnet7, affectnet8, sfew, folder, fer2013
+  --data-path PATH         its location
+  --split NAME             its split (default: test, val for AffectNet/SFEW)
+  --backend NAME           auto | wasm | webgpu | tensorflow | cpu (default: the run's)
+  --batch N                batch size (default: the run's)
+  --json                   print JSON
+  -h, --help               this help`;
+
+/** Mean KL divergences from the ground-truth distributions. */
+export interface DistributionDivergences {
+  /** KL(gt || target branch prediction). */
+  prediction: number;
+  /** KL(gt || label distribution l_i, the auxiliary branch's softmax). */
+  label: number;
+  /** KL(gt || class distribution c'_{y_i}). */
+  class: number;
+  /** KL(gt || fused distribution f_i). */
+  fused: number;
+}
+
+function kl(p: ArrayLike<number>, q: ArrayLike<number>, offset: number, c: number): number {
+  let sum = 0;
+  for (let j = 0; j < c; j++) {
+    const pj = p[offset + j];
+    if (pj > 0) sum += pj * Math.log(pj / Math.max(q[offset + j], 1e-8));
+  }
+  return sum;
+}
+
+/** A view of `dataset` relabelled to `classNames` (by emotion name), dropping classes the model lacks. */
+export function relabel(dataset: Dataset, classNames: readonly string[]): Dataset {
+  const same = dataset.classNames.length === classNames.length &&
+    dataset.classNames.every((n, i) => n === classNames[i]);
+  if (same) return dataset;
+  const map = labelMapping(dataset.classNames, classNames);
+  const keep: number[] = [];
+  for (let i = 0; i < dataset.size; i++) if (map[dataset.labels[i]] >= 0) keep.push(i);
+  if (keep.length === 0) {
+    throw new Error(
+      `${dataset.root}: none of its classes (${dataset.classNames.join(", ")}) is known to the model`,
+    );
+  }
+  const labels = Int32Array.from(keep, (i) => map[dataset.labels[i]]);
+  return {
+    name: dataset.name,
+    root: dataset.root,
+    split: dataset.split,
+    classNames,
+    size: keep.length,
+    labels,
+    item(i: number) {
+      const item = dataset.item(keep[i]);
+      return { ...item, index: i, label: labels[i] };
+    },
+  };
+}
+
+/** The divergences of the run's distributions from the ground truth, over a loader. */
+async function divergences(run: LoadedRun, loader: DataLoader): Promise<DistributionDivergences | undefined> {
+  const C = run.model.numClasses;
+  const classRows = run.plugins.miner.distributions(C);
+  const sums = { prediction: 0, label: 0, class: 0, fused: 0 };
+  let n = 0;
+  let complete = true;
+  await forEachEvalBatch(run.model, run.plugins.attention, loader, { withAux: true }, (o, labels, batch) => {
+    if (!batch.distributions) {
+      complete = false;
+      return;
+    }
+    const [pred, label, cls, fused] = tf.tidy(() => {
+      const weights = run.plugins.normalizer.normalize(o.attention!);
+      const f = fuseDistributions({
+        labelDistributions: o.auxProbs!,
+        classDistributions: classRows,
+        labels,
+        weights,
+      });
+      const c = tf.matMul(tf.oneHot(labels, C).toFloat(), classRows);
+      return [tf.softmax(o.logits), o.auxProbs!, c, f].map((t) => t.dataSync());
+    });
+    const gt = batch.distributions;
+    for (let i = 0; i < batch.labels.length; i++) {
+      sums.prediction += kl(gt, pred, i * C, C);
+      sums.label += kl(gt, label, i * C, C);
+      sums.class += kl(gt, cls, i * C, C);
+      sums.fused += kl(gt, fused, i * C, C);
+      n++;
+    }
+  });
+  classRows.dispose();
+  if (!complete || n === 0) return undefined;
+  return {
+    prediction: sums.prediction / n,
+    label: sums.label / n,
+    class: sums.class / n,
+    fused: sums.fused / n,
+  };
+}
+
+/** What `deno task eval` reports. */
+export interface EvalReport {
+  /** The run folder. */
+  run: string;
+  /** The checkpoint read. */
+  checkpoint: string;
+  /** Its epoch. */
+  epoch: number;
+  /** Dataset description. */
+  dataset: string;
+  /** Class names. */
+  classNames: readonly string[];
+  /** Accuracy and friends. */
+  result: Omit<EvaluationResult, "probabilities" | "labels" | "indices" | "distributions">;
+  /** KL divergences from the ground truth (datasets with ground-truth distributions). */
+  divergences?: DistributionDivergences;
+}
+
+function pct(x: number): string {
+  return Number.isNaN(x) ? "-" : `${(100 * x).toFixed(2)}%`;
+}
+
+/** Formats an evaluation report as text. */
+export function formatEvalReport(r: EvalReport): string {
+  const lines = [
+    `run ${r.run}, checkpoint ${r.checkpoint} (epoch ${r.epoch})`,
+    `dataset ${r.dataset}: ${r.result.count} images`,
+    `accuracy ${pct(r.result.accuracy)}, mean class accuracy ${pct(r.result.meanClassAccuracy)}`,
+    "",
+    "per class:",
+    ...r.classNames.map((n, j) => `  ${n.padEnd(12)} ${pct(r.result.perClassAccuracy[j]).padStart(8)}`),
+    "",
+    "confusion matrix (rows: true class, columns: predicted):",
+  ];
+  const short = r.classNames.map((n) => n.slice(0, 5));
+  const w = Math.max(6, ...r.result.confusion.flat().map((v) => String(v).length + 1));
+  lines.push(" ".repeat(13) + short.map((s) => s.padStart(w)).join(""));
+  r.result.confusion.forEach((row, j) => {
+    lines.push(
+      `  ${r.classNames[j].slice(0, 10).padEnd(11)}${row.map((v) => String(v).padStart(w)).join("")}`,
+    );
+  });
+  if (r.divergences) {
+    const d = r.divergences;
+    lines.push(
+      "",
+      "mean KL divergence from the ground-truth distributions:",
+      `  to the prediction (target branch)   ${d.prediction.toFixed(4)}`,
+      `  to the label distributions l_i      ${d.label.toFixed(4)}`,
+      `  to the class distributions c'_y     ${d.class.toFixed(4)}`,
+      `  to the fused distributions f_i      ${d.fused.toFixed(4)}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Evaluates a run; see the module documentation. */
+export async function evaluateRun(
+  runDir: string,
+  options: {
+    checkpoint?: "best" | "last";
+    dataset?: string;
+    dataPath?: string;
+    split?: string;
+    backend?: BackendName;
+    batchSize?: number;
+  } = {},
+): Promise<EvalReport> {
+  const run = await loadRun(runDir, options.checkpoint ?? "best");
+  try {
+    await initBackend(options.backend ?? run.config.backend);
+    let dataset: Dataset;
+    let description: string;
+    if (options.dataset) {
+      if (!options.dataPath) throw new Error("--dataset needs --data-path");
+      const split = options.split ??
+        (["affectnet7", "affectnet8", "sfew"].includes(options.dataset) ? "val" : "test");
+      dataset = relabel(
+        await openDataset({ type: options.dataset, path: options.dataPath, split }),
+        run.classNames,
+      );
+      description = `${options.dataset} ${split} at ${options.dataPath}`;
+    } else {
+      const data = await openRunData(run.config);
+      dataset = data.test;
+      description = `${run.config.data.dataset} ${dataset.split} at ${data.root}`;
+    }
+    const loader = new DataLoader(dataset, {
+      batchSize: options.batchSize ?? run.config.trainer.batchSize,
+      pipeline: new ImagePipeline({ size: run.config.data.size, tenCrop: run.config.data.testCrops === 10 }),
+      prefetch: run.config.data.prefetch,
+    });
+    const result = await evaluateModel(run.model, run.plugins.attention, loader);
+    const { probabilities: _p, labels: _l, indices: _i, distributions, ...summary } = result;
+    return {
+      run: runDir,
+      checkpoint: run.checkpointPath,
+      epoch: run.epoch,
+      dataset: description,
+      classNames: run.classNames,
+      result: summary,
+      divergences: distributions ? await divergences(run, loader) : undefined,
+    };
+  } finally {
+    run.model.dispose();
+  }
+}
+
+/** Parses arguments and runs; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        checkpoint: { type: "string", default: "best" },
+        dataset: { type: "string" },
+        "data-path": { type: "string" },
+        split: { type: "string" },
+        backend: { type: "string" },
+        batch: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(`expected one run folder, got ${positionals.length}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.checkpoint !== "best" && values.checkpoint !== "last") {
+    console.error(`--checkpoint must be best or last, got '${values.checkpoint}'`);
+    return 2;
+  }
+  const batch = values.batch === undefined ? undefined : Number(values.batch);
+  if (batch !== undefined && !(Number.isInteger(batch) && batch > 0)) {
+    console.error(`--batch must be a positive integer, got '${values.batch}'`);
+    return 2;
+  }
+  const report = await evaluateRun(positionals[0], {
+    checkpoint: values.checkpoint,
+    dataset: values.dataset,
+    dataPath: values["data-path"],
+    split: values.split,
+    backend: values.backend as BackendName | undefined,
+    batchSize: batch,
+  });
+  console.log(
+    values.json ? JSON.stringify(report, (_k, v) => (Number.isNaN(v) ? null : v)) : formatEvalReport(report),
+  );
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

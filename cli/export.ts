@@ -1,0 +1,110 @@
+/**
+ * `deno task export RUN_DIR --out DIR`: writes a trained run's inference model (stem, target branch,
+ * classifier, attention; the auxiliary branch is dropped) as a TensorFlow.js Layers model that browsers
+ * load with `tf.loadLayersModel`:
+ *
+ * - `model.json` and `weights.bin`: the network, whose output is the probability vector;
+ * - `preprocess.json`: input size, mean, std, class order, crops;
+ * - `tf.min.js`: the TensorFlow.js browser bundle (left out with `--no-runtime`).
+ *
+ * ```sh
+ * deno task export runs/synthetic-fused-20261128-101500 --out examples/web/model
+ * deno task export runs/x --out exported --checkpoint last
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { exportRun } from "../io/export.ts";
+
+const USAGE = `usage: deno task export RUN_DIR --out DIR [options]
+
+  --out DIR                the export folder (created; the export's files in it are replaced)
+  --checkpoint best|last   which checkpoint (default: best)
+  --no-runtime             do not copy the TensorFlow.js browser bundle tf.min.js
+  -h, --help               this help`;
+
+function formatBytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+/** Where {@linkcode main} writes. */
+export interface ExportMainOptions {
+  /**
+   * Receives the report lines.
+   * @default {console.log}
+   */
+  log?: (line: string) => void;
+  /**
+   * Receives usage errors.
+   * @default {console.error}
+   */
+  error?: (line: string) => void;
+}
+
+/**
+ * Parses arguments and runs; returns the exit code (0 done, 2 usage error); other failures throw.
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./export.ts";
+ * Deno.exit(await main(["runs/x", "--out", "exported"]));
+ * ```
+ */
+export async function main(args: string[], options: ExportMainOptions = {}): Promise<number> {
+  const log = options.log ?? console.log;
+  const error = options.error ?? console.error;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        out: { type: "string" },
+        checkpoint: { type: "string", default: "best" },
+        "no-runtime": { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    log(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1 || !values.out) {
+    error(`expected one run folder and --out DIR\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.checkpoint !== "best" && values.checkpoint !== "last") {
+    error(`--checkpoint must be best or last, got '${values.checkpoint}'`);
+    return 2;
+  }
+  const result = await exportRun(positionals[0], values.out, {
+    checkpoint: values.checkpoint,
+    runtime: !values["no-runtime"],
+  });
+  const p = result.preprocess;
+  log(`exported ${result.checkpointPath} (${p.backbone}, attention ${p.attention}) to ${result.outDir}`);
+  log(
+    `input ${p.inputSize}x${p.inputSize} RGB, ${p.crops} crop${p.crops === 1 ? "" : "s"}; ` +
+      `classes ${p.classNames.join(", ")}`,
+  );
+  for (const file of result.files) {
+    const { size } = await Deno.stat(file);
+    log(`  ${file}  ${formatBytes(size)}`);
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

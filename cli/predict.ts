@@ -1,0 +1,135 @@
+/**
+ * `deno task predict RUN_DIR IMAGE...`: each image's distribution over the emotions, from a trained
+ * run's target branch (the inference model), as a table or JSON.
+ *
+ * ```sh
+ * deno task predict runs/synthetic-fused-20261128-101500 face1.jpg face2.png
+ * deno task predict runs/x face.jpg --json
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { tf } from "../engine/tf.ts";
+import { type BackendName, initBackend } from "../engine/backend.ts";
+import { Random } from "../core/random.ts";
+import { ImagePipeline } from "../datasets/mod.ts";
+import { type LoadedRun, loadRun } from "./run.ts";
+
+const USAGE = `usage: deno task predict RUN_DIR IMAGE... [options]
+
+  --checkpoint best|last   which checkpoint (default: best)
+  --backend NAME           auto | wasm | webgpu | tensorflow | cpu (default: the run's)
+  --json                   print JSON: [{ "image", "prediction", "probabilities": { class: p } }]
+  -h, --help               this help`;
+
+/** One image's prediction. */
+export interface Prediction {
+  /** The image file. */
+  image: string;
+  /** The most probable class. */
+  prediction: string;
+  /** Probability per class name. */
+  probabilities: Record<string, number>;
+}
+
+/** Predicts the emotion distribution of image files with a loaded run. */
+export async function predictImages(run: LoadedRun, images: readonly string[]): Promise<Prediction[]> {
+  const pipeline = new ImagePipeline({
+    size: run.config.data.size,
+    tenCrop: run.config.data.testCrops === 10,
+  });
+  const per = pipeline.floatsPerItem;
+  const crops = pipeline.crops;
+  const size = pipeline.size;
+  const out: Prediction[] = [];
+  for (const image of images) {
+    const buffer = new Float32Array(per);
+    await pipeline.process({ index: 0, label: 0, path: image, source: image }, new Random(0), {
+      out: buffer,
+    });
+    const probs = tf.tidy(() => {
+      const x = tf.tensor4d(buffer, [crops, size, size, 3]);
+      const mode = { training: false };
+      const target = run.model.branch("target", run.model.stem(x, mode), mode);
+      const { a2 } = run.plugins.attention.apply({ scores1: target.scores, scores2: target.scores });
+      const logits = tf.mean(tf.mul(target.logits, a2.expandDims(1)), 0);
+      return tf.softmax(logits).dataSync();
+    });
+    const probabilities = Object.fromEntries(run.classNames.map((n, j) => [n, probs[j]]));
+    let best = 0;
+    for (let j = 1; j < probs.length; j++) if (probs[j] > probs[best]) best = j;
+    out.push({ image, prediction: run.classNames[best], probabilities });
+  }
+  return out;
+}
+
+/** Formats predictions as a table: one row per image, one column per class. */
+export function formatPredictions(predictions: Prediction[], classNames: readonly string[]): string {
+  const head = ["image", "prediction", ...classNames];
+  const rows = predictions.map((p) => [
+    p.image,
+    p.prediction,
+    ...classNames.map((n) => `${(100 * p.probabilities[n]).toFixed(1)}%`),
+  ]);
+  const all = [head, ...rows];
+  const widths = head.map((_, c) => Math.max(...all.map((r) => r[c].length)));
+  return all.map((r) => r.map((v, c) => (c < 2 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join("  "))
+    .join(
+      "\n",
+    );
+}
+
+/** Parses arguments and runs; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        checkpoint: { type: "string", default: "best" },
+        backend: { type: "string" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (positionals.length < 2) {
+    console.error(`expected a run folder and at least one image\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.checkpoint !== "best" && values.checkpoint !== "last") {
+    console.error(`--checkpoint must be best or last, got '${values.checkpoint}'`);
+    return 2;
+  }
+  const [runDir, ...images] = positionals;
+  const run = await loadRun(runDir, values.checkpoint);
+  try {
+    await initBackend((values.backend as BackendName | undefined) ?? run.config.backend);
+    const predictions = await predictImages(run, images);
+    console.log(
+      values.json ? JSON.stringify(predictions, null, 2) : formatPredictions(predictions, run.classNames),
+    );
+  } finally {
+    run.model.dispose();
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * `deno task train`: trains Ada-DF (or any plugin configuration) and writes a run folder.
+ *
+ * ```sh
+ * deno task train                                   # the built-in synthetic set, default preset
+ * deno task train --preset rafdb --data-path ~/data/RAF-DB/basic
+ * deno task train --config my.yaml --set trainer.epochs=3 --set method.distribution=label
+ * deno task train --resume runs/synthetic-fused-20261128-101500
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { resolveConfig } from "../core/config.ts";
+import { readRunConfig, trainRun } from "./run.ts";
+import { formatDuration } from "./progress.ts";
+
+const USAGE = `usage: deno task train [options]
+
+  --preset NAME        a preset from configs/ (default: synthetic)
+  --config FILE        a YAML config file instead of a preset
+  --data-path DIR      where the dataset is (sets data.path)
+  --set PATH=VALUE     override any config field, e.g. --set trainer.epochs=3 (repeatable)
+  --backend NAME       auto | wasm | webgpu | tensorflow | cpu (sets backend)
+  --weights FILE       initialise the backbone from a .pth/.pt/.safetensors (sets model.weights)
+  --out DIR            parent folder of run folders (sets output.dir)
+  --name NAME          the run folder's name (sets output.name)
+  --resume RUN_DIR     continue a run from its last checkpoint
+  --quiet              epoch lines only, no per-batch progress
+  -h, --help           this help`;
+
+/** Parses arguments and runs; returns the process exit code. */
+export async function main(args: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        preset: { type: "string" },
+        config: { type: "string" },
+        "data-path": { type: "string" },
+        set: { type: "string", multiple: true, default: [] },
+        backend: { type: "string" },
+        weights: { type: "string" },
+        out: { type: "string" },
+        name: { type: "string" },
+        resume: { type: "string" },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.preset && values.config) {
+    console.error("use either --preset or --config, not both");
+    return 2;
+  }
+  const overrides = [...(values.set ?? [])];
+  if (values.backend) overrides.push(`backend=${values.backend}`);
+  if (values.weights) overrides.push(`model.weights=${JSON.stringify(values.weights)}`);
+  if (values.out) overrides.push(`output.dir=${JSON.stringify(values.out)}`);
+  if (values.name) overrides.push(`output.name=${JSON.stringify(values.name)}`);
+
+  const started = performance.now();
+  if (values.resume) {
+    if (values.preset || values.config || values["data-path"] || overrides.length) {
+      console.error(
+        "--resume continues a run with its own config.yaml; other options are not allowed with it",
+      );
+      return 2;
+    }
+    const config = await readRunConfig(values.resume);
+    await trainRun(config, { runDir: values.resume, resume: true, progress: values.quiet ? "epochs" : true });
+  } else {
+    const config = await resolveConfig({
+      preset: values.preset,
+      file: values.config,
+      dataPath: values["data-path"],
+      overrides,
+    });
+    await trainRun(config, { progress: values.quiet ? "epochs" : true });
+  }
+  console.log(`total wall time ${formatDuration((performance.now() - started) / 1000)}`);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

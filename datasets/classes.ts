@@ -1,0 +1,175 @@
+/**
+ * Class names of each supported dataset, in the dataset's own label order, and the mapping to one
+ * canonical 7-emotion order so that a model trained on one dataset can be evaluated on another.
+ *
+ * The canonical order is AffectNet's first seven classes:
+ * Neutral, Happiness, Sadness, Surprise, Fear, Disgust, Anger.
+ *
+ * @module
+ */
+import { ListDataset } from "./_list.ts";
+import { type Dataset, DatasetError } from "./types.ts";
+
+/** RAF-DB basic, labels 1..7 in the label file, stored minus 1. */
+export const RAF_DB_CLASSES: readonly string[] = Object.freeze([
+  "Surprise",
+  "Fear",
+  "Disgust",
+  "Happiness",
+  "Sadness",
+  "Anger",
+  "Neutral",
+]);
+
+/** AffectNet with Contempt (labels 0..7). */
+export const AFFECTNET8_CLASSES: readonly string[] = Object.freeze([
+  "Neutral",
+  "Happiness",
+  "Sadness",
+  "Surprise",
+  "Fear",
+  "Disgust",
+  "Anger",
+  "Contempt",
+]);
+
+/** AffectNet without Contempt (labels 0..6). */
+export const AFFECTNET7_CLASSES: readonly string[] = Object.freeze(AFFECTNET8_CLASSES.slice(0, 7));
+
+/** SFEW, alphabetical folder order. */
+export const SFEW_CLASSES: readonly string[] = Object.freeze([
+  "Angry",
+  "Disgust",
+  "Fear",
+  "Happy",
+  "Neutral",
+  "Sad",
+  "Surprise",
+]);
+
+/** FER2013, the `emotion` column's 0..6. */
+export const FER2013_CLASSES: readonly string[] = Object.freeze([
+  "Angry",
+  "Disgust",
+  "Fear",
+  "Happy",
+  "Sad",
+  "Surprise",
+  "Neutral",
+]);
+
+/** The canonical 7-emotion order every dataset can be mapped to. */
+export const CANONICAL_CLASSES: readonly string[] = Object.freeze([
+  "Neutral",
+  "Happiness",
+  "Sadness",
+  "Surprise",
+  "Fear",
+  "Disgust",
+  "Anger",
+]);
+
+const SYNONYMS: Record<string, string> = {
+  neutral: "Neutral",
+  happy: "Happiness",
+  happiness: "Happiness",
+  joy: "Happiness",
+  sad: "Sadness",
+  sadness: "Sadness",
+  surprise: "Surprise",
+  surprised: "Surprise",
+  fear: "Fear",
+  fearful: "Fear",
+  afraid: "Fear",
+  disgust: "Disgust",
+  disgusted: "Disgust",
+  anger: "Anger",
+  angry: "Anger",
+  contempt: "Contempt",
+};
+
+/**
+ * The canonical spelling of an emotion name (`"Angry"` -> `"Anger"`, `"happy"` -> `"Happiness"`),
+ * or `undefined` for a name that is not one of the eight basic emotions.
+ *
+ * @example Normalise class names
+ * ```ts
+ * import { canonicalName } from "./classes.ts";
+ * console.assert(canonicalName("Angry") === "Anger");
+ * console.assert(canonicalName("cat") === undefined);
+ * ```
+ */
+export function canonicalName(name: string): string | undefined {
+  return SYNONYMS[name.trim().toLowerCase()];
+}
+
+/**
+ * For each class of `from`, its index in `to` (names matched through {@linkcode canonicalName}),
+ * or -1 where `to` has no such class.
+ *
+ * @example Evaluate an SFEW-trained model on RAF-DB labels
+ * ```ts
+ * import { labelMapping, RAF_DB_CLASSES, SFEW_CLASSES } from "./classes.ts";
+ * const sfewToRaf = labelMapping(SFEW_CLASSES, RAF_DB_CLASSES);
+ * // SFEW 0 = Angry is RAF-DB 5 = Anger
+ * console.assert(sfewToRaf[0] === 5);
+ * ```
+ */
+export function labelMapping(from: readonly string[], to: readonly string[]): Int32Array {
+  const target = to.map((name) => canonicalName(name) ?? name);
+  return Int32Array.from(from, (name) => target.indexOf(canonicalName(name) ?? name));
+}
+
+/** Options of {@linkcode toCanonical}. */
+export interface ToCanonicalOptions {
+  /**
+   * Drop the items whose class has no canonical counterpart (AffectNet's Contempt) instead of
+   * failing.
+   * @default false
+   */
+  dropUnknown?: boolean;
+}
+
+/**
+ * A view of `dataset` whose labels (and ground-truth distributions) follow
+ * {@linkcode CANONICAL_CLASSES}.
+ *
+ * @example Put RAF-DB in the canonical order
+ * ```ts ignore
+ * import { rafDb, toCanonical } from "./mod.ts";
+ * const test = toCanonical(await rafDb("/data/raf-basic", { split: "test" }));
+ * console.log(test.classNames); // Neutral, Happiness, Sadness, Surprise, Fear, Disgust, Anger
+ * ```
+ */
+export function toCanonical(dataset: Dataset, options: ToCanonicalOptions = {}): Dataset {
+  const mapping = labelMapping(dataset.classNames, CANONICAL_CLASSES);
+  const unknown = dataset.classNames.filter((_, i) => mapping[i] < 0);
+  if (unknown.length > 0 && !options.dropUnknown) {
+    throw new DatasetError(
+      `classes ${unknown.join(", ")} of ${dataset.name} have no canonical counterpart (use dropUnknown)`,
+      { file: dataset.root },
+    );
+  }
+  const keep: number[] = [];
+  for (let i = 0; i < dataset.size; i++) if (mapping[dataset.labels[i]] >= 0) keep.push(i);
+  const items = keep.map((i) => dataset.item(i));
+  const distributions = dataset.distributions?.length
+    ? keep.map((i) => {
+      const source = dataset.distributions![i];
+      const out = new Float32Array(CANONICAL_CLASSES.length);
+      for (let c = 0; c < source.length; c++) if (mapping[c] >= 0) out[mapping[c]] += source[c];
+      return out;
+    })
+    : undefined;
+  return new ListDataset({
+    name: dataset.name,
+    root: dataset.root,
+    split: dataset.split,
+    classNames: CANONICAL_CLASSES,
+    labels: Int32Array.from(keep, (i) => mapping[dataset.labels[i]]),
+    paths: items.some((item) => item.path !== undefined) ? items.map((item) => item.path!) : undefined,
+    images: items.some((item) => item.image !== undefined) ? items.map((item) => item.image!) : undefined,
+    sources: items.map((item) => item.source),
+    distributions,
+  });
+}

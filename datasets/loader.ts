@@ -1,0 +1,239 @@
+/**
+ * Batches for training and evaluation, prepared ahead: a {@linkcode DataLoader} keeps `prefetch`
+ * batches in flight while the consumer works on the current one. sharp decodes and resizes on its
+ * own threads; the pure-JS augmentations run on the main thread as each decode completes.
+ *
+ * Every sample's augmentation draws from its own generator, seeded from the loader's seed, the
+ * epoch and the sample's position in the epoch, so batches are the same whatever order the decodes
+ * finish in, and an epoch can be replayed on its own (resume).
+ *
+ * @module
+ */
+import { Random } from "../core/random.ts";
+import { deriveSeed } from "./_seed.ts";
+import { ImagePipeline, type PipelineOptions } from "./pipeline.ts";
+import { type Sampler, sequentialSampler } from "./samplers.ts";
+import { type Dataset, DatasetError } from "./types.ts";
+
+/** One batch: plain typed arrays, NHWC, ready to become tensors. */
+export interface Batch {
+  /** Normalised pixels, `shape` row-major. */
+  images: Float32Array;
+  /** `[B * crops, size, size, 3]`; the crops of an image are consecutive. */
+  shape: [number, number, number, 3];
+  /** Labels, one per image (length B; repeat `crops` times to match `images`). */
+  labels: Int32Array;
+  /** Dataset indices, one per image (length B). */
+  indices: Int32Array;
+  /** Crops per image (1, or 10 with TenCrop): average the logits over each run of `crops`. */
+  crops: number;
+  /** Ground-truth label distributions `[B, C]`, when the dataset has them. */
+  distributions?: Float32Array;
+}
+
+/** A sample left out because its image could not be decoded (`skipCorrupt`). */
+export interface SkippedItem {
+  /** Dataset index. */
+  index: number;
+  /** The file (or `file:line`). */
+  source: string;
+  /** Why it failed. */
+  message: string;
+}
+
+/** Options of {@linkcode DataLoader}. */
+export interface DataLoaderOptions {
+  /**
+   * Images per batch.
+   * @default 32
+   */
+  batchSize?: number;
+  /**
+   * The per-image pipeline, or its options.
+   * @default new ImagePipeline()
+   */
+  pipeline?: ImagePipeline | PipelineOptions;
+  /**
+   * The epoch order.
+   * @default sequentialSampler(dataset.size)
+   */
+  sampler?: Sampler;
+  /**
+   * Drop the last, incomplete batch.
+   * @default false
+   */
+  dropLast?: boolean;
+  /**
+   * Batches prepared ahead of the one being consumed (0: prepare each on demand).
+   * @default 2
+   */
+  prefetch?: number;
+  /**
+   * Seed of the augmentations.
+   * @default 0
+   */
+  seed?: number;
+  /**
+   * Skip images that fail to decode (and record them in {@linkcode DataLoader.skipped}) instead of
+   * failing; a batch then holds fewer images.
+   * @default false
+   */
+  skipCorrupt?: boolean;
+}
+
+/**
+ * Repeats each label `crops` times, to match a TenCrop batch's images.
+ *
+ * @example
+ * ```ts
+ * import { repeatLabels } from "./loader.ts";
+ * console.assert(repeatLabels(Int32Array.from([3, 5]), 2).join() === "3,3,5,5");
+ * ```
+ */
+export function repeatLabels(labels: Int32Array, crops: number): Int32Array {
+  const out = new Int32Array(labels.length * crops);
+  for (let i = 0; i < labels.length; i++) out.fill(labels[i], i * crops, (i + 1) * crops);
+  return out;
+}
+
+/**
+ * Iterates over a dataset in batches of normalised images.
+ *
+ * @example Train-time batches of RAF-DB, reshuffled each epoch
+ * ```ts ignore
+ * import { DataLoader, rafDb, referencePipelineOptions, shuffleSampler } from "./mod.ts";
+ * const train = await rafDb("/data/raf-basic", { split: "train" });
+ * const loader = new DataLoader(train, {
+ *   batchSize: 64,
+ *   pipeline: referencePipelineOptions("rafdb", { size: 112 }).train,
+ *   sampler: shuffleSampler(train.size, { seed: 1 }),
+ *   dropLast: true,
+ *   seed: 1,
+ * });
+ * for (let epoch = 0; epoch < 2; epoch++) {
+ *   for await (const batch of loader.batches(epoch)) {
+ *     console.log(batch.shape, batch.labels.length);
+ *   }
+ * }
+ * ```
+ */
+export class DataLoader {
+  /** The dataset it reads. */
+  readonly dataset: Dataset;
+  /** The per-image pipeline. */
+  readonly pipeline: ImagePipeline;
+  /** The epoch order. */
+  readonly sampler: Sampler;
+  /** Images per batch. */
+  readonly batchSize: number;
+  /** Whether the incomplete last batch is dropped. */
+  readonly dropLast: boolean;
+  /** Batches prepared ahead. */
+  readonly prefetch: number;
+  /** Seed of the augmentations. */
+  readonly seed: number;
+  /** Whether undecodable images are skipped. */
+  readonly skipCorrupt: boolean;
+  /** Images skipped so far (with `skipCorrupt`). */
+  readonly skipped: SkippedItem[] = [];
+
+  /** Creates a loader over `dataset`. */
+  constructor(dataset: Dataset, options: DataLoaderOptions = {}) {
+    this.dataset = dataset;
+    this.pipeline = options.pipeline instanceof ImagePipeline
+      ? options.pipeline
+      : new ImagePipeline(options.pipeline ?? {});
+    this.sampler = options.sampler ?? sequentialSampler(dataset.size);
+    this.batchSize = options.batchSize ?? 32;
+    this.dropLast = options.dropLast ?? false;
+    this.prefetch = options.prefetch ?? 2;
+    this.seed = options.seed ?? 0;
+    this.skipCorrupt = options.skipCorrupt ?? false;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
+      throw new RangeError(`batchSize must be a positive integer, got ${this.batchSize}`);
+    }
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 0) {
+      throw new RangeError(`prefetch must be a non-negative integer, got ${this.prefetch}`);
+    }
+  }
+
+  /** Number of batches in an epoch. */
+  get length(): number {
+    const n = this.sampler.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** The batches of one epoch, prepared `prefetch` ahead. */
+  async *batches(epoch = 0): AsyncGenerator<Batch> {
+    const order = this.sampler.order(epoch);
+    for (const i of order) {
+      if (i < 0 || i >= this.dataset.size) throw new RangeError(`sampler index ${i} out of range`);
+    }
+    const count = this.length;
+    const pending: Promise<Batch>[] = [];
+    let next = 0;
+    const schedule = () => {
+      const start = next * this.batchSize;
+      const positions = order.subarray(start, Math.min(start + this.batchSize, order.length));
+      const promise = this.#build(positions, epoch, start);
+      promise.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+      pending.push(promise);
+      next++;
+    };
+    while (next < count && pending.length < Math.max(1, this.prefetch)) schedule();
+    while (pending.length > 0) {
+      const batch = await pending.shift()!;
+      while (next < count && pending.length < this.prefetch) schedule();
+      if (batch.indices.length > 0) yield batch;
+      if (pending.length === 0 && next < count) schedule();
+    }
+  }
+
+  async #build(indices: Int32Array, epoch: number, start: number): Promise<Batch> {
+    const pipeline = this.pipeline;
+    const per = pipeline.floatsPerItem;
+    const images = new Float32Array(indices.length * per);
+    const ok = await Promise.all(Array.from(indices, async (index, k) => {
+      const item = this.dataset.item(index);
+      try {
+        const decoded = await pipeline.decode(item);
+        const random = new Random(deriveSeed(this.seed, 3, epoch, start + k));
+        pipeline.finish(decoded, random, { out: images, offset: k * per });
+        return true;
+      } catch (error) {
+        const wrapped = error instanceof DatasetError
+          ? error
+          : new DatasetError(`cannot process image: ${(error as Error).message}`, {
+            file: item.source,
+            cause: error,
+          });
+        if (!this.skipCorrupt) throw wrapped;
+        this.skipped.push({ index, source: item.source, message: wrapped.message });
+        return false;
+      }
+    }));
+    let kept = indices;
+    let pixels = images;
+    if (ok.includes(false)) {
+      const keep = ok.flatMap((good, k) => (good ? [k] : []));
+      kept = Int32Array.from(keep, (k) => indices[k]);
+      pixels = new Float32Array(keep.length * per);
+      keep.forEach((k, j) => pixels.set(images.subarray(k * per, (k + 1) * per), j * per));
+    }
+    const size = pipeline.size;
+    const batch: Batch = {
+      images: pixels,
+      shape: [kept.length * pipeline.crops, size, size, 3],
+      labels: Int32Array.from(kept, (i) => this.dataset.labels[i]),
+      indices: Int32Array.from(kept),
+      crops: pipeline.crops,
+    };
+    const distributions = this.dataset.distributions;
+    if (distributions && distributions.length === this.dataset.size) {
+      const classes = this.dataset.classNames.length;
+      batch.distributions = new Float32Array(kept.length * classes);
+      kept.forEach((i, j) => batch.distributions!.set(distributions[i], j * classes));
+    }
+    return batch;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Datasets for facial expression recognition as their users store them (RAF-DB, AffectNet, SFEW,
+ * FER2013, any class-per-folder tree), a sharp-based image pipeline with the training augmentations
+ * of the reference recipe (timm RandAugment, horizontal flip, random erasing, TenCrop), samplers, a
+ * prefetching batch loader, and synthetic label noise.
+ *
+ * @example Load RAF-DB and iterate over training batches
+ * ```ts ignore
+ * import { DataLoader, openDataset, referencePipelineOptions, shuffleSampler } from "./mod.ts";
+ * const train = await openDataset({ type: "rafdb", path: "/data/raf-basic", split: "train" });
+ * const loader = new DataLoader(train, {
+ *   batchSize: 64,
+ *   pipeline: referencePipelineOptions("rafdb", { size: 112 }).train,
+ *   sampler: shuffleSampler(train.size, { seed: 0 }),
+ *   dropLast: true,
+ * });
+ * for await (const batch of loader.batches(0)) console.log(batch.shape);
+ * ```
+ *
+ * @module
+ */
+export * from "./types.ts";
+export * from "./classes.ts";
+export * from "./views.ts";
+export * from "./raf_db.ts";
+export * from "./affectnet.ts";
+export * from "./sfew.ts";
+export * from "./image_folder.ts";
+export * from "./fer2013.ts";
+export * from "./open.ts";
+export * from "./image.ts";
+export * from "./transforms.ts";
+export * from "./randaugment.ts";
+export * from "./pipeline.ts";
+export * from "./samplers.ts";
+export * from "./loader.ts";
+export * from "./label_noise.ts";
+export { Random, type RandomState } from "../core/random.ts";

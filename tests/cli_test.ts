@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { tf } from "../engine/tf.ts";
+import { resolveConfig } from "../core/config.ts";
+import { loadRun, RUN_FILES, trainRun } from "../cli/run.ts";
+import { evaluateRun, formatEvalReport } from "../cli/eval.ts";
+import { predictImages } from "../cli/predict.ts";
+import { aggregate, parseAblation, resultsCsv, runAblation } from "../cli/ablate.ts";
+import { main as trainMain } from "../cli/train.ts";
+
+/** A tiny, fast configuration on a small synthetic set generated into `dir`. */
+async function tinyConfig(dir: string, extra: string[] = []) {
+  return await resolveConfig({
+    preset: "synthetic",
+    overrides: [
+      "backend=wasm",
+      "model.backbone=tiny",
+      "data.size=32",
+      "data.synthetic.count=48",
+      "data.synthetic.size=32",
+      `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
+      "trainer.batchSize=8",
+      "trainer.epochs=2",
+      "trainer.lr=0.003",
+      `output.dir=${JSON.stringify(join(dir, "runs"))}`,
+      ...extra,
+    ],
+  });
+}
+
+const quiet = { progress: false, log: () => {} };
+
+function metricsWithoutTimes(text: string) {
+  return text.trim().split("\n").map((line) => {
+    const { seconds: _s, imagesPerSecond: _i, ...rest } = JSON.parse(line);
+    return rest;
+  });
+}
+
+Deno.test("trainRun(): a run stopped after epoch 1 and resumed ends with the same metrics as an uninterrupted one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await tinyConfig(dir);
+    const full = await trainRun(config, { ...quiet, runDir: join(dir, "full") });
+    for (const f of Object.values(RUN_FILES).filter((f) => f !== RUN_FILES.noise)) {
+      assert.ok(await Deno.stat(join(full.runDir, f)), `${f} written`);
+    }
+    const interrupted = join(dir, "interrupted");
+    await trainRun(config, { ...quiet, runDir: interrupted, hooks: [{ onEpochEnd: (t) => t.stop() }] });
+    assert.equal(
+      metricsWithoutTimes(await Deno.readTextFile(join(interrupted, RUN_FILES.metrics))).length,
+      1,
+    );
+    await trainRun(config, { ...quiet, runDir: interrupted, resume: true });
+    const a = metricsWithoutTimes(await Deno.readTextFile(join(full.runDir, RUN_FILES.metrics)));
+    const b = metricsWithoutTimes(await Deno.readTextFile(join(interrupted, RUN_FILES.metrics)));
+    assert.equal(a.length, 2);
+    assert.deepEqual(b, a);
+    // A second plain run into the same folder is refused rather than overwriting it.
+    await assert.rejects(() => trainRun(config, { ...quiet, runDir: full.runDir }), /already holds a run/);
+
+    // eval: accuracy, confusion matrix and, on the synthetic set, KL divergences from the ground truth.
+    const report = await evaluateRun(full.runDir);
+    assert.equal(report.result.count, 10);
+    assert.equal(report.result.confusion.flat().reduce((x, y) => x + y), 10);
+    assert.ok(report.divergences && report.divergences.prediction > 0 && report.divergences.class > 0);
+    assert.match(formatEvalReport(report), /mean KL divergence from the ground-truth distributions/);
+
+    // predict: one distribution per image.
+    const run = await loadRun(full.runDir);
+    const images = join(dir, "cache", "synthetic-48-0-32", "Image", "aligned");
+    const files = [...Deno.readDirSync(images)].map((e) => join(images, e.name)).slice(0, 2);
+    const predictions = await predictImages(run, files);
+    run.model.dispose();
+    assert.equal(predictions.length, 2);
+    for (const p of predictions) {
+      const sum = Object.values(p.probabilities).reduce((x, y) => x + y);
+      assert.ok(Math.abs(sum - 1) < 1e-4);
+      assert.ok(run.classNames.includes(p.prediction));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await tf.setBackend("cpu");
+  }
+});
+
+Deno.test("runAblation(): variants x seeds, mean and std per variant, finished runs reused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = join(dir, "ablation.yaml");
+    const text = `
+name: tiny
+base: synthetic
+set:
+  backend: wasm
+  model.backbone: tiny
+  data.size: 32
+  data.synthetic: { count: 32, seed: 0, size: 32, testFraction: 0.25, cacheDir: ${
+      JSON.stringify(join(dir, "cache"))
+    } }
+  trainer.batchSize: 8
+  trainer.epochs: 1
+seeds: [0, 1]
+output: ${JSON.stringify(join(dir, "out"))}
+variants:
+  - { name: baseline, set: { method.distribution: onehot } }
+  - { name: Ada-DF, set: { method.distribution: fused } }
+`;
+    const ablation = parseAblation(text, file);
+    const lines: string[] = [];
+    const runs = await runAblation(ablation, { progress: false, log: (l) => lines.push(l) });
+    assert.equal(runs.length, 4);
+    const results = aggregate(ablation, runs);
+    assert.deepEqual(results.map((r) => r.runs), [2, 2]);
+    const base = runs.filter((r) => r.variant === "baseline").map((r) => r.bestAccuracy);
+    assert.ok(Math.abs(results[0].best.mean - (base[0] + base[1]) / 2) < 1e-12);
+    assert.match(resultsCsv(results), /^variant,runs,best_mean,best_std/);
+    const again: string[] = [];
+    await runAblation(ablation, { progress: false, log: (l) => again.push(l) });
+    assert.equal(again.filter((l) => l.includes("done before")).length, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await tf.setBackend("cpu");
+  }
+});
+
+Deno.test("parseAblation() names the file and the problem", () => {
+  assert.throws(
+    () => parseAblation("variants: []", "a.yaml"),
+    /a\.yaml: variants: expected a non-empty list/,
+  );
+  assert.throws(
+    () => parseAblation("seed: [1]\nvariants: [{name: x}]", "b.yaml"),
+    /b\.yaml: unknown key seed/,
+  );
+  assert.throws(
+    () => parseAblation("variants: [{name: x}, {name: x}]", "c.yaml"),
+    /c\.yaml: variants\[1\]\.name: 'x' appears twice/,
+  );
+  assert.throws(() => parseAblation("seeds: [-1]\nvariants: [{name: x}]", "d.yaml"), /seeds: expected/);
+});
+
+Deno.test("deno task train rejects bad arguments with exit code 2", async () => {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (m: string) => void errors.push(m);
+  try {
+    assert.equal(await trainMain(["--bogus"]), 2);
+    assert.equal(await trainMain(["--preset", "synthetic", "--config", "x.yaml"]), 2);
+    assert.equal(await trainMain(["--resume", "runs/x", "--set", "trainer.epochs=2"]), 2);
+  } finally {
+    console.error = original;
+  }
+  assert.match(errors[0], /bogus/);
+});
