@@ -21,13 +21,49 @@ import {
   stemForward,
 } from "./resnet.ts";
 
-/** The two branches' name prefixes. */
+/**
+ * The two branches' name prefixes.
+ *
+ * @example List the classifier weights of both branches
+ * ```ts
+ * import { BRANCHES } from "./adadf.ts";
+ * const names = BRANCHES.map((b) => `${b}.fc.weight`);
+ * console.assert(names.join() === "aux.fc.weight,target.fc.weight");
+ * ```
+ */
 export const BRANCHES = ["aux", "target"] as const;
 
-/** A branch of the dual model. */
+/**
+ * A branch of the dual model.
+ *
+ * @example Run one branch on stem features
+ * ```ts
+ * import { AdaDfModel, type BranchName } from "./adadf.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const model = new AdaDfModel("tiny", { numClasses: 7 });
+ * const which: BranchName = "target";
+ * const features = model.stem(tf.zeros([1, 32, 32, 3]), { training: false });
+ * const { logits } = model.branch(which, features, { training: false });
+ * console.assert(logits.shape.join("x") === "1x7");
+ * model.dispose();
+ * ```
+ */
 export type BranchName = typeof BRANCHES[number];
 
-/** Raw outputs of the two branches, before any attention scaling. */
+/**
+ * Raw outputs of the two branches, before any attention scaling.
+ *
+ * @example Read both branches' outputs
+ * ```ts
+ * import { AdaDfModel, type AdaDfOutputs } from "./adadf.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const model = new AdaDfModel("tiny", { numClasses: 7 });
+ * const out: AdaDfOutputs = model.forward(tf.zeros([2, 32, 32, 3]), { training: false });
+ * console.assert(out.auxLogits.shape.join("x") === "2x7");
+ * console.assert(out.scores2.shape.join("x") === "2");
+ * model.dispose();
+ * ```
+ */
 export interface AdaDfOutputs {
   /** Auxiliary branch `fc` output [B, C]. */
   auxLogits: tf.Tensor2D;
@@ -39,7 +75,19 @@ export interface AdaDfOutputs {
   scores2: tf.Tensor1D;
 }
 
-/** Options of {@linkcode AdaDfModel}. */
+/**
+ * Options of {@linkcode AdaDfModel}.
+ *
+ * @example Build an 8-class model with a trainable stem
+ * ```ts
+ * import { AdaDfModel, type AdaDfModelOptions } from "./adadf.ts";
+ * const options: AdaDfModelOptions = { numClasses: 8, seed: 1, freezeStem: false };
+ * const model = new AdaDfModel("tiny", options);
+ * console.assert(model.numClasses === 8);
+ * console.assert(model.trainableVariables().length === model.params.size);
+ * model.dispose();
+ * ```
+ */
 export interface AdaDfModelOptions {
   /**
    * Number of classes.

@@ -11,14 +11,44 @@
 import { tf } from "../engine/tf.ts";
 import type { Random } from "../core/random.ts";
 
-/** BatchNorm's running-average momentum, as in PyTorch. */
+/**
+ * BatchNorm's running-average momentum, as in PyTorch.
+ *
+ * @example Move a running mean by hand, as BatchNorm does in training
+ * ```ts
+ * import { BN_MOMENTUM } from "./layers.ts";
+ * const running = 0;
+ * const batchMean = 2;
+ * const next = running * (1 - BN_MOMENTUM) + batchMean * BN_MOMENTUM;
+ * console.assert(Math.abs(next - 0.2) < 1e-12);
+ * ```
+ */
 export const BN_MOMENTUM = 0.1;
-/** BatchNorm's epsilon, as in PyTorch. */
+/**
+ * BatchNorm's epsilon, as in PyTorch.
+ *
+ * @example Normalise a value with running statistics
+ * ```ts
+ * import { BN_EPSILON } from "./layers.ts";
+ * const [x, mean, variance] = [3, 1, 4];
+ * const y = (x - mean) / Math.sqrt(variance + BN_EPSILON);
+ * console.assert(Math.abs(y - 1) < 1e-5);
+ * ```
+ */
 export const BN_EPSILON = 1e-5;
 
 /**
  * The tensors of a model by state_dict name: `params` are learnable, `buffers` are BatchNorm running
  * statistics (updated in training, never by the optimiser).
+ *
+ * @example Build a store by hand and fill it with an {@linkcode Initializer}
+ * ```ts
+ * import { Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * new Initializer(store, new Random(0)).batchNorm("bn1", 4);
+ * console.assert(store.params.has("bn1.weight") && store.buffers.has("bn1.running_var"));
+ * ```
  */
 export interface ParameterStore {
   /** Learnable parameters by name (`layer2.0.conv1.weight`). */
@@ -27,7 +57,21 @@ export interface ParameterStore {
   buffers: Map<string, tf.Variable>;
 }
 
-/** How a forward pass runs. */
+/**
+ * How a forward pass runs.
+ *
+ * @example Train without moving BatchNorm's running statistics
+ * ```ts
+ * import { batchNorm, type ForwardMode, Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * new Initializer(store, new Random(0)).batchNorm("bn", 2);
+ * const mode: ForwardMode = { training: true, updateStatistics: false };
+ * batchNorm(store, "bn", tf.ones([1, 2, 2, 2]), mode);
+ * console.assert(store.buffers.get("bn.running_mean")!.dataSync()[0] === 0);
+ * ```
+ */
 export interface ForwardMode {
   /** Batch statistics (and running-average updates) when true; running statistics when false. */
   training: boolean;
@@ -38,14 +82,38 @@ export interface ForwardMode {
   updateStatistics?: boolean;
 }
 
-/** Looks a parameter up, with a clear error when it is missing. */
+/**
+ * Looks a parameter up, with a clear error when it is missing.
+ *
+ * @example Look a weight up by its state_dict name
+ * ```ts
+ * import { Initializer, param, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * new Initializer(store, new Random(0)).linear("fc", 4, 2);
+ * console.assert(param(store, "fc.weight").shape.join("x") === "4x2");
+ * ```
+ */
 export function param(store: ParameterStore, name: string): tf.Variable {
   const v = store.params.get(name) ?? store.buffers.get(name);
   if (!v) throw new Error(`Missing parameter '${name}'.`);
   return v;
 }
 
-/** A convolution without bias, PyTorch-style symmetric padding. */
+/**
+ * A convolution without bias, PyTorch-style symmetric padding.
+ *
+ * @example A 3x3 convolution with stride 1 and padding 1 keeps the spatial size
+ * ```ts
+ * import { conv2d, Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * new Initializer(store, new Random(0)).conv("conv1", 3, 3, 3, 8);
+ * const y = conv2d(store, "conv1", tf.zeros([1, 16, 16, 3]), 1, 1);
+ * console.assert(y.shape.join("x") === "1x16x16x8");
+ * ```
+ */
 export function conv2d(
   store: ParameterStore,
   name: string,
@@ -67,6 +135,19 @@ export function conv2d(
  * BatchNorm over the channel axis with PyTorch's semantics. In training it normalises with the batch's
  * biased variance and, unless disabled, moves the running mean and the unbiased running variance by
  * {@linkcode BN_MOMENTUM}.
+ *
+ * @example Normalise with the batch's statistics in training
+ * ```ts
+ * import { batchNorm, Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * new Initializer(store, new Random(0)).batchNorm("bn1", 1);
+ * const x = tf.tensor4d([1, 3], [2, 1, 1, 1]);
+ * const y = batchNorm(store, "bn1", x, { training: true });
+ * console.log(y.dataSync()); // about [-1, 1]
+ * console.assert(Math.abs(store.buffers.get("bn1.running_mean")!.dataSync()[0] - 0.2) < 1e-6);
+ * ```
  */
 export function batchNorm(
   store: ParameterStore,
@@ -136,19 +217,57 @@ function trainingBatchNorm(
   return { y, mean, variance };
 }
 
-/** A fully connected layer `x W + b`, weight stored as [in, out]. */
+/**
+ * A fully connected layer `x W + b`, weight stored as [in, out].
+ *
+ * @example A fully connected layer on a batch of features
+ * ```ts
+ * import { Initializer, linear, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * new Initializer(store, new Random(0)).linear("fc", 64, 7);
+ * const logits = linear(store, "fc", tf.zeros([2, 64]));
+ * console.assert(logits.shape.join("x") === "2x7");
+ * ```
+ */
 export function linear(store: ParameterStore, name: string, x: tf.Tensor2D): tf.Tensor2D {
   const w = param(store, `${name}.weight`) as unknown as tf.Tensor2D;
   const b = param(store, `${name}.bias`);
   return tf.add(tf.matMul(x, w), b);
 }
 
-/** Global average pooling NHWC -> [N, C]. */
+/**
+ * Global average pooling NHWC -> [N, C].
+ *
+ * @example Average each channel over the image
+ * ```ts
+ * import { globalAvgPool } from "./layers.ts";
+ * import { tf } from "../engine/tf.ts";
+ * // One 2x2 image, two channels: 1, 2, 3, 4 and 10, 20, 30, 40.
+ * const x = tf.tensor4d([1, 10, 2, 20, 3, 30, 4, 40], [1, 2, 2, 2]);
+ * console.log(globalAvgPool(x).arraySync()); // [[2.5, 25]]
+ * ```
+ */
 export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
   return tf.mean(x, [1, 2]) as tf.Tensor2D;
 }
 
-/** Adds torchvision-initialised parameters to a store (deterministic for a given generator). */
+/**
+ * Adds torchvision-initialised parameters to a store (deterministic for a given generator).
+ *
+ * @example Initialise a conv layer and its BatchNorm, reproducibly
+ * ```ts
+ * import { Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * const init = new Initializer(store, new Random(42));
+ * init.conv("conv1", 7, 7, 3, 8);
+ * init.batchNorm("bn1", 8);
+ * console.assert(store.params.get("conv1.weight")!.shape.join("x") === "7x7x3x8");
+ * console.assert(store.buffers.size === 2); // running_mean, running_var
+ * ```
+ */
 export class Initializer {
   #rng: Random;
   #store: ParameterStore;

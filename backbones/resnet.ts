@@ -1,6 +1,7 @@
 /**
- * ResNet18 (basic blocks), ResNet50 (bottlenecks, torchvision v1.5: stride on the 3x3) and a tiny ResNet
- * of the same shape for tests, with torchvision's parameter names. Each splits into a stem
+ * ResNet18 (basic blocks), ResNet50 (bottlenecks, torchvision v1.5: stride on the 3x3), and two
+ * ResNet10-shaped nets (one basic block per stage) for quick CPU runs: `small` (widths 32..256) and
+ * `tiny` (widths 8..64, for tests); all with torchvision's parameter names. Each splits into a stem
  * (`conv1, bn1, relu, maxpool, layer1`) and a branch (`layer2, layer3, layer4`, global average pool).
  *
  * @module
@@ -17,10 +18,28 @@ import {
   type ParameterStore,
 } from "./layers.ts";
 
-/** The names of the built-in backbones. */
-export type BackboneName = "resnet18" | "resnet50" | "tiny";
+/**
+ * The names of the built-in backbones.
+ *
+ * @example Pick a backbone by name
+ * ```ts
+ * import { type BackboneName, featureSize, resnetSpec } from "./resnet.ts";
+ * const name: BackboneName = "resnet18";
+ * console.assert(featureSize(resnetSpec(name)) === 512);
+ * ```
+ */
+export type BackboneName = "resnet18" | "resnet50" | "small" | "tiny";
 
-/** The shape of a ResNet. */
+/**
+ * The shape of a ResNet.
+ *
+ * @example Read a backbone's shape
+ * ```ts
+ * import { resnetSpec, type ResNetSpec } from "./resnet.ts";
+ * const spec: ResNetSpec = resnetSpec("resnet18");
+ * console.assert(spec.block === "basic" && spec.layers.join() === "2,2,2,2");
+ * ```
+ */
 export interface ResNetSpec {
   /** Backbone name. */
   name: BackboneName;
@@ -49,10 +68,20 @@ const SPECS: Record<BackboneName, ResNetSpec> = {
     widths: [64, 128, 256, 512],
     stemWidth: 64,
   },
+  small: { name: "small", block: "basic", layers: [1, 1, 1, 1], widths: [32, 64, 128, 256], stemWidth: 32 },
   tiny: { name: "tiny", block: "basic", layers: [1, 1, 1, 1], widths: [8, 16, 32, 64], stemWidth: 8 },
 };
 
-/** The built-in backbone names. */
+/**
+ * The built-in backbone names.
+ *
+ * @example Check a backbone name given on the command line
+ * ```ts
+ * import { BACKBONES } from "./resnet.ts";
+ * const requested = "tiny";
+ * console.assert(BACKBONES.includes(requested));
+ * ```
+ */
 export const BACKBONES: readonly BackboneName[] = Object.keys(SPECS) as BackboneName[];
 
 /**
@@ -75,7 +104,16 @@ function stageOut(spec: ResNetSpec, stage: number): number {
   return spec.widths[stage] * (spec.block === "bottleneck" ? 4 : 1);
 }
 
-/** The number of features of a branch's pooled output (512 for ResNet18, 2048 for ResNet50). */
+/**
+ * The number of features of a branch's pooled output (512 for ResNet18, 2048 for ResNet50).
+ *
+ * @example The features each backbone's branch produces
+ * ```ts
+ * import { featureSize, resnetSpec } from "./resnet.ts";
+ * console.assert(featureSize(resnetSpec("resnet18")) === 512);
+ * console.assert(featureSize(resnetSpec("resnet50")) === 2048);
+ * ```
+ */
 export function featureSize(spec: ResNetSpec): number {
   return stageOut(spec, 3);
 }
@@ -108,14 +146,41 @@ function initStage(init: Initializer, spec: ResNetSpec, stage: number, prefix: s
   }
 }
 
-/** Adds the stem's parameters (`conv1`, `bn1`, `layer1`) to a store. */
+/**
+ * Adds the stem's parameters (`conv1`, `bn1`, `layer1`) to a store.
+ *
+ * @example Initialise only the stem of a ResNet18
+ * ```ts
+ * import { initStem, resnetSpec } from "./resnet.ts";
+ * import { Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * initStem(new Initializer(store, new Random(0), false), resnetSpec("tiny"));
+ * console.assert(store.params.has("conv1.weight") && store.params.has("layer1.0.conv2.weight"));
+ * console.assert(!store.params.has("layer2.0.conv1.weight"));
+ * ```
+ */
 export function initStem(init: Initializer, spec: ResNetSpec, prefix = ""): void {
   init.conv(`${prefix}conv1`, 7, 7, 3, spec.stemWidth);
   init.batchNorm(`${prefix}bn1`, spec.stemWidth);
   initStage(init, spec, 0, prefix);
 }
 
-/** Adds a branch's parameters (`layer2`..`layer4`) to a store. */
+/**
+ * Adds a branch's parameters (`layer2`..`layer4`) to a store.
+ *
+ * @example Initialise a prefixed branch next to a stem
+ * ```ts
+ * import { initBranch, initStem, resnetSpec } from "./resnet.ts";
+ * import { Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * const init = new Initializer(store, new Random(0));
+ * initStem(init, resnetSpec("tiny"));
+ * initBranch(init, resnetSpec("tiny"), "aux.");
+ * console.assert(store.params.has("aux.layer4.0.conv2.weight"));
+ * ```
+ */
 export function initBranch(init: Initializer, spec: ResNetSpec, prefix = ""): void {
   for (let s = 1; s < 4; s++) initStage(init, spec, s, prefix);
 }
@@ -157,7 +222,22 @@ function stage(
   return x;
 }
 
-/** The stem: `conv1, bn1, relu, maxpool, layer1`. Input NHWC images, normalised. */
+/**
+ * The stem: `conv1, bn1, relu, maxpool, layer1`. Input NHWC images, normalised.
+ *
+ * @example Stem features of a 32x32 image (downsampled 4x)
+ * ```ts
+ * import { initStem, resnetSpec, stemForward } from "./resnet.ts";
+ * import { Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const spec = resnetSpec("tiny");
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * initStem(new Initializer(store, new Random(0)), spec);
+ * const features = stemForward(store, spec, tf.zeros([1, 32, 32, 3]), { training: false });
+ * console.assert(features.shape.join("x") === "1x8x8x8");
+ * ```
+ */
 export function stemForward(
   store: ParameterStore,
   spec: ResNetSpec,
@@ -170,7 +250,25 @@ export function stemForward(
   return stage(store, spec, 0, y, mode, prefix);
 }
 
-/** A branch: `layer2, layer3, layer4` and global average pooling, to features [N, F]. */
+/**
+ * A branch: `layer2, layer3, layer4` and global average pooling, to features [N, F].
+ *
+ * @example Pooled branch features from stem features
+ * ```ts
+ * import { branchForward, featureSize, initBranch, initStem, resnetSpec, stemForward } from "./resnet.ts";
+ * import { Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const spec = resnetSpec("tiny");
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * const init = new Initializer(store, new Random(0));
+ * initStem(init, spec);
+ * initBranch(init, spec);
+ * const mode = { training: false };
+ * const h = branchForward(store, spec, stemForward(store, spec, tf.zeros([2, 32, 32, 3]), mode), mode);
+ * console.assert(h.shape[1] === featureSize(spec));
+ * ```
+ */
 export function branchForward(
   store: ParameterStore,
   spec: ResNetSpec,
@@ -182,7 +280,17 @@ export function branchForward(
   return globalAvgPool(x);
 }
 
-/** Options of {@linkcode createResNet}. */
+/**
+ * Options of {@linkcode createResNet}.
+ *
+ * @example A seeded 8-class ResNet
+ * ```ts
+ * import { createResNet, type CreateResNetOptions } from "./resnet.ts";
+ * const options: CreateResNetOptions = { numClasses: 8, seed: 3 };
+ * const net = createResNet("tiny", options);
+ * console.assert(net.params.get("fc.bias")!.shape[0] === 8);
+ * ```
+ */
 export interface CreateResNetOptions {
   /**
    * Number of output classes of `fc`.
@@ -196,7 +304,17 @@ export interface CreateResNetOptions {
   seed?: number;
 }
 
-/** A plain single-branch ResNet classifier with torchvision's names. */
+/**
+ * A plain single-branch ResNet classifier with torchvision's names.
+ *
+ * @example Create one and look at its parts
+ * ```ts
+ * import { createResNet, type ResNet } from "./resnet.ts";
+ * const net: ResNet = createResNet("tiny", { numClasses: 7 });
+ * console.assert(net.spec.name === "tiny" && net.numClasses === 7);
+ * console.assert(net.params.has("fc.weight"));
+ * ```
+ */
 export interface ResNet extends ParameterStore {
   /** Its shape. */
   spec: ResNetSpec;
@@ -227,7 +345,18 @@ export function createResNet(name: BackboneName, options: CreateResNetOptions = 
   return { ...store, spec, numClasses };
 }
 
-/** Logits of a plain ResNet. */
+/**
+ * Logits of a plain ResNet.
+ *
+ * @example Class probabilities of a batch
+ * ```ts
+ * import { createResNet, resnetForward } from "./resnet.ts";
+ * import { tf } from "../engine/tf.ts";
+ * const net = createResNet("tiny", { numClasses: 7 });
+ * const probs = tf.softmax(resnetForward(net, tf.zeros([2, 32, 32, 3]), { training: false }));
+ * console.assert(probs.shape.join("x") === "2x7");
+ * ```
+ */
 export function resnetForward(net: ResNet, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D {
   return tf.tidy(() => {
     const h = branchForward(net, net.spec, stemForward(net, net.spec, x, mode), mode);
@@ -235,7 +364,20 @@ export function resnetForward(net: ResNet, x: tf.Tensor4D, mode: ForwardMode): t
   });
 }
 
-/** The number of learnable parameters of a store (buffers are not counted, as in PyTorch). */
+/**
+ * The number of learnable parameters of a store (buffers are not counted, as in PyTorch).
+ *
+ * @example Count the learnable parameters of a model
+ * ```ts
+ * import { countParameters, createResNet } from "./resnet.ts";
+ * import { Initializer, type ParameterStore } from "./layers.ts";
+ * import { Random } from "../core/random.ts";
+ * const store: ParameterStore = { params: new Map(), buffers: new Map() };
+ * new Initializer(store, new Random(0)).linear("fc", 4, 2);
+ * console.assert(countParameters(store) === 4 * 2 + 2);
+ * console.assert(countParameters(createResNet("tiny")) > 0);
+ * ```
+ */
 export function countParameters(store: ParameterStore): number {
   let total = 0;
   for (const v of store.params.values()) total += v.size;

@@ -20,7 +20,7 @@
 import YAML from "yaml";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BackboneName } from "../backbones/resnet.ts";
+import { type BackboneName, BACKBONES } from "../backbones/resnet.ts";
 import { parseRandAugment } from "../datasets/randaugment.ts";
 import type { BackendName } from "../engine/backend.ts";
 import {
@@ -34,10 +34,29 @@ import {
 // ---------------------------------------------------------------------------------------------------
 // Types
 
-/** The dataset kinds a config can select. */
+/**
+ * The dataset kinds a config can select.
+ *
+ * @example Select a dataset kind in a config
+ * ```ts
+ * import { type DatasetName, validateConfig } from "./config.ts";
+ * const dataset: DatasetName = "rafdb";
+ * const config = validateConfig({ data: { dataset, path: "/data/raf-basic" } });
+ * console.assert(config.data.dataset === "rafdb");
+ * ```
+ */
 export type DatasetName = "synthetic" | "rafdb" | "affectnet7" | "affectnet8" | "sfew" | "folder" | "fer2013";
 
-/** The dataset kinds, in documentation order. */
+/**
+ * The dataset kinds, in documentation order.
+ *
+ * @example List the dataset kinds in a help text
+ * ```ts
+ * import { DATASET_NAMES } from "./config.ts";
+ * console.log(`--dataset: one of ${DATASET_NAMES.join(", ")}`);
+ * console.assert(DATASET_NAMES.includes("fer2013"));
+ * ```
+ */
 export const DATASET_NAMES: readonly DatasetName[] = Object.freeze([
   "synthetic",
   "rafdb",
@@ -48,13 +67,43 @@ export const DATASET_NAMES: readonly DatasetName[] = Object.freeze([
   "fer2013",
 ]);
 
-/** How training batches are drawn: plain shuffling or class-balanced down-sampling each epoch. */
+/**
+ * How training batches are drawn: plain shuffling or class-balanced down-sampling each epoch.
+ *
+ * @example Draw class-balanced training batches
+ * ```ts
+ * import { applyOverrides, DEFAULT_CONFIG, type SamplerName } from "./config.ts";
+ * const sampler: SamplerName = "balanced";
+ * const config = applyOverrides(DEFAULT_CONFIG, [`data.sampler=${sampler}`]);
+ * console.assert(config.data.sampler === "balanced");
+ * ```
+ */
 export type SamplerName = "shuffle" | "balanced";
 
-/** How the frozen stem runs while training: with batch statistics (the reference) or running ones. */
+/**
+ * How the frozen stem runs while training: with batch statistics (the reference) or running ones.
+ *
+ * @example Run the frozen stem with its running statistics
+ * ```ts
+ * import { type StemMode, validateConfig } from "./config.ts";
+ * const stemMode: StemMode = "eval";
+ * const config = validateConfig({ trainer: { stemMode } });
+ * console.assert(config.trainer.stemMode === "eval");
+ * ```
+ */
 export type StemMode = "train" | "eval";
 
-/** The built-in synthetic set (used when `data.dataset` is `synthetic`). */
+/**
+ * The built-in synthetic set (used when `data.dataset` is `synthetic`).
+ *
+ * @example A small synthetic set of 32-pixel images
+ * ```ts
+ * import { type SyntheticDataConfig, validateConfig } from "./config.ts";
+ * const synthetic: SyntheticDataConfig = { count: 200, seed: 1, size: 32, testFraction: 0.25, cacheDir: null };
+ * const config = validateConfig({ data: { dataset: "synthetic", synthetic } });
+ * console.assert(config.data.synthetic.count === 200);
+ * ```
+ */
 export interface SyntheticDataConfig {
   /** Number of images, train and test together (integer >= 2). */
   count: number;
@@ -68,7 +117,17 @@ export interface SyntheticDataConfig {
   cacheDir: string | null;
 }
 
-/** Random erasing at training time. */
+/**
+ * Random erasing at training time.
+ *
+ * @example Milder random erasing
+ * ```ts
+ * import { type ErasingConfig, validateConfig } from "./config.ts";
+ * const erasing: ErasingConfig = { p: 0.25, scale: [0.02, 0.1], ratio: [0.3, 3.3] };
+ * const config = validateConfig({ data: { erasing } });
+ * console.assert(config.data.erasing?.p === 0.25);
+ * ```
+ */
 export interface ErasingConfig {
   /** Probability of erasing a rectangle (0..1). */
   p: number;
@@ -78,7 +137,16 @@ export interface ErasingConfig {
   ratio: [number, number];
 }
 
-/** Where the images come from and how they are augmented. */
+/**
+ * Where the images come from and how they are augmented.
+ *
+ * @example The data section of the defaults, with a smaller input
+ * ```ts
+ * import { type DataConfig, validateConfig } from "./config.ts";
+ * const data: DataConfig = validateConfig({ data: { size: 64, hflip: 0 } }).data;
+ * console.assert(data.dataset === "synthetic" && data.size === 64 && data.testCrops === 1);
+ * ```
+ */
 export interface DataConfig {
   /** The dataset kind. */
   dataset: DatasetName;
@@ -106,7 +174,16 @@ export interface DataConfig {
   skipCorrupt: boolean;
 }
 
-/** The network. */
+/**
+ * The network.
+ *
+ * @example The tiny backbone with a trainable stem
+ * ```ts
+ * import { type ModelConfig, validateConfig } from "./config.ts";
+ * const model: ModelConfig = { backbone: "tiny", weights: null, freezeStem: false };
+ * console.assert(validateConfig({ model }).model.backbone === "tiny");
+ * ```
+ */
 export interface ModelConfig {
   /** The backbone. */
   backbone: BackboneName;
@@ -116,10 +193,28 @@ export interface ModelConfig {
   freezeStem: boolean;
 }
 
-/** The plugin choices, one per family: a plugin name or `{ type: name, ...options }`. */
+/**
+ * The plugin choices, one per family: a plugin name or `{ type: name, ...options }`.
+ *
+ * @example The label-distribution ablation, every family given
+ * ```ts
+ * import { DEFAULT_CONFIG, type MethodConfig, validateConfig } from "./config.ts";
+ * const method: MethodConfig = { ...DEFAULT_CONFIG.method, distribution: "label" };
+ * console.assert(validateConfig({ method }).method.distribution === "label");
+ * ```
+ */
 export type MethodConfig = { [F in PluginFamily]: PluginSpec };
 
-/** The optimisation loop. */
+/**
+ * The optimisation loop.
+ *
+ * @example A short run of at most five batches per epoch
+ * ```ts
+ * import { DEFAULT_CONFIG, type TrainerConfig, validateConfig } from "./config.ts";
+ * const trainer: TrainerConfig = { ...DEFAULT_CONFIG.trainer, epochs: 2, batchSize: 16, maxBatchesPerEpoch: 5 };
+ * console.assert(validateConfig({ trainer }).trainer.maxBatchesPerEpoch === 5);
+ * ```
+ */
 export interface TrainerConfig {
   /** Number of epochs (integer >= 1). */
   epochs: number;
@@ -139,7 +234,16 @@ export interface TrainerConfig {
   maxBatchesPerEpoch: number | null;
 }
 
-/** Where the run folder goes. */
+/**
+ * Where the run folder goes.
+ *
+ * @example A named run folder under `out/`
+ * ```ts
+ * import { type OutputConfig, validateConfig } from "./config.ts";
+ * const output: OutputConfig = { dir: "out", name: "quick", checkpointEvery: 5 };
+ * console.assert(validateConfig({ output }).output.name === "quick");
+ * ```
+ */
 export interface OutputConfig {
   /** Parent folder of the run folders. */
   dir: string;
@@ -149,7 +253,16 @@ export interface OutputConfig {
   checkpointEvery: number;
 }
 
-/** A fully resolved run configuration: every field present and valid. */
+/**
+ * A fully resolved run configuration: every field present and valid.
+ *
+ * @example A resolved config has every field
+ * ```ts
+ * import { type RunConfig, validateConfig } from "./config.ts";
+ * const config: RunConfig = validateConfig({ seed: 7 });
+ * console.log(config.seed, config.model.backbone, config.trainer.epochs); // 7 "resnet18" 75
+ * ```
+ */
 export interface RunConfig {
   /** Seed of everything random in the run (integer 0..2^32-1). */
   seed: number;
@@ -170,10 +283,32 @@ export interface RunConfig {
 /**
  * The plugin choices as written in a file: any family may be left out, and an object without `type`
  * changes the options of the plugin it builds on.
+ *
+ * @example Change the rank margin and swap the schedule
+ * ```ts
+ * import { type PartialMethodConfig, validateConfig } from "./config.ts";
+ * const method: PartialMethodConfig = { regularizer: { margin: 0.15 }, schedule: "constant" };
+ * const config = validateConfig({ method });
+ * console.log(config.method.regularizer); // { type: "rank", ratio: 0.7, margin: 0.15 }
+ * ```
  */
 export type PartialMethodConfig = { [F in PluginFamily]?: PluginSpec | PluginOptions };
 
-/** A run configuration as written in a file: every field optional. */
+/**
+ * A run configuration as written in a file: every field optional.
+ *
+ * @example Only what differs from the defaults
+ * ```ts
+ * import { type PartialRunConfig, validateConfig } from "./config.ts";
+ * const partial: PartialRunConfig = {
+ *   model: { backbone: "tiny" },
+ *   data: { size: 32, erasing: null },
+ *   trainer: { epochs: 3 },
+ * };
+ * const config = validateConfig(partial);
+ * console.assert(config.data.erasing === null && config.trainer.batchSize === 64);
+ * ```
+ */
 export interface PartialRunConfig {
   /** See {@linkcode RunConfig.seed}. */
   seed?: number;
@@ -631,7 +766,7 @@ const SCHEMA: Section = section({
     skipCorrupt: boolField(),
   }),
   model: section({
-    backbone: enumField(["resnet18", "resnet50", "tiny"]),
+    backbone: enumField([...BACKBONES]),
     weights: stringField(true, "a path to a .pth/.pt/.safetensors file"),
     freezeStem: boolField(),
   }),
@@ -824,7 +959,19 @@ function validateLayers(layers: readonly Layer[], fallback?: string): RunConfig 
   return ordered(SCHEMA, merged as Obj) as unknown as RunConfig;
 }
 
-/** Options of {@linkcode validateConfig}. */
+/**
+ * Options of {@linkcode validateConfig}.
+ *
+ * @example Name the file in every problem
+ * ```ts
+ * import { validateConfig } from "./config.ts";
+ * try {
+ *   validateConfig({ trainer: { epochs: 0 } }, { source: "my.yaml" });
+ * } catch (error) {
+ *   console.assert((error as Error).message.startsWith("my.yaml: "));
+ * }
+ * ```
+ */
 export interface ValidateConfigOptions {
   /**
    * Where the value came from (a file name), put in front of every problem.
@@ -1166,7 +1313,16 @@ function overrideLayers(base: readonly Layer[], overrides: readonly string[]): L
   return layers;
 }
 
-/** Options of {@linkcode applyOverrides}. */
+/**
+ * Options of {@linkcode applyOverrides}.
+ *
+ * @example Say where the base config came from
+ * ```ts
+ * import { applyOverrides, DEFAULT_CONFIG } from "./config.ts";
+ * const config = applyOverrides(DEFAULT_CONFIG, ["trainer.epochs=2"], { source: "defaults" });
+ * console.assert(config.trainer.epochs === 2);
+ * ```
+ */
 export interface ApplyOverridesOptions {
   /**
    * Where the config came from, for problems that are not in an override.
@@ -1208,7 +1364,19 @@ export function applyOverrides(
 // ---------------------------------------------------------------------------------------------------
 // Resolution and output
 
-/** Options of {@linkcode resolveConfig}. */
+/**
+ * Options of {@linkcode resolveConfig}.
+ *
+ * @example The default preset with overrides
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * const config = await resolveConfig({
+ *   preset: "synthetic",
+ *   overrides: ["trainer.epochs=1", "model.backbone=tiny"],
+ * });
+ * console.assert(config.trainer.epochs === 1 && config.model.backbone === "tiny");
+ * ```
+ */
 export interface ResolveConfigOptions {
   /**
    * A preset name (a file in `configs/`). Used when no `file` is given.
@@ -1287,7 +1455,16 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
   return config;
 }
 
-/** Options of {@linkcode configToYaml}. */
+/**
+ * Options of {@linkcode configToYaml}.
+ *
+ * @example A header comment on top of the YAML
+ * ```ts
+ * import { configToYaml, DEFAULT_CONFIG } from "./config.ts";
+ * const text = configToYaml(DEFAULT_CONFIG, { header: "resolved config\nseed 0" });
+ * console.assert(text.startsWith("# resolved config\n# seed 0\n"));
+ * ```
+ */
 export interface ConfigToYamlOptions {
   /**
    * A comment put at the top of the file (each line becomes a `#` line).

@@ -10,7 +10,27 @@ import type { Batch } from "../datasets/loader.ts";
 import type { Attention } from "../strategies/attention.ts";
 import { argmaxRows, type ClassificationReport, classificationReport } from "./metrics.ts";
 
-/** Anything that yields an epoch's batches; `DataLoader` is one. */
+/**
+ * Anything that yields an epoch's batches; `DataLoader` is one.
+ *
+ * @example An in-memory source of one batch of two 32x32 images
+ * ```ts
+ * import type { BatchSource } from "./evaluate.ts";
+ * const source: BatchSource = {
+ *   length: 1,
+ *   async *batches(_epoch: number) {
+ *     yield {
+ *       images: new Float32Array(2 * 32 * 32 * 3),
+ *       shape: [2, 32, 32, 3],
+ *       labels: Int32Array.from([0, 1]),
+ *       indices: Int32Array.from([0, 1]),
+ *       crops: 1,
+ *     };
+ *   },
+ * };
+ * for await (const batch of source.batches(0)) console.assert(batch.labels.length === 2);
+ * ```
+ */
 export interface BatchSource {
   /** Batches per epoch. */
   readonly length: number;
@@ -18,7 +38,33 @@ export interface BatchSource {
   batches(epoch: number): AsyncIterable<Batch>;
 }
 
-/** What {@linkcode evaluateModel} measures. */
+/**
+ * What {@linkcode evaluateModel} measures.
+ *
+ * @example Evaluate the tiny model on a few blank images
+ * ```ts
+ * import { type BatchSource, evaluateModel, type EvaluationResult } from "./evaluate.ts";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { sigmoidAttention } from "../strategies/attention.ts";
+ * const source: BatchSource = {
+ *   length: 1,
+ *   async *batches() {
+ *     yield {
+ *       images: new Float32Array(3 * 32 * 32 * 3),
+ *       shape: [3, 32, 32, 3],
+ *       labels: Int32Array.from([0, 1, 2]),
+ *       indices: Int32Array.from([0, 1, 2]),
+ *       crops: 1,
+ *     };
+ *   },
+ * };
+ * const model = new AdaDfModel("tiny", { numClasses: 3 });
+ * const result: EvaluationResult = await evaluateModel(model, sigmoidAttention(), source);
+ * console.assert(result.count === 3 && result.probabilities.length === 3 * 3);
+ * console.log(result.accuracy, result.confusion);
+ * model.dispose();
+ * ```
+ */
 export interface EvaluationResult extends ClassificationReport {
   /** Per-image softmax of the target branch's (crop-averaged, attention-scaled) logits, [N * C]. */
   probabilities: Float32Array;
@@ -30,7 +76,35 @@ export interface EvaluationResult extends ClassificationReport {
   distributions?: Float32Array;
 }
 
-/** Per-batch outputs of {@linkcode forEachEvalBatch} (valid only during the callback). */
+/**
+ * Per-batch outputs of {@linkcode forEachEvalBatch} (valid only during the callback).
+ *
+ * @example Collect the averaged attention weight of every image
+ * ```ts
+ * import { type BatchSource, type EvalBatchOutputs, forEachEvalBatch } from "./evaluate.ts";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { sigmoidAttention } from "../strategies/attention.ts";
+ * const source: BatchSource = {
+ *   length: 1,
+ *   async *batches() {
+ *     yield {
+ *       images: new Float32Array(2 * 32 * 32 * 3),
+ *       shape: [2, 32, 32, 3],
+ *       labels: Int32Array.from([0, 1]),
+ *       indices: Int32Array.from([0, 1]),
+ *       crops: 1,
+ *     };
+ *   },
+ * };
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * const weights: number[] = [];
+ * await forEachEvalBatch(model, sigmoidAttention(), source, { withAux: true }, (out: EvalBatchOutputs) => {
+ *   weights.push(...out.attention!.dataSync());
+ * });
+ * console.assert(weights.length === 2);
+ * model.dispose();
+ * ```
+ */
 export interface EvalBatchOutputs {
   /** Target logits z_2 = a_2 * fc_2(h_2), averaged over each image's crops: [B, C]. */
   logits: tf.Tensor2D;
@@ -40,7 +114,36 @@ export interface EvalBatchOutputs {
   attention?: tf.Tensor1D;
 }
 
-/** Options of {@linkcode forEachEvalBatch}. */
+/**
+ * Options of {@linkcode forEachEvalBatch}.
+ *
+ * @example Look at the first batch only
+ * ```ts
+ * import { type BatchSource, forEachEvalBatch, type ForEachEvalBatchOptions } from "./evaluate.ts";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { noAttention } from "../strategies/attention.ts";
+ * const source: BatchSource = {
+ *   length: 3,
+ *   async *batches() {
+ *     for (let b = 0; b < 3; b++) {
+ *       yield {
+ *         images: new Float32Array(32 * 32 * 3),
+ *         shape: [1, 32, 32, 3],
+ *         labels: Int32Array.from([0]),
+ *         indices: Int32Array.from([b]),
+ *         crops: 1,
+ *       };
+ *     }
+ *   },
+ * };
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * const options: ForEachEvalBatchOptions = { epoch: 0, maxBatches: 1 };
+ * let seen = 0;
+ * await forEachEvalBatch(model, noAttention(), source, options, () => seen++);
+ * console.assert(seen === 1);
+ * model.dispose();
+ * ```
+ */
 export interface ForEachEvalBatchOptions {
   /**
    * The epoch index passed to the source (it seeds augmentations and order).

@@ -148,7 +148,20 @@ export function thresholdDistributions(numClasses: number, threshold: number): t
   return constantRows(numClasses, threshold, (1 - threshold) / (numClasses - 1));
 }
 
-/** Options of {@linkcode mineClassDistributions}. */
+/**
+ * Options of {@linkcode mineClassDistributions}.
+ *
+ * @example The reference code's per-epoch fallback rows
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { mineClassDistributions, type MineClassDistributionsOptions } from "./math.ts";
+ * const options: MineClassDistributionsOptions = { threshold: 0.7, legacyFallback: true };
+ * const probs = tf.tensor2d([[0.5, 0.3, 0.2], [0.2, 0.7, 0.1]]);
+ * const c = mineClassDistributions(probs, tf.tensor1d([0, 1], "int32"), options);
+ * // class 1 is kept; class 0 (0.5 < 0.7) falls back to the legacy row [0.7, 0.2, 0.2], which sums to 1.1
+ * console.assert(Math.abs(c.arraySync()[0][1] - 0.2) < 1e-6);
+ * ```
+ */
 export interface MineClassDistributionsOptions {
   /**
    * The threshold t: a class keeps its mined mean c_j only when c_j[j] >= t.
@@ -222,7 +235,18 @@ export function mineClassDistributions(
 // Attention and fusion
 // ---------------------------------------------------------------------------------------------------
 
-/** Options of {@linkcode normalizeAttention}. */
+/**
+ * Options of {@linkcode normalizeAttention}.
+ *
+ * @example Normalise to [0.5, 1]
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { normalizeAttention, type NormalizeAttentionOptions } from "./math.ts";
+ * const options: NormalizeAttentionOptions = { minWeight: 0.5, maxWeight: 1 };
+ * const w = normalizeAttention(tf.tensor1d([0.1, 0.3, 0.5]), options);
+ * console.log(w.arraySync()); // [0.5, 0.75, 1]
+ * ```
+ */
 export interface NormalizeAttentionOptions {
   /**
    * w_min, the weight given to the least confident sample of the batch.
@@ -285,7 +309,23 @@ export function normalizeAttention(
   });
 }
 
-/** Inputs of {@linkcode fuseDistributions}. */
+/**
+ * Inputs of {@linkcode fuseDistributions}.
+ *
+ * @example Build the inputs, then fuse
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { fuseDistributions, type FuseDistributionsInputs, thresholdDistributions } from "./math.ts";
+ * const inputs: FuseDistributionsInputs = {
+ *   labelDistributions: tf.softmax(tf.tensor2d([[2, 0, 0], [0, 0, 1]])),
+ *   classDistributions: thresholdDistributions(3, 0.7),
+ *   labels: tf.tensor1d([0, 2], "int32"),
+ *   weights: tf.tensor1d([0.2, 1]),
+ * };
+ * const fused = fuseDistributions(inputs);
+ * console.log(fused.arraySync()[1]); // weight 1: exactly the class row [0.15, 0.15, 0.7]
+ * ```
+ */
 export interface FuseDistributionsInputs {
   /** [B, C] label distributions l_i (softmax of the auxiliary logits). */
   labelDistributions: tf.Tensor2D;
@@ -345,7 +385,19 @@ export function fuseDistributions(inputs: FuseDistributionsInputs): tf.Tensor2D 
 // Losses
 // ---------------------------------------------------------------------------------------------------
 
-/** Options of {@linkcode rankRegularization}. */
+/**
+ * Options of {@linkcode rankRegularization}.
+ *
+ * @example The reference's split with stacked crops: 2 images of 2 crops each
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { rankRegularization, type RankRegularizationOptions } from "./math.ts";
+ * const options: RankRegularizationOptions = { ratio: 0.5, margin: 0.1, batchSize: 2 };
+ * const rr = rankRegularization(tf.tensor1d([0.9, 0.2, 0.5, 0.4]), options);
+ * // high group: 0.9, low group: 0.2 (the middle two are in neither); max(0, 0.1 - 0.7) = 0
+ * console.assert(rr.dataSync()[0] === 0);
+ * ```
+ */
 export interface RankRegularizationOptions {
   /**
    * The fraction of the batch in the high-weight group: M = floor(ratio * batchSize). A product within
@@ -431,7 +483,18 @@ export function rankRegularization(
   });
 }
 
-/** The two loss weights of {@linkcode rampWeights}. */
+/**
+ * The two loss weights of {@linkcode rampWeights}.
+ *
+ * @example Weight the two loss terms of an epoch
+ * ```ts
+ * import { rampWeights, type RampWeights } from "./math.ts";
+ * const { alpha1, alpha2 }: RampWeights = rampWeights(1, 3);
+ * const [ce, kl] = [1.2, 0.8];
+ * const loss = alpha2 * ce + alpha1 * kl;
+ * console.assert(alpha2 === 1 && alpha1 < 1 && loss < ce + kl);
+ * ```
+ */
 export interface RampWeights {
   /** alpha_1, the weight of the target branch's KL term. */
   alpha1: number;
@@ -494,7 +557,20 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
   });
 }
 
-/** Options of {@linkcode klDivergence}. */
+/**
+ * Options of {@linkcode klDivergence}.
+ *
+ * @example Divide by the number of images, not of crops
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { klDivergence, type KlDivergenceOptions } from "./math.ts";
+ * const logits = tf.tensor2d([[0, 0], [0, 0], [0, 0], [0, 0]]); // 2 images x 2 crops
+ * const targets = tf.tensor2d([[1, 0], [1, 0], [1, 0], [1, 0]]);
+ * const options: KlDivergenceOptions = { batchSize: 2 };
+ * const kl = klDivergence(logits, targets, options);
+ * console.log(kl.dataSync()[0]); // 4 * ln 2 / 2
+ * ```
+ */
 export interface KlDivergenceOptions {
   /**
    * The divisor of the summed divergence. The reference divides by its configured batch size (the
@@ -550,7 +626,24 @@ export function klDivergence(
 // The whole loss
 // ---------------------------------------------------------------------------------------------------
 
-/** Inputs of {@linkcode adaDfLoss}. */
+/**
+ * Inputs of {@linkcode adaDfLoss}.
+ *
+ * @example The inputs of a batch of two, three classes
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { adaDfLoss, type AdaDfLossInputs, thresholdDistributions } from "./math.ts";
+ * const inputs: AdaDfLossInputs = {
+ *   auxLogits: tf.tensor2d([[2, 0, 0], [0, 1, 0]]),
+ *   targetLogits: tf.tensor2d([[1, 0, 0], [0, 2, 0]]),
+ *   attention: tf.tensor1d([0.6, 0.8]),
+ *   labels: tf.tensor1d([0, 1], "int32"),
+ *   classDistributions: thresholdDistributions(3, 0.7),
+ * };
+ * const loss = adaDfLoss(inputs, { epoch: 5 });
+ * console.assert(loss.targets.shape.join("x") === "2x3");
+ * ```
+ */
 export interface AdaDfLossInputs {
   /** [B, C] attention-scaled auxiliary logits z_1 = a_1 * fc_1(h_1). */
   auxLogits: tf.Tensor2D;
@@ -564,7 +657,24 @@ export interface AdaDfLossInputs {
   classDistributions: tf.Tensor2D;
 }
 
-/** Options of {@linkcode adaDfLoss}. */
+/**
+ * Options of {@linkcode adaDfLoss}.
+ *
+ * @example The AffectNet settings, with the targets detached
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { adaDfLoss, type AdaDfLossOptions, thresholdDistributions } from "./math.ts";
+ * const options: AdaDfLossOptions = { epoch: 2, beta: 5, minWeight: 0.2, maxWeight: 1, stopGradient: true };
+ * const loss = adaDfLoss({
+ *   auxLogits: tf.tensor2d([[2, 0], [0, 1]]),
+ *   targetLogits: tf.tensor2d([[1, 0], [0, 2]]),
+ *   attention: tf.tensor1d([0.6, 0.8]),
+ *   labels: tf.tensor1d([0, 1], "int32"),
+ *   classDistributions: thresholdDistributions(2, 0.7),
+ * }, options);
+ * console.assert(loss.alpha2 === 1 && loss.alpha1 < 1);
+ * ```
+ */
 export interface AdaDfLossOptions {
   /** The current epoch, counted from 1. */
   epoch: number;
@@ -617,6 +727,22 @@ export interface AdaDfLossOptions {
 /**
  * The terms of the Ada-DF loss, as returned by {@linkcode adaDfLoss}. (A type alias rather than an
  * interface, so that a result can be returned from `tf.tidy` or passed to `tf.dispose`.)
+ *
+ * @example Log the terms, then free them
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { adaDfLoss, type AdaDfLossResult, thresholdDistributions } from "./math.ts";
+ * const loss: AdaDfLossResult = adaDfLoss({
+ *   auxLogits: tf.tensor2d([[2, 0], [0, 1]]),
+ *   targetLogits: tf.tensor2d([[1, 0], [0, 2]]),
+ *   attention: tf.tensor1d([0.6, 0.8]),
+ *   labels: tf.tensor1d([0, 1], "int32"),
+ *   classDistributions: thresholdDistributions(2, 0.7),
+ * }, { epoch: 4 });
+ * const [total, ce, kl, rr] = [loss.total, loss.ce, loss.kl, loss.rr].map((t) => t.dataSync()[0]);
+ * console.log({ total, ce, kl, rr, alpha1: loss.alpha1, alpha2: loss.alpha2 });
+ * tf.dispose(loss);
+ * ```
  */
 export type AdaDfLossResult = {
   /** alpha_2 * ce + alpha_1 * kl + rr. */

@@ -5,7 +5,17 @@
  * @module
  */
 
-/** Accuracy figures derived from a confusion matrix. */
+/**
+ * Accuracy figures derived from a confusion matrix.
+ *
+ * @example Read a report
+ * ```ts
+ * import { classificationReport, type ClassificationReport } from "./metrics.ts";
+ * const report: ClassificationReport = classificationReport([0, 0, 1, 1], [0, 1, 1, 1], 2);
+ * console.log(report.accuracy, report.meanClassAccuracy); // 0.75 0.75
+ * console.log(report.confusion); // [[1, 1], [0, 2]]
+ * ```
+ */
 export interface ClassificationReport {
   /** Samples counted. */
   count: number;
@@ -57,7 +67,16 @@ export function classificationReport(
   };
 }
 
-/** Mean, standard deviation, minimum and maximum of a sample. */
+/**
+ * Mean, standard deviation, minimum and maximum of a sample.
+ *
+ * @example Mean and spread of accuracies over seeds
+ * ```ts
+ * import { summarize, type Summary } from "./metrics.ts";
+ * const s: Summary = summarize([0.8, 0.82, 0.84]);
+ * console.log(`${(s.mean * 100).toFixed(1)} +- ${(s.std * 100).toFixed(1)} (n = ${s.count})`);
+ * ```
+ */
 export interface Summary {
   /** Number of values. */
   count: number;
@@ -97,7 +116,16 @@ export function summarize(values: ArrayLike<number>): Summary {
   return { count: n, mean, std: Math.sqrt(sq / n), min, max };
 }
 
-/** Index of the largest value in each row of a row-major [rows, cols] array. */
+/**
+ * Index of the largest value in each row of a row-major [rows, cols] array.
+ *
+ * @example Predicted classes from row-major probabilities
+ * ```ts
+ * import { argmaxRows } from "./metrics.ts";
+ * const probabilities = [0.1, 0.7, 0.2, 0.6, 0.3, 0.1];
+ * console.log(argmaxRows(probabilities, 3)); // Int32Array [1, 0]
+ * ```
+ */
 export function argmaxRows(values: ArrayLike<number>, cols: number): Int32Array {
   const rows = values.length / cols;
   const out = new Int32Array(rows);

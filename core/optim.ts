@@ -8,7 +8,20 @@
  */
 import { tf } from "../engine/tf.ts";
 
-/** Options of {@linkcode Adam}. */
+/**
+ * Options of {@linkcode Adam}.
+ *
+ * @example Adam with weight decay
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { Adam, type AdamOptions } from "./optim.ts";
+ * const options: AdamOptions = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4 };
+ * const adam = new Adam(options);
+ * const w = tf.variable(tf.tensor1d([1]));
+ * adam.update(new Map([["w", w]]), new Map([["w", tf.tensor1d([0.5])]]));
+ * console.assert(adam.step === 1 && w.dataSync()[0] < 1);
+ * ```
+ */
 export interface AdamOptions {
   /**
    * Learning rate.
@@ -37,7 +50,23 @@ export interface AdamOptions {
   weightDecay?: number;
 }
 
-/** Adam's state as plain data, for checkpoints. */
+/**
+ * Adam's state as plain data, for checkpoints.
+ *
+ * @example Save the optimiser's state and resume from it
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { Adam, type AdamState } from "./optim.ts";
+ * const w = tf.variable(tf.tensor1d([1, 2]));
+ * const adam = new Adam({ lr: 0.1 });
+ * adam.update(new Map([["w", w]]), new Map([["w", tf.tensor1d([1, -1])]]));
+ * const state: AdamState = adam.getState();
+ * console.assert(state.step === 1 && state.expAvg.get("w")!.data.length === 2);
+ * const resumed = new Adam();
+ * resumed.setState(state);
+ * console.assert(resumed.step === 1 && resumed.lr === 0.1);
+ * ```
+ */
 export interface AdamState {
   /** Steps taken. */
   step: number;

@@ -5,7 +5,19 @@
  * @module
  */
 
-/** The serialisable state of a {@linkcode Random} generator: four unsigned 32-bit words. */
+/**
+ * The serialisable state of a {@linkcode Random} generator: four unsigned 32-bit words.
+ *
+ * @example Save a generator's state and replay from it
+ * ```ts
+ * import { Random, type RandomState } from "./random.ts";
+ * const rng = new Random(7);
+ * const saved: RandomState = rng.getState();
+ * const first = rng.next();
+ * rng.setState(saved);
+ * console.assert(rng.next() === first);
+ * ```
+ */
 export type RandomState = [number, number, number, number];
 
 /**

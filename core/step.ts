@@ -9,13 +9,52 @@ import type { AdaDfModel, AdaDfOutputs } from "../backbones/adadf.ts";
 import type { ForwardMode } from "../backbones/layers.ts";
 import type { Adam } from "./optim.ts";
 
-/** What an objective returns: the scalar to minimise; further fields go back to the caller. */
+/**
+ * What an objective returns: the scalar to minimise; further fields go back to the caller.
+ *
+ * @example An objective that also returns its cross-entropy term
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { Adam } from "./optim.ts";
+ * import { disposeOutputs, type StepObjectiveResult, trainStep } from "./step.ts";
+ * interface MyResult extends StepObjectiveResult {
+ *   ce: tf.Scalar;
+ * }
+ * const model = new AdaDfModel("tiny", { numClasses: 3 });
+ * const labels = tf.tensor1d([0, 2], "int32");
+ * const out = trainStep(model, new Adam(), tf.zeros([2, 32, 32, 3]), (o): MyResult => {
+ *   const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 3), o.targetLogits) as tf.Scalar;
+ *   return { total: ce, ce };
+ * });
+ * console.log(out.ce.dataSync()[0]); // about ln 3
+ * disposeOutputs(out);
+ * model.dispose();
+ * ```
+ */
 export interface StepObjectiveResult {
   /** The loss to minimise. */
   total: tf.Scalar;
 }
 
-/** Options of {@linkcode trainStep}. */
+/**
+ * Options of {@linkcode trainStep}.
+ *
+ * @example Run the frozen stem with its running statistics
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { Adam } from "./optim.ts";
+ * import { disposeOutputs, trainStep, type TrainStepOptions } from "./step.ts";
+ * const model = new AdaDfModel("tiny", { numClasses: 3 });
+ * const options: TrainStepOptions = { stemMode: { training: false } };
+ * const out = trainStep(model, new Adam(), tf.zeros([2, 32, 32, 3]), (o) => ({
+ *   total: tf.mean(tf.square(o.targetLogits)) as tf.Scalar,
+ * }), options);
+ * disposeOutputs(out);
+ * model.dispose();
+ * ```
+ */
 export interface TrainStepOptions {
   /**
    * How the frozen stem runs. The paper freezes its parameters but keeps it in training mode (batch
@@ -72,7 +111,19 @@ export function trainStep<R extends StepObjectiveResult>(
   return kept!;
 }
 
-/** Disposes every tensor of a step's result. */
+/**
+ * Disposes every tensor of a step's result.
+ *
+ * @example Free every tensor of a result object
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { disposeOutputs } from "./step.ts";
+ * const before = tf.memory().numTensors;
+ * const result = { total: tf.scalar(1), extra: tf.ones([2]), note: "kept" };
+ * disposeOutputs(result);
+ * console.assert(tf.memory().numTensors === before);
+ * ```
+ */
 export function disposeOutputs(outputs: object): void {
   tf.dispose(Object.values(outputs).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
 }

@@ -20,7 +20,35 @@ import { type BatchSource, evaluateModel, type EvaluationResult, forEachEvalBatc
 
 export type { BatchSource, EvaluationResult };
 
-/** Progress after one training batch. */
+/**
+ * Progress after one training batch.
+ *
+ * @example Print the running loss after every batch
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildPlugins } from "../strategies/registry.ts";
+ * import { type BatchMetrics, Trainer } from "./trainer.ts";
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const trainer = new Trainer({
+ *   model: new AdaDfModel("tiny", { numClasses: 2 }),
+ *   plugins: buildPlugins(),
+ *   train: { length: 1, async *batches() { yield batch; } },
+ *   epochs: 1,
+ *   hooks: [{
+ *     onBatchEnd(_trainer, m: BatchMetrics) {
+ *       console.log(`epoch ${m.epoch} batch ${m.batch}/${m.batches}: loss ${m.meanLoss.total.toFixed(3)}`);
+ *     },
+ *   }],
+ * });
+ * await trainer.fit();
+ * ```
+ */
 export interface BatchMetrics {
   /** Epoch, from 1. */
   epoch: number;
@@ -40,7 +68,34 @@ export interface BatchMetrics {
   seconds: number;
 }
 
-/** Everything measured in an epoch (one line of `metrics.jsonl`). */
+/**
+ * Everything measured in an epoch (one line of `metrics.jsonl`).
+ *
+ * @example Collect one JSON line per epoch
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildPlugins } from "../strategies/registry.ts";
+ * import { type EpochMetrics, Trainer } from "./trainer.ts";
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const lines: string[] = [];
+ * const trainer = new Trainer({
+ *   model: new AdaDfModel("tiny", { numClasses: 2 }),
+ *   plugins: buildPlugins(),
+ *   train: { length: 1, async *batches() { yield batch; } },
+ *   epochs: 1,
+ *   hooks: [{ onEpochEnd: (_trainer, metrics: EpochMetrics) => void lines.push(JSON.stringify(metrics)) }],
+ * });
+ * await trainer.fit();
+ * const first: EpochMetrics = JSON.parse(lines[0]);
+ * console.assert(first.epoch === 1 && first.classDistributions.length === 2);
+ * ```
+ */
 export interface EpochMetrics {
   /** Epoch, from 1. */
   epoch: number;
@@ -74,7 +129,34 @@ export interface EpochMetrics {
   imagesPerSecond: number;
 }
 
-/** The outcome of {@linkcode Trainer.fit}. */
+/**
+ * The outcome of {@linkcode Trainer.fit}.
+ *
+ * @example Report the best epoch of a run
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildPlugins } from "../strategies/registry.ts";
+ * import { type RunSummary, Trainer } from "./trainer.ts";
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const source = { length: 1, async *batches() { yield batch; } };
+ * const trainer = new Trainer({
+ *   model: new AdaDfModel("tiny", { numClasses: 2 }),
+ *   plugins: buildPlugins(),
+ *   train: source,
+ *   test: source,
+ *   epochs: 1,
+ * });
+ * const summary: RunSummary = await trainer.fit();
+ * console.log(`best ${summary.bestAccuracy} at epoch ${summary.bestEpoch} of ${summary.epochs}`);
+ * console.assert(summary.history.length === 1);
+ * ```
+ */
 export interface RunSummary {
   /** Epochs completed. */
   epochs: number;
@@ -93,6 +175,35 @@ export interface RunSummary {
 /**
  * Lifecycle hooks: every method is optional and may be async; the trainer awaits each in turn.
  * Modelled on PyTorch Lightning's and Keras's callbacks.
+ *
+ * @example Stop early once the training accuracy is high enough
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildPlugins } from "../strategies/registry.ts";
+ * import { Trainer, type TrainerHooks } from "./trainer.ts";
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const earlyStop: TrainerHooks = {
+ *   onRunStart: () => console.log("training"),
+ *   onEpochEnd: (trainer, metrics) => {
+ *     if (metrics.trainAccuracy >= 0.5) trainer.stop();
+ *   },
+ * };
+ * const trainer = new Trainer({
+ *   model: new AdaDfModel("tiny", { numClasses: 2 }),
+ *   plugins: buildPlugins(),
+ *   train: { length: 1, async *batches() { yield batch; } },
+ *   epochs: 3,
+ *   hooks: [earlyStop],
+ * });
+ * const summary = await trainer.fit();
+ * console.assert(summary.epochs === 1);
+ * ```
  */
 export interface TrainerHooks {
   /** Before the first epoch of this call. */
@@ -109,7 +220,38 @@ export interface TrainerHooks {
   onRunEnd?(trainer: Trainer, summary: RunSummary): void | Promise<void>;
 }
 
-/** Options of {@linkcode Trainer}. */
+/**
+ * Options of {@linkcode Trainer}.
+ *
+ * @example The options of a short run
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildPlugins } from "../strategies/registry.ts";
+ * import { Trainer, type TrainerOptions } from "./trainer.ts";
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const source = { length: 1, async *batches() { yield batch; } };
+ * const options: TrainerOptions = {
+ *   model: new AdaDfModel("tiny", { numClasses: 2 }),
+ *   plugins: buildPlugins({ distribution: "label" }),
+ *   train: source,
+ *   test: source,
+ *   epochs: 1,
+ *   lr: 1e-3,
+ *   lrGamma: 0.9,
+ *   stemMode: "eval",
+ *   maxBatchesPerEpoch: 1,
+ *   evalEvery: 1,
+ * };
+ * const summary = await new Trainer(options).fit();
+ * console.assert(summary.epochs === 1);
+ * ```
+ */
 export interface TrainerOptions {
   /** The dual-branch model. */
   model: AdaDfModel;
@@ -156,7 +298,31 @@ export interface TrainerOptions {
   hooks?: TrainerHooks[];
 }
 
-/** The trainer's resumable state (besides the model's tensors). */
+/**
+ * The trainer's resumable state (besides the model's tensors).
+ *
+ * @example Resume a run in a new trainer
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildPlugins } from "../strategies/registry.ts";
+ * import { Trainer, type TrainerState } from "./trainer.ts";
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * const train = { length: 1, async *batches() { yield batch; } };
+ * const first = new Trainer({ model, plugins: buildPlugins(), train, epochs: 1 });
+ * await first.fit();
+ * const state: TrainerState = first.getState();
+ * const resumed = new Trainer({ model, plugins: buildPlugins(), train, epochs: 2 });
+ * resumed.setState(state);
+ * console.assert(resumed.epoch === 1 && resumed.optimizer.step === 1);
+ * ```
+ */
 export interface TrainerState {
   /** Epochs completed. */
   epoch: number;

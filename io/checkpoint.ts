@@ -132,9 +132,10 @@ export async function initFromPretrained(
   return loadIntoParameters(targets(model), stateDict, {
     transform: torchToTfLayout,
     map: (name) => {
+      // BatchNorm's step counters have no counterpart (momentum is fixed, as in PyTorch's default).
+      if (name.endsWith("num_batches_tracked")) return null;
       if (/^(layer[234])\./.test(name)) return [`aux.${name}`, `target.${name}`];
       if (/^fc\./.test(name)) return loadFc ? [`aux.${name}`, `target.${name}`] : null;
-      if (name.endsWith("num_batches_tracked")) return null;
       return name;
     },
   });

@@ -14,6 +14,8 @@ export interface AttentionInputs {
   scores1: tf.Tensor1D;
   /** [B] raw score of the target branch's head. */
   scores2: tf.Tensor1D;
+  /** The current training epoch, counted from 1 (absent at evaluation time). */
+  epoch?: number;
 }
 
 /** Per-branch attention weights, as returned by an {@linkcode Attention}. */
@@ -45,8 +47,23 @@ export interface Attention {
   apply(inputs: AttentionInputs): AttentionWeights;
 }
 
+/** Options of {@linkcode sigmoidAttention}. */
+export interface SigmoidAttentionOptions {
+  /**
+   * Training epochs (from the first) during which a_k = 1, as with `none`, before the sigmoid takes
+   * over. The paper starts from a pretrained face backbone; from random weights the branches' logits
+   * carry no information at first, and the cross-entropy then drives every a_k towards 0 (a uniform
+   * prediction beats random confident ones), which scales the logits' gradients away and stalls
+   * training. A few warm-up epochs let the branches learn first. 0 is the paper's behaviour.
+   *
+   * @default {0}
+   */
+  warmupEpochs?: number;
+}
+
 /**
- * The Ada-DF attention (config name `sigmoid`): a_k = sigmoid(score_k), in (0, 1).
+ * The Ada-DF attention (config name `sigmoid`): a_k = sigmoid(score_k), in (0, 1), optionally after
+ * `warmupEpochs` epochs of a_k = 1.
  *
  * @example
  * ```ts
@@ -57,11 +74,19 @@ export interface Attention {
  * // a1 = [0.5], a2 = [0.881]
  * ```
  */
-export function sigmoidAttention(options: Record<string, never> = {}): Attention {
-  checkOptions("sigmoidAttention", options, {});
+export function sigmoidAttention(options: SigmoidAttentionOptions = {}): Attention {
+  checkOptions("sigmoidAttention", options as Record<string, unknown>, { warmupEpochs: "number" });
+  const warmup = options.warmupEpochs ?? 0;
+  if (!Number.isInteger(warmup) || warmup < 0) {
+    throw new RangeError(`sigmoidAttention: warmupEpochs must be an integer >= 0, got ${warmup}`);
+  }
+  const ones = noAttention();
   return {
     name: "sigmoid",
-    apply: ({ scores1, scores2 }) => ({ a1: tf.sigmoid(scores1), a2: tf.sigmoid(scores2) }),
+    apply: (inputs) =>
+      inputs.epoch !== undefined && inputs.epoch <= warmup
+        ? ones.apply(inputs)
+        : { a1: tf.sigmoid(inputs.scores1), a2: tf.sigmoid(inputs.scores2) },
   };
 }
 

@@ -136,7 +136,7 @@ export function computeObjective(
   }
   const { alpha1, alpha2 } = plugins.schedule.weights(epoch);
   return tf.tidy(() => {
-    const { a1, a2 } = plugins.attention.apply({ scores1, scores2 });
+    const { a1, a2 } = plugins.attention.apply({ scores1, scores2, epoch });
     const scaledAuxLogits = a1.expandDims(1).mul(auxLogits) as tf.Tensor2D;
     const scaledTargetLogits = a2.expandDims(1).mul(targetLogits) as tf.Tensor2D;
     const attention = a1.add(a2).div(2) as tf.Tensor1D;

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type Attention, noAttention, sigmoidAttention } from "./attention.ts";
+import { type Attention, noAttention, sigmoidAttention, type SigmoidAttentionOptions } from "./attention.ts";
 import {
   classDistribution,
   type DistributionSource,
@@ -74,7 +74,7 @@ const registry: Registry = {
     ["online", (o) => onlineMiner(o)],
   ]),
   attention: new Map<string, PluginFactory<"attention">>([
-    ["sigmoid", (o) => sigmoidAttention(o as Record<string, never>)],
+    ["sigmoid", (o) => sigmoidAttention(o as SigmoidAttentionOptions)],
     ["none", (o) => noAttention(o as Record<string, never>)],
   ]),
   normalizer: new Map<string, PluginFactory<"normalizer">>([

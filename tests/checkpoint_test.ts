@@ -83,7 +83,12 @@ Deno.test("initFromPretrained() loads a ResNet into the stem and both branches, 
   try {
     const resnet = createResNet("tiny", { numClasses: 1000, seed: 4 });
     const path = join(dir, "resnet.safetensors");
-    await writeSafetensors(path, modelStateDict(resnet));
+    const sd = modelStateDict(resnet);
+    // torchvision files carry BatchNorm step counters, in the stem and in the branches.
+    for (const bn of ["bn1", "layer3.0.bn1"]) {
+      sd.set(`${bn}.num_batches_tracked`, { dtype: "int64", shape: [], data: new BigInt64Array([5n]) });
+    }
+    await writeSafetensors(path, sd);
     const model = new AdaDfModel("tiny", { numClasses: 7, seed: 5 });
     const fcBefore = model.params.get("target.fc.weight")!.dataSync().slice();
     const report = await initFromPretrained(model, path);
@@ -98,7 +103,13 @@ Deno.test("initFromPretrained() loads a ResNet into the stem and both branches, 
       "target.fc.weight",
     ]);
     assert.deepEqual(report.unexpected, []);
-    assert.deepEqual(report.skipped.sort(), ["fc.bias", "fc.weight"]);
+    assert.ok(report.loaded.includes("aux.layer2.0.bn1.running_mean"));
+    assert.deepEqual(report.skipped.sort(), [
+      "bn1.num_batches_tracked",
+      "fc.bias",
+      "fc.weight",
+      "layer3.0.bn1.num_batches_tracked",
+    ]);
     for (const name of ["conv1.weight", "layer1.0.bn1.running_var"]) {
       assert.deepEqual(
         (model.params.get(name) ?? model.buffers.get(name))!.dataSync(),

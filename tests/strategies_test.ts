@@ -448,3 +448,19 @@ Deno.test("registerPlugin() adds a user-defined plugin that configs select by na
   assert.ok(Math.abs(custom.kl.dataSync()[0] - fused.kl.dataSync()[0]) > 1e-4);
   [custom, fused].forEach(disposeResult);
 });
+
+Deno.test("sigmoidAttention({ warmupEpochs }) gives a_k = 1 up to the warm-up epoch, then the sigmoid", () => {
+  const attention = sigmoidAttention({ warmupEpochs: 2 });
+  const scores1 = tf.tensor1d([0, 2]);
+  const scores2 = tf.tensor1d([-1, 1]);
+  for (const epoch of [1, 2]) {
+    const { a1, a2 } = attention.apply({ scores1, scores2, epoch });
+    assert.deepEqual([...a1.dataSync(), ...a2.dataSync()], [1, 1, 1, 1]);
+  }
+  const after = attention.apply({ scores1, scores2, epoch: 3 });
+  assert.ok(Math.abs(after.a1.dataSync()[0] - 0.5) < 1e-6);
+  assert.ok(Math.abs(after.a2.dataSync()[1] - 1 / (1 + Math.exp(-1))) < 1e-6);
+  // Evaluation (no epoch) uses the sigmoid.
+  assert.ok(Math.abs(attention.apply({ scores1, scores2 }).a1.dataSync()[1] - 1 / (1 + Math.exp(-2))) < 1e-6);
+  assert.throws(() => sigmoidAttention({ warmupEpochs: -1 }), /warmupEpochs must be an integer >= 0/);
+});
