@@ -9,7 +9,7 @@
  * ```
  *
  * Cases: `train`, `infer` (default both) and `conv` (one 3x3 conv layer, batch 8, 56x56x64 -> 64,
- * forward and both gradients). Times are medians over `--steps` after one warm-up step.
+ * forward and both gradients). Times are medians over `--steps` after `--warmup` steps (default 1).
  *
  * @module
  */
@@ -29,7 +29,7 @@ import { Random } from "../core/random.ts";
 
 const USAGE =
   "usage: bench [--backend auto|wasm|webgpu|tensorflow|cpu] [--backbone resnet18|resnet50|tiny] " +
-  "[--size N] [--batch N] [--steps N] [--case train,infer,conv] [--peer pytorch] [--json] [--profile]";
+  "[--size N] [--batch N] [--steps N] [--warmup N] [--case train,infer,conv] [--peer pytorch] [--json] [--profile]";
 
 function fail(message: string): never {
   console.error(`${message}\n${USAGE}`);
@@ -46,6 +46,7 @@ const { values } = (() => {
         size: { type: "string", default: "112" },
         batch: { type: "string", default: "16" },
         steps: { type: "string", default: "3" },
+        warmup: { type: "string", default: "1" },
         case: { type: "string", default: "train,infer" },
         peer: { type: "string" },
         json: { type: "boolean", default: false },
@@ -71,6 +72,8 @@ function positive(name: string, text: string): number {
 const size = positive("size", values.size);
 const batch = positive("batch", values.batch);
 const steps = positive("steps", values.steps);
+const warmup = Number(values.warmup);
+if (!Number.isInteger(warmup) || warmup < 0) fail(`--warmup must be an integer >= 0, got '${values.warmup}'`);
 const backbone = values.backbone as BackboneName;
 if (!BACKBONES.includes(backbone)) fail(`--backbone must be one of ${BACKBONES.join(", ")}`);
 const cases = values.case.split(",");
@@ -85,9 +88,9 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Median seconds over the steps after one warm-up, and the tensors left behind per step. */
+/** Median seconds over the steps after the warm-up steps, and the tensors left behind per step. */
 function measure(fn: () => void): { seconds: number; tensorGrowth: number } {
-  fn();
+  for (let i = 0; i < warmup; i++) fn();
   const before = tf.memory().numTensors;
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {

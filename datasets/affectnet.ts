@@ -23,7 +23,24 @@ import { readNpyScalar } from "./_npy.ts";
 import { AFFECTNET7_CLASSES, AFFECTNET8_CLASSES } from "./classes.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/** Options of {@linkcode affectNet}. */
+/**
+ * Options of {@linkcode affectNet}.
+ *
+ * @example The 8-class training split from a cache file
+ * ```ts
+ * import { affectNet, AFFECTNET_CACHE_FILE, type AffectNetOptions } from "./affectnet.ts";
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(
+ *   `${root}/${AFFECTNET_CACHE_FILE}`,
+ *   "phase,img_path,label\n" +
+ *     "train,train_set/images/1.jpg,7\ntrain,train_set/images/2.jpg,1\nval,val_set/images/3.jpg,0\n",
+ * );
+ * const options: AffectNetOptions = { split: "train", classes: 8, cache: true };
+ * const train = await affectNet(root, options);
+ * console.assert(train.size === 2 && train.classNames[train.labels[0]] === "Contempt");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
 export interface AffectNetOptions {
   /**
    * `"train"` or `"val"` (`"test"` is accepted as the same split: AffectNet's test set is not
@@ -44,7 +61,17 @@ export interface AffectNetOptions {
   cache?: boolean;
 }
 
-/** The cache file name, relative to the root. */
+/**
+ * The cache file name, relative to the root.
+ *
+ * @example Where a copy keeps its image list
+ * ```ts
+ * import { join } from "node:path";
+ * import { AFFECTNET_CACHE_FILE } from "./affectnet.ts";
+ * const cache = join("/data/AffectNet", AFFECTNET_CACHE_FILE);
+ * console.log(cache); // /data/AffectNet/affectnet.csv; delete it to rebuild the list from the annotations
+ * ```
+ */
 export const AFFECTNET_CACHE_FILE = "affectnet.csv";
 
 interface Row {

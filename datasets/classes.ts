@@ -10,7 +10,16 @@
 import { ListDataset } from "./_list.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/** RAF-DB basic, labels 1..7 in the label file, stored minus 1. */
+/**
+ * RAF-DB basic, labels 1..7 in the label file, stored minus 1.
+ *
+ * @example Name a RAF-DB label
+ * ```ts
+ * import { RAF_DB_CLASSES } from "./classes.ts";
+ * const lineLabel = 4; // "train_00001.jpg 4" in the label file, stored minus 1
+ * console.assert(RAF_DB_CLASSES[lineLabel - 1] === "Happiness");
+ * ```
+ */
 export const RAF_DB_CLASSES: readonly string[] = Object.freeze([
   "Surprise",
   "Fear",
@@ -21,7 +30,15 @@ export const RAF_DB_CLASSES: readonly string[] = Object.freeze([
   "Neutral",
 ]);
 
-/** AffectNet with Contempt (labels 0..7). */
+/**
+ * AffectNet with Contempt (labels 0..7).
+ *
+ * @example The eighth class is Contempt
+ * ```ts
+ * import { AFFECTNET8_CLASSES } from "./classes.ts";
+ * console.assert(AFFECTNET8_CLASSES.length === 8 && AFFECTNET8_CLASSES[7] === "Contempt");
+ * ```
+ */
 export const AFFECTNET8_CLASSES: readonly string[] = Object.freeze([
   "Neutral",
   "Happiness",
@@ -33,10 +50,28 @@ export const AFFECTNET8_CLASSES: readonly string[] = Object.freeze([
   "Contempt",
 ]);
 
-/** AffectNet without Contempt (labels 0..6). */
+/**
+ * AffectNet without Contempt (labels 0..6).
+ *
+ * @example Map AffectNet-7 labels to RAF-DB's order
+ * ```ts
+ * import { AFFECTNET7_CLASSES, labelMapping, RAF_DB_CLASSES } from "./classes.ts";
+ * const toRaf = labelMapping(AFFECTNET7_CLASSES, RAF_DB_CLASSES);
+ * console.assert(RAF_DB_CLASSES[toRaf[1]] === "Happiness");
+ * ```
+ */
 export const AFFECTNET7_CLASSES: readonly string[] = Object.freeze(AFFECTNET8_CLASSES.slice(0, 7));
 
-/** SFEW, alphabetical folder order. */
+/**
+ * SFEW, alphabetical folder order.
+ *
+ * @example SFEW's folder names in their canonical spelling
+ * ```ts
+ * import { canonicalName, SFEW_CLASSES } from "./classes.ts";
+ * console.log(SFEW_CLASSES.map((name) => canonicalName(name)));
+ * // ["Anger", "Disgust", "Fear", "Happiness", "Neutral", "Sadness", "Surprise"]
+ * ```
+ */
 export const SFEW_CLASSES: readonly string[] = Object.freeze([
   "Angry",
   "Disgust",
@@ -47,7 +82,15 @@ export const SFEW_CLASSES: readonly string[] = Object.freeze([
   "Surprise",
 ]);
 
-/** FER2013, the `emotion` column's 0..6. */
+/**
+ * FER2013, the `emotion` column's 0..6.
+ *
+ * @example Name the `emotion` column's value
+ * ```ts
+ * import { FER2013_CLASSES } from "./classes.ts";
+ * console.assert(FER2013_CLASSES[3] === "Happy");
+ * ```
+ */
 export const FER2013_CLASSES: readonly string[] = Object.freeze([
   "Angry",
   "Disgust",
@@ -58,7 +101,16 @@ export const FER2013_CLASSES: readonly string[] = Object.freeze([
   "Neutral",
 ]);
 
-/** The canonical 7-emotion order every dataset can be mapped to. */
+/**
+ * The canonical 7-emotion order every dataset can be mapped to.
+ *
+ * @example Map FER2013 labels to the canonical order
+ * ```ts
+ * import { CANONICAL_CLASSES, FER2013_CLASSES, labelMapping } from "./classes.ts";
+ * const toCanonical = labelMapping(FER2013_CLASSES, CANONICAL_CLASSES);
+ * console.assert(CANONICAL_CLASSES[toCanonical[0]] === "Anger");
+ * ```
+ */
 export const CANONICAL_CLASSES: readonly string[] = Object.freeze([
   "Neutral",
   "Happiness",
@@ -120,7 +172,28 @@ export function labelMapping(from: readonly string[], to: readonly string[]): In
   return Int32Array.from(from, (name) => target.indexOf(canonicalName(name) ?? name));
 }
 
-/** Options of {@linkcode toCanonical}. */
+/**
+ * Options of {@linkcode toCanonical}.
+ *
+ * @example Drop AffectNet's Contempt images
+ * ```ts
+ * import { AFFECTNET8_CLASSES, toCanonical, type ToCanonicalOptions } from "./classes.ts";
+ * import type { Dataset } from "./types.ts";
+ * const labels = Int32Array.from([1, 7, 6]); // Happiness, Contempt, Anger
+ * const dataset: Dataset = {
+ *   name: "affectnet8",
+ *   root: "/data/AffectNet",
+ *   split: "val",
+ *   classNames: AFFECTNET8_CLASSES,
+ *   size: labels.length,
+ *   labels,
+ *   item: (i) => ({ index: i, label: labels[i], path: `${i}.jpg`, source: `${i}.jpg` }),
+ * };
+ * const options: ToCanonicalOptions = { dropUnknown: true };
+ * const canonical = toCanonical(dataset, options);
+ * console.assert(canonical.size === 2 && canonical.classNames[canonical.labels[1]] === "Anger");
+ * ```
+ */
 export interface ToCanonicalOptions {
   /**
    * Drop the items whose class has no canonical counterpart (AffectNet's Contempt) instead of

@@ -11,7 +11,22 @@ import { ListDataset, readText } from "./_list.ts";
 import { FER2013_CLASSES } from "./classes.ts";
 import { type Dataset, DatasetError, type RawImage } from "./types.ts";
 
-/** Options of {@linkcode fer2013Csv}. */
+/**
+ * Options of {@linkcode fer2013Csv}.
+ *
+ * @example The public test rows of a two-row CSV
+ * ```ts
+ * import { fer2013Csv, type Fer2013Options } from "./fer2013.ts";
+ * const pixels = new Array(48 * 48).fill(128).join(" ");
+ * const file = await Deno.makeTempFile({ suffix: ".csv" });
+ * await Deno.writeTextFile(file, `emotion,pixels,Usage\n3,${pixels},Training\n6,${pixels},PublicTest\n`);
+ * const options: Fer2013Options = { split: "val" };
+ * const val = await fer2013Csv(file, options);
+ * console.assert(val.size === 1 && val.classNames[val.labels[0]] === "Neutral");
+ * console.assert(val.item(0).image?.width === 48);
+ * await Deno.remove(file);
+ * ```
+ */
 export interface Fer2013Options {
   /**
    * `"train"` (Usage Training), `"val"` (PublicTest), `"test"` (PrivateTest), a literal Usage value,

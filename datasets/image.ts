@@ -8,17 +8,50 @@ import sharp, { type Sharp } from "sharp";
 import type { RgbImage } from "./transforms.ts";
 import { DatasetError, type DatasetItem, type RawImage } from "./types.ts";
 
-/** How to resize while decoding. */
+/**
+ * How to resize while decoding.
+ *
+ * @example Resize the shorter side, keeping the aspect ratio
+ * ```ts
+ * import { decodeImage, type ResizeSpec } from "./image.ts";
+ * const wide = { data: new Uint8Array(8 * 4 * 3), width: 8, height: 4, channels: 3 as const };
+ * const resize: ResizeSpec = { shorter: 2 };
+ * const image = await decodeImage(wide, { resize });
+ * console.assert(image.width === 4 && image.height === 2);
+ * ```
+ */
 export type ResizeSpec =
   /** Exactly `width` x `height`, ignoring the aspect ratio (torchvision `Resize((h, w))`). */
   | { width: number; height: number }
   /** The shorter side to `shorter`, keeping the aspect ratio (torchvision `Resize(n)`). */
   | { shorter: number };
 
-/** sharp's resampling kernels. */
+/**
+ * sharp's resampling kernels.
+ *
+ * @example Nearest-neighbour resizing keeps the exact pixel values
+ * ```ts
+ * import { decodeImage, type ResizeKernel } from "./image.ts";
+ * const kernel: ResizeKernel = "nearest";
+ * const grey = { data: new Uint8Array([0, 255, 255, 0]), width: 2, height: 2, channels: 1 as const };
+ * const image = await decodeImage(grey, { resize: { width: 4, height: 4 }, kernel });
+ * console.assert(image.data.every((v) => v === 0 || v === 255));
+ * ```
+ */
 export type ResizeKernel = "nearest" | "linear" | "cubic" | "mitchell" | "lanczos2" | "lanczos3";
 
-/** Options of {@linkcode decodeImage}. */
+/**
+ * Options of {@linkcode decodeImage}.
+ *
+ * @example Decode raw pixels to 4x4
+ * ```ts
+ * import { decodeImage, type DecodeOptions } from "./image.ts";
+ * const options: DecodeOptions = { resize: { width: 4, height: 4 }, kernel: "linear" };
+ * const raw = { data: new Uint8Array(8 * 8 * 3).fill(200), width: 8, height: 8, channels: 3 as const };
+ * const image = await decodeImage(raw, options);
+ * console.assert(image.width === 4 && image.data[0] === 200);
+ * ```
+ */
 export interface DecodeOptions {
   /**
    * Resize while decoding; default: keep the size.

@@ -11,7 +11,27 @@ import { join } from "node:path";
 import { ListDataset, readClassFolders } from "./_list.ts";
 import type { Dataset } from "./types.ts";
 
-/** Options of {@linkcode imageFolder}. */
+/**
+ * Options of {@linkcode imageFolder}.
+ *
+ * @example The `test` split of a folder tree, classes in a given order
+ * ```ts
+ * import { imageFolder, type ImageFolderOptions } from "./image_folder.ts";
+ * const root = await Deno.makeTempDir();
+ * for (const name of ["test/Neutral/1.jpg", "test/Happiness/2.jpg"]) {
+ *   await Deno.mkdir(`${root}/${name.slice(0, name.lastIndexOf("/"))}`, { recursive: true });
+ *   await Deno.writeFile(`${root}/${name}`, new Uint8Array()); // listing does not decode
+ * }
+ * const options: ImageFolderOptions = {
+ *   split: "test",
+ *   classNames: ["Neutral", "Happiness"],
+ *   name: "my-faces",
+ * };
+ * const test = await imageFolder(root, options);
+ * console.assert(test.name === "my-faces" && test.labels.join() === "1,0");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
 export interface ImageFolderOptions {
   /**
    * The split folder under the root.

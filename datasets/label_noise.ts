@@ -7,7 +7,17 @@
  */
 import { Random } from "../core/random.ts";
 
-/** Options of {@linkcode applyLabelNoise}. */
+/**
+ * Options of {@linkcode applyLabelNoise}.
+ *
+ * @example Flip 30% of ten labels, seeded
+ * ```ts
+ * import { applyLabelNoise, type LabelNoiseOptions } from "./label_noise.ts";
+ * const options: LabelNoiseOptions = { fraction: 0.3, numClasses: 7, seed: 2 };
+ * const { flipped } = applyLabelNoise(new Int32Array(10), options);
+ * console.assert(flipped.length === 3);
+ * ```
+ */
 export interface LabelNoiseOptions {
   /** Fraction of labels to flip, 0..1; exactly `round(fraction * N)` are flipped. */
   fraction: number;
@@ -20,7 +30,19 @@ export interface LabelNoiseOptions {
   seed?: number;
 }
 
-/** The noisy labels and which of them were flipped. */
+/**
+ * The noisy labels and which of them were flipped.
+ *
+ * @example Tell clean samples from noisy ones
+ * ```ts
+ * import { applyLabelNoise, type LabelNoiseResult } from "./label_noise.ts";
+ * const clean = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 0, 1, 2]);
+ * const noisy: LabelNoiseResult = applyLabelNoise(clean, { fraction: 0.2, numClasses: 7 });
+ * const cleanIndices = clean.map((_, i) => i).filter((i) => noisy.isFlipped[i] === 0);
+ * console.assert(cleanIndices.length === 8);
+ * console.assert(noisy.flipped.every((i) => noisy.labels[i] !== clean[i]));
+ * ```
+ */
 export interface LabelNoiseResult {
   /** The new labels (a copy; the input is untouched). */
   labels: Int32Array;

@@ -15,7 +15,38 @@ import { ImagePipeline, type PipelineOptions } from "./pipeline.ts";
 import { type Sampler, sequentialSampler } from "./samplers.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/** One batch: plain typed arrays, NHWC, ready to become tensors. */
+/**
+ * One batch: plain typed arrays, NHWC, ready to become tensors.
+ *
+ * @example Turn a batch into tensors
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { type Batch, DataLoader } from "./loader.ts";
+ * import type { Dataset } from "./types.ts";
+ * const labels = Int32Array.from([0, 1, 1]);
+ * const dataset: Dataset = {
+ *   name: "inline",
+ *   root: "memory",
+ *   split: "train",
+ *   classNames: ["a", "b"],
+ *   size: 3,
+ *   labels,
+ *   item: (i) => ({
+ *     index: i,
+ *     label: labels[i],
+ *     image: { data: new Uint8Array(8 * 8).fill(80 * i), width: 8, height: 8, channels: 1 },
+ *     source: `#${i}`,
+ *   }),
+ * };
+ * const loader = new DataLoader(dataset, { batchSize: 2, pipeline: { size: 8 } });
+ * for await (const batch of loader.batches(0)) {
+ *   const b: Batch = batch;
+ *   const images = tf.tensor4d(b.images, b.shape);
+ *   console.log(images.shape, Array.from(b.labels)); // [2, 8, 8, 3] [0, 1], then [1, 8, 8, 3] [1]
+ *   images.dispose();
+ * }
+ * ```
+ */
 export interface Batch {
   /** Normalised pixels, `shape` row-major. */
   images: Float32Array;
@@ -31,7 +62,37 @@ export interface Batch {
   distributions?: Float32Array;
 }
 
-/** A sample left out because its image could not be decoded (`skipCorrupt`). */
+/**
+ * A sample left out because its image could not be decoded (`skipCorrupt`).
+ *
+ * @example Skip an image that cannot be decoded
+ * ```ts
+ * import { DataLoader, type SkippedItem } from "./loader.ts";
+ * import type { Dataset } from "./types.ts";
+ * const dataset: Dataset = {
+ *   name: "broken",
+ *   root: "memory",
+ *   split: "train",
+ *   classNames: ["a", "b"],
+ *   size: 2,
+ *   labels: Int32Array.from([0, 1]),
+ *   item: (i) =>
+ *     i === 0
+ *       ? { index: 0, label: 0, path: "/nonexistent/face.jpg", source: "/nonexistent/face.jpg" }
+ *       : {
+ *         index: 1,
+ *         label: 1,
+ *         image: { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 },
+ *         source: "#1",
+ *       },
+ * };
+ * const loader = new DataLoader(dataset, { batchSize: 2, pipeline: { size: 4 }, skipCorrupt: true });
+ * for await (const batch of loader.batches(0)) console.assert(batch.labels.length === 1);
+ * const skipped: SkippedItem[] = loader.skipped;
+ * console.assert(skipped.length === 1 && skipped[0].index === 0);
+ * console.log(skipped[0].message);
+ * ```
+ */
 export interface SkippedItem {
   /** Dataset index. */
   index: number;
@@ -41,7 +102,42 @@ export interface SkippedItem {
   message: string;
 }
 
-/** Options of {@linkcode DataLoader}. */
+/**
+ * Options of {@linkcode DataLoader}.
+ *
+ * @example Shuffled training batches of a small in-memory dataset
+ * ```ts
+ * import { DataLoader, type DataLoaderOptions } from "./loader.ts";
+ * import { shuffleSampler } from "./samplers.ts";
+ * import type { Dataset } from "./types.ts";
+ * const labels = Int32Array.from([0, 1, 0, 1, 0]);
+ * const dataset: Dataset = {
+ *   name: "inline",
+ *   root: "memory",
+ *   split: "train",
+ *   classNames: ["a", "b"],
+ *   size: labels.length,
+ *   labels,
+ *   item: (i) => ({
+ *     index: i,
+ *     label: labels[i],
+ *     image: { data: new Uint8Array(6 * 6 * 3).fill(40 * i), width: 6, height: 6, channels: 3 },
+ *     source: `#${i}`,
+ *   }),
+ * };
+ * const options: DataLoaderOptions = {
+ *   batchSize: 2,
+ *   pipeline: { size: 4, hflip: 0.5 },
+ *   sampler: shuffleSampler(dataset.size, { seed: 1 }),
+ *   dropLast: true,
+ *   prefetch: 1,
+ *   seed: 1,
+ * };
+ * const loader = new DataLoader(dataset, options);
+ * console.assert(loader.length === 2);
+ * for await (const batch of loader.batches(0)) console.assert(batch.shape[0] === 2);
+ * ```
+ */
 export interface DataLoaderOptions {
   /**
    * Images per batch.

@@ -11,7 +11,28 @@ import { rafDb } from "./raf_db.ts";
 import { sfew } from "./sfew.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/** What {@linkcode openDataset} needs. */
+/**
+ * What {@linkcode openDataset} needs.
+ *
+ * @example Open a class-per-folder tree with a fixed class order
+ * ```ts
+ * import { openDataset, type OpenDatasetOptions } from "./open.ts";
+ * const root = await Deno.makeTempDir();
+ * for (const name of ["Happy/a.png", "Sad/b.png", "Sad/c.png"]) {
+ *   await Deno.mkdir(`${root}/train/${name.split("/")[0]}`, { recursive: true });
+ *   await Deno.writeFile(`${root}/train/${name}`, new Uint8Array()); // listing does not decode
+ * }
+ * const options: OpenDatasetOptions = {
+ *   type: "folder",
+ *   path: root,
+ *   split: "train",
+ *   classNames: ["Sad", "Happy"],
+ * };
+ * const dataset = await openDataset(options);
+ * console.assert(dataset.size === 3 && dataset.labels.join() === "1,0,0");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
 export interface OpenDatasetOptions {
   /** A registered type: `rafdb`, `affectnet7`, `affectnet8`, `sfew`, `folder`, `fer2013`, ... */
   type: string;
@@ -29,7 +50,29 @@ export interface OpenDatasetOptions {
   classNames?: readonly string[];
 }
 
-/** A function that opens one registered dataset type. */
+/**
+ * A function that opens one registered dataset type.
+ *
+ * @example An opener for datasets kept in memory
+ * ```ts
+ * import { type DatasetOpener, openDataset, registerDatasetType } from "./open.ts";
+ * const memory: DatasetOpener = ({ path, split = "train" }) => {
+ *   const labels = Int32Array.from([0, 1]);
+ *   return Promise.resolve({
+ *     name: "memory",
+ *     root: path,
+ *     split,
+ *     classNames: ["Neutral", "Happiness"],
+ *     size: labels.length,
+ *     labels,
+ *     item: (i: number) => ({ index: i, label: labels[i], path: `${path}/${i}.png`, source: `${i}.png` }),
+ *   });
+ * };
+ * registerDatasetType("memory", memory);
+ * const dataset = await openDataset({ type: "memory", path: "faces" });
+ * console.assert(dataset.size === 2 && dataset.item(1).path === "faces/1.png");
+ * ```
+ */
 export type DatasetOpener = (options: OpenDatasetOptions) => Promise<Dataset>;
 
 const OPENERS = new Map<string, DatasetOpener>();

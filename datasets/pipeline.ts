@@ -26,7 +26,26 @@ import {
 } from "./transforms.ts";
 import type { DatasetItem } from "./types.ts";
 
-/** Options of {@linkcode ImagePipeline}. */
+/**
+ * Options of {@linkcode ImagePipeline}.
+ *
+ * @example Augment a raw 16x16 image into a float buffer
+ * ```ts
+ * import { Random } from "../core/random.ts";
+ * import { ImagePipeline, type PipelineOptions } from "./pipeline.ts";
+ * const options: PipelineOptions = {
+ *   size: 8,
+ *   randAugment: "rand-m5-n3-mstd0.5",
+ *   hflip: 0.5,
+ *   erasing: { p: 0.5, scale: [0.02, 0.25] },
+ * };
+ * const pipeline = new ImagePipeline(options);
+ * const image = { data: new Uint8Array(16 * 16 * 3).fill(120), width: 16, height: 16, channels: 3 as const };
+ * const out = new Float32Array(pipeline.floatsPerItem);
+ * await pipeline.process({ index: 0, label: 0, image, source: "inline" }, new Random(1), { out });
+ * console.assert(out.length === 8 * 8 * 3);
+ * ```
+ */
 export interface PipelineOptions {
   /**
    * Output side in pixels (images are `size` x `size`).
@@ -75,7 +94,24 @@ export interface PipelineOptions {
   kernel?: ResizeKernel;
 }
 
-/** Where {@linkcode ImagePipeline.process} writes an item's floats. */
+/**
+ * Where {@linkcode ImagePipeline.process} writes an item's floats.
+ *
+ * @example Write two items into one batch buffer
+ * ```ts
+ * import { Random } from "../core/random.ts";
+ * import { ImagePipeline, type PipelineTarget } from "./pipeline.ts";
+ * const pipeline = new ImagePipeline({ size: 4 });
+ * const batch = new Float32Array(2 * pipeline.floatsPerItem);
+ * for (const index of [0, 1]) {
+ *   const data = new Uint8Array(4 * 4 * 3).fill(255 * index);
+ *   const image = { data, width: 4, height: 4, channels: 3 as const };
+ *   const target: PipelineTarget = { out: batch, offset: index * pipeline.floatsPerItem };
+ *   await pipeline.process({ index, label: 0, image, source: `#${index}` }, new Random(index), target);
+ * }
+ * console.assert(batch[0] < 0 && batch[pipeline.floatsPerItem] > 0);
+ * ```
+ */
 export interface PipelineTarget {
   /** The buffer (e.g. a whole batch). */
   out: Float32Array;
@@ -186,10 +222,32 @@ export class ImagePipeline {
   }
 }
 
-/** The datasets whose reference training recipe {@linkcode referencePipelineOptions} knows. */
+/**
+ * The datasets whose reference training recipe {@linkcode referencePipelineOptions} knows.
+ *
+ * @example The evaluation pipeline of each recipe
+ * ```ts
+ * import { ImagePipeline, type ReferenceRecipe, referencePipelineOptions } from "./pipeline.ts";
+ * const recipes: ReferenceRecipe[] = ["rafdb", "affectnet", "sfew"];
+ * for (const recipe of recipes) {
+ *   const pipeline = new ImagePipeline(referencePipelineOptions(recipe, { size: 112 }).eval);
+ *   console.log(recipe, pipeline.crops); // SFEW evaluates on ten crops
+ * }
+ * ```
+ */
 export type ReferenceRecipe = "rafdb" | "affectnet" | "sfew";
 
-/** Train and evaluation pipeline options of one recipe. */
+/**
+ * Train and evaluation pipeline options of one recipe.
+ *
+ * @example Turn off erasing in the training pipeline of a recipe
+ * ```ts
+ * import { type RecipePipelines, referencePipelineOptions } from "./pipeline.ts";
+ * const reference: RecipePipelines = referencePipelineOptions("affectnet", { size: 112 });
+ * const pipelines: RecipePipelines = { ...reference, train: { ...reference.train, erasing: null } };
+ * console.assert(pipelines.train.randAugment === "rand-m5-n3-mstd0.5" && pipelines.eval.hflip === 0);
+ * ```
+ */
 export interface RecipePipelines {
   /** Training: RandAugment, flip, erasing (and TenCrop for SFEW). */
   train: PipelineOptions;

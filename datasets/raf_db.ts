@@ -19,7 +19,23 @@ import { exists, ListDataset, readText } from "./_list.ts";
 import { canonicalName, RAF_DB_CLASSES } from "./classes.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/** Options of {@linkcode rafDb}. */
+/**
+ * Options of {@linkcode rafDb}.
+ *
+ * @example Open the test split of a tiny RAF-DB tree under another name
+ * ```ts
+ * import { rafDb, RAF_DB_LABEL_FILE, type RafDbOptions } from "./raf_db.ts";
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/EmoLabel`);
+ * const lines = "train_00001.jpg 4\ntest_0001.jpg 1\ntest_0002.jpg 7\n";
+ * await Deno.writeTextFile(`${root}/${RAF_DB_LABEL_FILE}`, lines);
+ * const options: RafDbOptions = { split: "test", name: "raf-subset" };
+ * const test = await rafDb(root, options);
+ * console.assert(test.name === "raf-subset" && test.size === 2 && test.labels.join() === "0,6");
+ * console.log(test.item(0).path); // <root>/Image/aligned/test_0001_aligned.jpg
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
 export interface RafDbOptions {
   /**
    * `"train"` (names starting with `train`) or `"test"` (names starting with `test`; `"val"` is
@@ -34,10 +50,37 @@ export interface RafDbOptions {
   name?: string;
 }
 
-/** The label file, relative to the root. */
+/**
+ * The label file, relative to the root.
+ *
+ * @example Where the labels of a RAF-DB copy are
+ * ```ts
+ * import { join } from "node:path";
+ * import { RAF_DB_LABEL_FILE } from "./raf_db.ts";
+ * const file = join("/data/raf-basic", RAF_DB_LABEL_FILE);
+ * console.log(file); // /data/raf-basic/EmoLabel/list_patition_label.txt
+ * ```
+ */
 export const RAF_DB_LABEL_FILE = "EmoLabel/list_patition_label.txt";
 
-/** The optional ground-truth distributions file, relative to the root. */
+/**
+ * The optional ground-truth distributions file, relative to the root.
+ *
+ * @example Ground-truth distributions beside the labels
+ * ```ts
+ * import { DISTRIBUTIONS_FILE, rafDb, RAF_DB_LABEL_FILE } from "./raf_db.ts";
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(`${root}/EmoLabel`);
+ * await Deno.writeTextFile(`${root}/${RAF_DB_LABEL_FILE}`, "train_00001.jpg 4\n");
+ * await Deno.writeTextFile(
+ *   `${root}/${DISTRIBUTIONS_FILE}`,
+ *   "file,Surprise,Fear,Disgust,Happiness,Sadness,Anger,Neutral\ntrain_00001.jpg,0.1,0,0,0.8,0,0,0.1\n",
+ * );
+ * const train = await rafDb(root);
+ * console.assert(Math.abs(train.distributions![0][3] - 0.8) < 1e-6);
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
 export const DISTRIBUTIONS_FILE = "distributions.csv";
 
 function stemOf(name: string): string {
@@ -118,7 +161,27 @@ export async function rafDb(root: string, options: RafDbOptions = {}): Promise<D
   });
 }
 
-/** Which rows and columns {@linkcode readDistributions} returns. */
+/**
+ * Which rows and columns {@linkcode readDistributions} returns.
+ *
+ * @example Read rows in the canonical class order
+ * ```ts
+ * import { CANONICAL_CLASSES } from "./classes.ts";
+ * import { readDistributions, type ReadDistributionsOptions } from "./raf_db.ts";
+ * const file = await Deno.makeTempFile({ suffix: ".csv" });
+ * await Deno.writeTextFile(
+ *   file,
+ *   "file,Surprise,Fear,Disgust,Happiness,Sadness,Anger,Neutral\ntrain_00001.jpg,0.1,0,0,0.8,0,0,0.1\n",
+ * );
+ * const options: ReadDistributionsOptions = {
+ *   names: ["train_00001_aligned.jpg"],
+ *   classNames: CANONICAL_CLASSES,
+ * };
+ * const [row] = await readDistributions(file, options);
+ * console.assert(Math.abs(row[1] - 0.8) < 1e-6); // Happiness is canonical class 1
+ * await Deno.remove(file);
+ * ```
+ */
 export interface ReadDistributionsOptions {
   /** The image file names, one row each, in this order. */
   names: readonly string[];

@@ -40,7 +40,18 @@ import {
   translateY,
 } from "./transforms.ts";
 
-/** Names of the operations RandAugment can draw. */
+/**
+ * Names of the operations RandAugment can draw.
+ *
+ * @example Apply one named operation
+ * ```ts
+ * import { applyOp, type RandAugmentOpName } from "./randaugment.ts";
+ * import { rgbImage } from "./transforms.ts";
+ * const name: RandAugmentOpName = "Posterize";
+ * const out = applyOp(rgbImage(new Uint8Array([255, 130, 7]), 1, 1), { name, arg: 1 });
+ * console.assert(out.data.join() === "128,128,0");
+ * ```
+ */
 export type RandAugmentOpName =
   | "AutoContrast"
   | "Equalize"
@@ -66,7 +77,16 @@ export type RandAugmentOpName =
   | "TranslateXRel"
   | "TranslateYRel";
 
-/** timm's `_RAND_TRANSFORMS`: the operations of the `rand` policy. */
+/**
+ * timm's `_RAND_TRANSFORMS`: the operations of the `rand` policy.
+ *
+ * @example The operations of `rand-m9-n2`
+ * ```ts
+ * import { parseRandAugment, RAND_TRANSFORMS } from "./randaugment.ts";
+ * console.assert(RAND_TRANSFORMS.length === 15);
+ * console.assert(parseRandAugment("rand-m9-n2").ops === RAND_TRANSFORMS);
+ * ```
+ */
 export const RAND_TRANSFORMS: readonly RandAugmentOpName[] = Object.freeze([
   "AutoContrast",
   "Equalize",
@@ -85,7 +105,16 @@ export const RAND_TRANSFORMS: readonly RandAugmentOpName[] = Object.freeze([
   "TranslateYRel",
 ] as RandAugmentOpName[]);
 
-/** timm's `_RAND_INCREASING_TRANSFORMS` (`inc1`). */
+/**
+ * timm's `_RAND_INCREASING_TRANSFORMS` (`inc1`).
+ *
+ * @example Selected by `inc1`
+ * ```ts
+ * import { parseRandAugment, RAND_INCREASING_TRANSFORMS } from "./randaugment.ts";
+ * const config = parseRandAugment("rand-m9-n2-inc1");
+ * console.assert(config.ops === RAND_INCREASING_TRANSFORMS && config.ops.includes("PosterizeIncreasing"));
+ * ```
+ */
 export const RAND_INCREASING_TRANSFORMS: readonly RandAugmentOpName[] = Object.freeze([
   "AutoContrast",
   "Equalize",
@@ -123,7 +152,22 @@ const CHOICE_WEIGHTS_0: Partial<Record<RandAugmentOpName, number>> = {
   Invert: 0,
 };
 
-/** timm's hyper-parameters of the operations. */
+/**
+ * timm's hyper-parameters of the operations.
+ *
+ * @example Hyper-parameters for 112-pixel faces
+ * ```ts
+ * import { parseRandAugment, type RandAugmentHparams } from "./randaugment.ts";
+ * const hparams: RandAugmentHparams = {
+ *   translateConst: 117,
+ *   translatePct: 0.45,
+ *   imgMean: [124, 116, 104],
+ *   interpolation: "bilinear",
+ * };
+ * const config = parseRandAugment("rand-m5-n3", hparams);
+ * console.assert(config.hparams.interpolation === "bilinear");
+ * ```
+ */
 export interface RandAugmentHparams {
   /**
    * Largest absolute translation in pixels of TranslateX/TranslateY (not in the `rand` policy).
@@ -147,7 +191,27 @@ export interface RandAugmentHparams {
   interpolation: Interpolation | "random";
 }
 
-/** A parsed RandAugment configuration. */
+/**
+ * A parsed RandAugment configuration.
+ *
+ * @example Build a configuration without a string
+ * ```ts
+ * import { DEFAULT_HPARAMS, RAND_TRANSFORMS, RandAugment, type RandAugmentConfig } from "./randaugment.ts";
+ * import { Random } from "../core/random.ts";
+ * import { rgbImage } from "./transforms.ts";
+ * const config: RandAugmentConfig = {
+ *   ops: RAND_TRANSFORMS,
+ *   magnitude: 5,
+ *   numOps: 2,
+ *   magnitudeStd: 0.5,
+ *   magnitudeMax: 10,
+ *   prob: 1,
+ *   hparams: DEFAULT_HPARAMS,
+ * };
+ * const out = new RandAugment(config).apply(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), new Random(0));
+ * console.assert(out.width === 4);
+ * ```
+ */
 export interface RandAugmentConfig {
   /** Operations to draw from. */
   ops: readonly RandAugmentOpName[];
@@ -169,7 +233,16 @@ export interface RandAugmentConfig {
 
 const LEVEL_DENOM = 10;
 
-/** timm's default hyper-parameters. */
+/**
+ * timm's default hyper-parameters.
+ *
+ * @example Override one hyper-parameter, keep the rest
+ * ```ts
+ * import { DEFAULT_HPARAMS, parseRandAugment } from "./randaugment.ts";
+ * const config = parseRandAugment("rand-m5-n3", { ...DEFAULT_HPARAMS, translatePct: 0.3 });
+ * console.assert(config.hparams.translateConst === DEFAULT_HPARAMS.translateConst);
+ * ```
+ */
 export const DEFAULT_HPARAMS: Readonly<RandAugmentHparams> = Object.freeze({
   translateConst: 250,
   translatePct: 0.45,
@@ -300,7 +373,18 @@ function levelArg(name: RandAugmentOpName, level: number, hp: RandAugmentHparams
   }
 }
 
-/** One operation with its argument, for {@linkcode applyOp}. */
+/**
+ * One operation with its argument, for {@linkcode applyOp}.
+ *
+ * @example Rotate by 15 degrees with a black fill
+ * ```ts
+ * import { applyOp, type OpCall } from "./randaugment.ts";
+ * import { rgbImage } from "./transforms.ts";
+ * const call: OpCall = { name: "Rotate", arg: 15, fill: [0, 0, 0], interpolation: "bicubic" };
+ * const out = applyOp(rgbImage(new Uint8Array(8 * 8 * 3).fill(255), 8, 8), call);
+ * console.assert(out.data[0] === 0); // a corner comes from outside the image
+ * ```
+ */
 export interface OpCall {
   /** The operation. */
   name: RandAugmentOpName;
@@ -387,7 +471,20 @@ const GEOMETRIC = new Set<RandAugmentOpName>([
   "TranslateYRel",
 ]);
 
-/** What one call of {@linkcode RandAugment.apply} did, for inspection and tests. */
+/**
+ * What one call of {@linkcode RandAugment.apply} did, for inspection and tests.
+ *
+ * @example See which operations ran
+ * ```ts
+ * import { Random } from "../core/random.ts";
+ * import { type AppliedOp, RandAugment } from "./randaugment.ts";
+ * import { rgbImage } from "./transforms.ts";
+ * const log: AppliedOp[] = [];
+ * new RandAugment("rand-m5-n3").apply(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), new Random(1), { log });
+ * console.assert(log.length === 3);
+ * for (const op of log) console.log(op.name, op.applied ? op.arg : "skipped");
+ * ```
+ */
 export interface AppliedOp {
   /** The operation drawn. */
   name: RandAugmentOpName;

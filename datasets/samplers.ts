@@ -9,7 +9,20 @@
 import { Random } from "../core/random.ts";
 import { deriveSeed } from "./_seed.ts";
 
-/** An epoch order over dataset indices. */
+/**
+ * An epoch order over dataset indices.
+ *
+ * @example A sampler that visits the dataset backwards
+ * ```ts
+ * import type { Sampler } from "./samplers.ts";
+ * const size = 4;
+ * const reversed: Sampler = {
+ *   length: size,
+ *   order: () => Int32Array.from({ length: size }, (_, i) => size - 1 - i),
+ * };
+ * console.assert(reversed.order(0).join() === "3,2,1,0");
+ * ```
+ */
 export interface Sampler {
   /** Number of indices per epoch. */
   readonly length: number;
@@ -17,7 +30,18 @@ export interface Sampler {
   order(epoch: number): Int32Array;
 }
 
-/** Options of the random samplers. */
+/**
+ * Options of the random samplers.
+ *
+ * @example Two samplers with the same seed give the same orders
+ * ```ts
+ * import { type SamplerOptions, shuffleSampler } from "./samplers.ts";
+ * const options: SamplerOptions = { seed: 42 };
+ * const a = shuffleSampler(8, options);
+ * const b = shuffleSampler(8, options);
+ * console.assert(a.order(3).join() === b.order(3).join());
+ * ```
+ */
 export interface SamplerOptions {
   /**
    * Seed of the orders.

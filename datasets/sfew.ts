@@ -10,7 +10,23 @@ import { ListDataset, readClassFolders } from "./_list.ts";
 import { SFEW_CLASSES } from "./classes.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/** Options of {@linkcode sfew}. */
+/**
+ * Options of {@linkcode sfew}.
+ *
+ * @example The validation split of a tiny SFEW tree
+ * ```ts
+ * import { sfew, type SfewOptions } from "./sfew.ts";
+ * const root = await Deno.makeTempDir();
+ * for (const name of ["Val/Happy/1.png", "Val/Sad/2.png", "Train/Angry/3.png"]) {
+ *   await Deno.mkdir(`${root}/${name.slice(0, name.lastIndexOf("/"))}`, { recursive: true });
+ *   await Deno.writeFile(`${root}/${name}`, new Uint8Array()); // listing does not decode
+ * }
+ * const options: SfewOptions = { split: "val" };
+ * const val = await sfew(root, options);
+ * console.assert(val.size === 2 && val.classNames[val.labels[0]] === "Happy");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
 export interface SfewOptions {
   /**
    * `"train"` (`Train/`) or `"val"` (`Val/`; `"test"` is accepted as the same split: SFEW's test

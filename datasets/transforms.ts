@@ -12,7 +12,16 @@
  */
 import type { Random } from "../core/random.ts";
 
-/** An 8-bit RGB image: `data.length === width * height * 3`. */
+/**
+ * An 8-bit RGB image: `data.length === width * height * 3`.
+ *
+ * @example A 2x1 image: a red pixel, then a blue one
+ * ```ts
+ * import { hflip, type RgbImage } from "./transforms.ts";
+ * const image: RgbImage = { data: new Uint8Array([255, 0, 0, 0, 0, 255]), width: 2, height: 1 };
+ * console.assert(hflip(image).data.join() === "0,0,255,255,0,0");
+ * ```
+ */
 export interface RgbImage {
   /** Interleaved RGB bytes, row-major. */
   data: Uint8Array;
@@ -22,13 +31,45 @@ export interface RgbImage {
   height: number;
 }
 
-/** Resampling filter of the affine operations. */
+/**
+ * Resampling filter of the affine operations.
+ *
+ * @example Rotate with nearest-neighbour sampling
+ * ```ts
+ * import { type Interpolation, rgbImage, rotate } from "./transforms.ts";
+ * const interpolation: Interpolation = "nearest";
+ * const image = rgbImage(new Uint8Array(4 * 4 * 3).fill(50), 4, 4);
+ * const out = rotate(image, 30, { interpolation, fill: [0, 0, 0] });
+ * console.assert(out.data.every((v) => v === 0 || v === 50));
+ * ```
+ */
 export type Interpolation = "nearest" | "bilinear" | "bicubic";
 
-/** An RGB colour, each channel 0..255. */
+/**
+ * An RGB colour, each channel 0..255.
+ *
+ * @example Fill the uncovered corners with black
+ * ```ts
+ * import { type Rgb, rgbImage, shearX } from "./transforms.ts";
+ * const black: Rgb = [0, 0, 0];
+ * const out = shearX(rgbImage(new Uint8Array(4 * 4 * 3).fill(200), 4, 4), 0.5, { fill: black });
+ * console.assert(out.data.includes(0));
+ * ```
+ */
 export type Rgb = readonly [number, number, number];
 
-/** Options of the affine operations. */
+/**
+ * Options of the affine operations.
+ *
+ * @example Translate with a white fill and bicubic sampling
+ * ```ts
+ * import { type AffineOptions, rgbImage, translateX } from "./transforms.ts";
+ * const options: AffineOptions = { fill: [255, 255, 255], interpolation: "bicubic" };
+ * const out = translateX(rgbImage(new Uint8Array(4 * 1 * 3), 4, 1), 2, options);
+ * // output x takes input x + 2: the last two pixels come from outside and are filled
+ * console.assert(out.data[0] === 0 && out.data[9] === 255);
+ * ```
+ */
 export interface AffineOptions {
   /**
    * Colour of the pixels that come from outside the source image.
@@ -42,9 +83,29 @@ export interface AffineOptions {
   interpolation?: Interpolation;
 }
 
-/** ImageNet channel means (RGB, on 0..1 values). */
+/**
+ * ImageNet channel means (RGB, on 0..1 values).
+ *
+ * @example The normalised value of a mid-grey red channel
+ * ```ts
+ * import { IMAGENET_MEAN, IMAGENET_STD } from "./transforms.ts";
+ * const v = (128 / 255 - IMAGENET_MEAN[0]) / IMAGENET_STD[0];
+ * console.log(v.toFixed(3)); // "0.074"
+ * ```
+ */
 export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
-/** ImageNet channel standard deviations (RGB, on 0..1 values). */
+/**
+ * ImageNet channel standard deviations (RGB, on 0..1 values).
+ *
+ * @example Undo the normalisation of a pixel
+ * ```ts
+ * import { IMAGENET_MEAN, IMAGENET_STD, normalizeInto, rgbImage } from "./transforms.ts";
+ * const out = new Float32Array(3);
+ * normalizeInto(rgbImage(new Uint8Array([10, 20, 30]), 1, 1), out);
+ * const bytes = [0, 1, 2].map((c) => Math.round((out[c] * IMAGENET_STD[c] + IMAGENET_MEAN[c]) * 255));
+ * console.assert(bytes.join() === "10,20,30");
+ * ```
+ */
 export const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
 
 /**
@@ -547,7 +608,17 @@ export function hflip(image: RgbImage): RgbImage {
   return { data: out, width: w, height: h };
 }
 
-/** A rectangle of an image, in pixels. */
+/**
+ * A rectangle of an image, in pixels.
+ *
+ * @example Cut the centre of a 4x4 image
+ * ```ts
+ * import { crop, type CropBox, rgbImage } from "./transforms.ts";
+ * const box: CropBox = { left: 1, top: 1, width: 2, height: 2 };
+ * const centre = crop(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), box);
+ * console.assert(centre.width === 2 && centre.data.length === 2 * 2 * 3);
+ * ```
+ */
 export interface CropBox {
   /** Column of the left edge. */
   left: number;
@@ -623,7 +694,18 @@ export function tenCrop(image: RgbImage, size: number): RgbImage[] {
   return [...fiveCrop(image, size), ...fiveCrop(hflip(image), size)];
 }
 
-/** Options of {@linkcode normalizeInto}. */
+/**
+ * Options of {@linkcode normalizeInto}.
+ *
+ * @example Write the second image of a batch, with mean 0.5 and std 0.5
+ * ```ts
+ * import { normalizeInto, type NormalizeOptions, rgbImage } from "./transforms.ts";
+ * const batch = new Float32Array(2 * 3);
+ * const options: NormalizeOptions = { offset: 3, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+ * normalizeInto(rgbImage(new Uint8Array([0, 255, 0]), 1, 1), batch, options);
+ * console.log(batch); // [0, 0, 0, -1, 1, -1]
+ * ```
+ */
 export interface NormalizeOptions {
   /**
    * Where in `out` the image starts.
@@ -672,7 +754,19 @@ export function normalizeInto(
   }
 }
 
-/** A float HWC image (3 channels) inside a larger buffer, e.g. one image of a batch. */
+/**
+ * A float HWC image (3 channels) inside a larger buffer, e.g. one image of a batch.
+ *
+ * @example Erase a rectangle in the second image of a batch
+ * ```ts
+ * import { Random } from "../core/random.ts";
+ * import { type FloatImage, randomErasingInPlace } from "./transforms.ts";
+ * const batch = new Float32Array(2 * 8 * 8 * 3).fill(1);
+ * const second: FloatImage = { data: batch, width: 8, height: 8, offset: 8 * 8 * 3 };
+ * randomErasingInPlace(second, new Random(1), { p: 1 });
+ * console.assert(!batch.subarray(0, 8 * 8 * 3).includes(0) && batch.includes(0));
+ * ```
+ */
 export interface FloatImage {
   /** The buffer. */
   data: Float32Array;
@@ -684,7 +778,19 @@ export interface FloatImage {
   offset?: number;
 }
 
-/** Options of {@linkcode randomErasingInPlace}. */
+/**
+ * Options of {@linkcode randomErasingInPlace}.
+ *
+ * @example The reference recipe's erasing, always on, with random values
+ * ```ts
+ * import { Random } from "../core/random.ts";
+ * import { randomErasingInPlace, type RandomErasingOptions } from "./transforms.ts";
+ * const options: RandomErasingOptions = { p: 1, scale: [0.02, 0.25], ratio: [0.3, 3.3], value: "random" };
+ * const pixels = new Float32Array(16 * 16 * 3);
+ * const box = randomErasingInPlace({ data: pixels, width: 16, height: 16 }, new Random(3), options);
+ * console.log(box); // the erased rectangle
+ * ```
+ */
 export interface RandomErasingOptions {
   /**
    * Probability of erasing a rectangle.

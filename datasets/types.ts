@@ -8,6 +8,15 @@
 /**
  * Raw pixels carried by an item instead of a file path (FER2013 stores its images in a CSV).
  * Interleaved, row-major, 8 bits per channel.
+ *
+ * @example A 2x2 grey image, decoded to RGB
+ * ```ts
+ * import type { RawImage } from "./types.ts";
+ * import { decodeImage } from "./image.ts";
+ * const grey: RawImage = { data: new Uint8Array([0, 64, 128, 255]), width: 2, height: 2, channels: 1 };
+ * const rgb = await decodeImage(grey);
+ * console.assert(rgb.data.length === 2 * 2 * 3 && rgb.data[3] === 64);
+ * ```
  */
 export interface RawImage {
   /** Pixel bytes, `width * height * channels` long. */
@@ -20,7 +29,27 @@ export interface RawImage {
   channels: 1 | 3 | 4;
 }
 
-/** One sample of a dataset: where its image comes from, and its label. */
+/**
+ * One sample of a dataset: where its image comes from, and its label.
+ *
+ * @example Items of a dataset stored as files, and of one stored inline
+ * ```ts
+ * import type { DatasetItem } from "./types.ts";
+ * const fromFile: DatasetItem = {
+ *   index: 0,
+ *   label: 3,
+ *   path: "Image/aligned/train_00001_aligned.jpg",
+ *   source: "train_00001",
+ * };
+ * const inline: DatasetItem = {
+ *   index: 1,
+ *   label: 6,
+ *   image: { data: new Uint8Array(48 * 48), width: 48, height: 48, channels: 1 },
+ *   source: "fer2013.csv:3",
+ * };
+ * console.assert(fromFile.path !== undefined && inline.image !== undefined);
+ * ```
+ */
 export interface DatasetItem {
   /** Position of the item in its dataset, `0 <= index < size`. */
   index: number;
@@ -67,7 +96,17 @@ export interface Dataset {
   item(i: number): DatasetItem;
 }
 
-/** Where in a file a problem was found. */
+/**
+ * Where in a file a problem was found.
+ *
+ * @example Point at a line of a label file
+ * ```ts
+ * import { DatasetError, type DatasetErrorOptions } from "./types.ts";
+ * const where: DatasetErrorOptions = { file: "EmoLabel/list_patition_label.txt", line: 12 };
+ * const error = new DatasetError("label 8 out of range 1..7", where);
+ * console.assert(error.message === "EmoLabel/list_patition_label.txt:12: label 8 out of range 1..7");
+ * ```
+ */
 export interface DatasetErrorOptions {
   /** The file (or folder) at fault. */
   file?: string;

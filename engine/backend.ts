@@ -18,10 +18,29 @@ import { pathToFileURL } from "node:url";
 import { tf } from "./tf.ts";
 import { registerWasmTrainingKernels } from "./wasm_kernels.ts";
 
-/** A backend name, or `auto` to choose. */
+/**
+ * A backend name, or `auto` to choose.
+ *
+ * @example Use the pure-JavaScript reference backend
+ * ```ts
+ * import { type BackendName, initBackend } from "./backend.ts";
+ * const name: BackendName = "cpu";
+ * const info = await initBackend(name);
+ * console.assert(info.name === "cpu");
+ * ```
+ */
 export type BackendName = "auto" | "wasm" | "webgpu" | "tensorflow" | "cpu";
 
-/** The outcome of {@linkcode initBackend}. */
+/**
+ * The outcome of {@linkcode initBackend}.
+ *
+ * @example Log which backend runs and why
+ * ```ts
+ * import { type BackendInfo, initBackend } from "./backend.ts";
+ * const info: BackendInfo = await initBackend("cpu");
+ * console.log(`backend ${info.name}: ${info.reason}`); // backend cpu: pure JavaScript reference kernels
+ * ```
+ */
 export interface BackendInfo {
   /** The backend now active (`wasm`, `webgpu`, `tensorflow` or `cpu`). */
   name: Exclude<BackendName, "auto">;
@@ -29,7 +48,17 @@ export interface BackendInfo {
   reason: string;
 }
 
-/** Options of {@linkcode initBackend}. */
+/**
+ * Options of {@linkcode initBackend}.
+ *
+ * @example Let `auto` choose a software GPU adapter too
+ * ```ts
+ * import { initBackend, type InitBackendOptions } from "./backend.ts";
+ * const options: InitBackendOptions = { allowSoftwareGpu: true };
+ * const { name, reason } = await initBackend("auto", options);
+ * console.log(name, reason);
+ * ```
+ */
 export interface InitBackendOptions {
   /**
    * With `auto`, whether a software WebGPU adapter (no real GPU) may be chosen over wasm.

@@ -194,11 +194,14 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: un
     const xs = g.sh === 1 && g.sw === 1 && g.top === 0 && g.left === 0 && g.inH === g.outH && g.inW === g.outW
       ? x
       : gatherStrided(backend, x, g.outH, g.outW, g.sh, g.sw, -g.top, -g.left);
+    // An explicit transpose and a plain product: the wasm BatchMatMul with transposeA is ~10x slower.
+    const xt = runKernel("Transpose", backend, { x: reshaped(xs, [rows, g.inC]) }, { perm: [1, 0] });
+    if (xs !== x) release(backend, xt, xs);
     const prod = runKernel("BatchMatMul", backend, {
-      a: reshaped(xs, [1, rows, g.inC]),
+      a: reshaped(xt, [1, g.inC, rows]),
       b: reshaped(dy, [1, rows, g.outC]),
-    }, { transposeA: true, transposeB: false });
-    if (xs !== x) release(backend, prod, xs);
+    }, { transposeA: false, transposeB: false });
+    release(backend, prod, xt);
     return reshaped(prod, [1, 1, g.inC, g.outC]);
   }
 
@@ -240,10 +243,12 @@ function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: unk
 
   if (g.kh === 1 && g.kw === 1) {
     const rows = g.n * g.outH * g.outW;
+    const wt = runKernel("Transpose", backend, { x: reshaped(filter, [g.inC, g.outC]) }, { perm: [1, 0] });
     const prod = runKernel("BatchMatMul", backend, {
       a: reshaped(dy, [1, rows, g.outC]),
-      b: reshaped(filter, [1, g.inC, g.outC]),
-    }, { transposeA: false, transposeB: true });
+      b: reshaped(wt, [1, g.outC, g.inC]),
+    }, { transposeA: false, transposeB: false });
+    release(backend, prod, wt);
     const dense = reshaped(prod, [g.n, g.outH, g.outW, g.inC]);
     if (g.sh === 1 && g.sw === 1 && g.top === 0 && g.left === 0 && g.inH === g.outH && g.inW === g.outW) {
       return dense;

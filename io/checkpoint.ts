@@ -27,15 +27,68 @@ import {
   torchToTfLayout,
 } from "./state_dict.ts";
 
-/** The value of the checkpoint's `format` metadata. */
+/**
+ * The value of the checkpoint's `format` metadata.
+ *
+ * @example Tell a checkpoint from another safetensors file
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { CHECKPOINT_FORMAT, saveCheckpoint } from "./checkpoint.ts";
+ * import { readSafetensors } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * await saveCheckpoint(`${dir}/last.safetensors`, { model, classNames: ["a", "b"] });
+ * const { metadata } = await readSafetensors(`${dir}/last.safetensors`);
+ * console.assert(metadata.format === CHECKPOINT_FORMAT);
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export const CHECKPOINT_FORMAT = "ada-df-checkpoint";
-/** The checkpoint layout version. */
+/**
+ * The checkpoint layout version.
+ *
+ * @example Check the layout version of a checkpoint
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { CHECKPOINT_VERSION, saveCheckpoint } from "./checkpoint.ts";
+ * import { readSafetensors } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * await saveCheckpoint(`${dir}/last.safetensors`, { model, classNames: ["a", "b"] });
+ * const { metadata } = await readSafetensors(`${dir}/last.safetensors`);
+ * console.assert(Number(metadata.version) <= CHECKPOINT_VERSION);
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export const CHECKPOINT_VERSION = 1;
 
 const EXP_AVG = "optimizer.exp_avg.";
 const EXP_AVG_SQ = "optimizer.exp_avg_sq.";
 
-/** What a checkpoint records besides tensors. */
+/**
+ * What a checkpoint records besides tensors.
+ *
+ * @example Rebuild the model a checkpoint was saved from
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import type { BackboneName } from "../backbones/resnet.ts";
+ * import { type CheckpointMeta, loadCheckpoint, loadModelStateDict, saveCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * const saved = new AdaDfModel("tiny", { numClasses: 3 });
+ * const classNames = ["Neutral", "Happiness", "Sadness"];
+ * await saveCheckpoint(`${dir}/best.safetensors`, { model: saved, classNames });
+ * const checkpoint = await loadCheckpoint(`${dir}/best.safetensors`);
+ * const meta: CheckpointMeta = checkpoint.meta;
+ * const model = new AdaDfModel(meta.backbone as BackboneName, { numClasses: meta.numClasses });
+ * loadModelStateDict(model, checkpoint.model, { strict: true });
+ * console.log(meta.backbone, meta.classNames); // tiny ["Neutral", "Happiness", "Sadness"]
+ * saved.dispose();
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface CheckpointMeta {
   /** Backbone name (`resnet18`, ...). */
   backbone: string;
@@ -101,7 +154,26 @@ export function loadModelStateDict(
   return loadIntoParameters(targets(store), stateDict, { ...options, transform: torchToTfLayout });
 }
 
-/** Options of {@linkcode initFromPretrained}. */
+/**
+ * Options of {@linkcode initFromPretrained}.
+ *
+ * @example Initialise from a plain ResNet checkpoint, classifier included
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { createResNet } from "../backbones/resnet.ts";
+ * import { initFromPretrained, type InitFromPretrainedOptions, modelStateDict } from "./checkpoint.ts";
+ * import { writeSafetensors } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * const pretrained = createResNet("tiny", { numClasses: 7 });
+ * await writeSafetensors(`${dir}/resnet.safetensors`, modelStateDict(pretrained));
+ * const model = new AdaDfModel("tiny", { numClasses: 7 });
+ * const options: InitFromPretrainedOptions = { loadClassifier: true };
+ * const report = await initFromPretrained(model, `${dir}/resnet.safetensors`, options);
+ * console.assert(report.loaded.includes("aux.fc.weight") && report.loaded.includes("target.fc.weight"));
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface InitFromPretrainedOptions {
   /**
    * Also load a classifier `fc` whose shape fits (both branches' `fc`); by default it is left new, as
@@ -152,7 +224,36 @@ function revive(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** Options of {@linkcode saveCheckpoint}. */
+/**
+ * Options of {@linkcode saveCheckpoint}.
+ *
+ * @example Save the model with its trainer state, for resuming
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildPlugins } from "../strategies/registry.ts";
+ * import { Trainer } from "../core/trainer.ts";
+ * import { loadCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "./checkpoint.ts";
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * const trainer = new Trainer({
+ *   model,
+ *   plugins: buildPlugins(),
+ *   train: { length: 0, async *batches() {} },
+ *   epochs: 1,
+ * });
+ * const options: SaveCheckpointOptions = {
+ *   model,
+ *   classNames: ["Neutral", "Happiness"],
+ *   trainer: trainer.getState(),
+ *   config: { note: "any JSON value" },
+ * };
+ * const dir = await Deno.makeTempDir();
+ * await saveCheckpoint(`${dir}/last.safetensors`, options);
+ * const back = await loadCheckpoint(`${dir}/last.safetensors`);
+ * console.assert(back.trainer?.epoch === 0);
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface SaveCheckpointOptions {
   /** The model whose tensors are saved. */
   model: AdaDfModel;
@@ -203,7 +304,23 @@ export async function saveCheckpoint(path: string, options: SaveCheckpointOption
   });
 }
 
-/** A checkpoint read back. */
+/**
+ * A checkpoint read back.
+ *
+ * @example Read a checkpoint back
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * const dir = await Deno.makeTempDir();
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * await saveCheckpoint(`${dir}/last.safetensors`, { model, classNames: ["a", "b"] });
+ * const checkpoint: Checkpoint = await loadCheckpoint(`${dir}/last.safetensors`);
+ * console.log(checkpoint.model.get("target.fc.weight")?.shape); // [2, 64] (PyTorch's [out, in])
+ * console.assert(checkpoint.trainer === undefined); // saved without a trainer state
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface Checkpoint {
   /** The model's tensors (PyTorch layouts). */
   model: StateDict;

@@ -35,7 +35,18 @@ import { loadConfigFile, type RunConfig } from "../core/config.ts";
 import { buildPlugins } from "../strategies/registry.ts";
 import { loadCheckpoint, loadModelStateDict } from "./checkpoint.ts";
 
-/** The names of the files in an export folder. */
+/**
+ * The names of the files in an export folder.
+ *
+ * @example The files of an export folder
+ * ```ts
+ * import { join } from "node:path";
+ * import { EXPORT_FILES } from "./export.ts";
+ * const folder = "exported";
+ * console.log(Object.values(EXPORT_FILES).map((file) => join(folder, file)));
+ * // ["exported/model.json", "exported/weights.bin", "exported/preprocess.json", "exported/tf.min.js"]
+ * ```
+ */
 export const EXPORT_FILES = {
   model: "model.json",
   weights: "weights.bin",
@@ -43,10 +54,33 @@ export const EXPORT_FILES = {
   runtime: "tf.min.js",
 } as const;
 
-/** The value of `format` in `preprocess.json`. */
+/**
+ * The value of `format` in `preprocess.json`.
+ *
+ * @example Check that a `preprocess.json` belongs to an export
+ * ```ts
+ * import { PREPROCESS_FORMAT } from "./export.ts";
+ * const text = '{"format": "ada-df-inference", "version": 1}';
+ * console.assert(JSON.parse(text).format === PREPROCESS_FORMAT);
+ * ```
+ */
 export const PREPROCESS_FORMAT = "ada-df-inference";
 
-/** The attention plugins the exported network can express. */
+/**
+ * The attention plugins the exported network can express.
+ *
+ * @example Export a model trained without attention
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildInferenceModel, type ExportAttention } from "./export.ts";
+ * const attention: ExportAttention = "none";
+ * const model = new AdaDfModel("tiny", { numClasses: 7 });
+ * const net = buildInferenceModel(model, { size: 32, attention });
+ * console.assert(!net.layers.some((layer) => layer.name === "target.attention.scale"));
+ * net.dispose();
+ * model.dispose();
+ * ```
+ */
 export type ExportAttention = "sigmoid" | "none";
 
 /**
@@ -60,6 +94,20 @@ export type ExportAttention = "sigmoid" | "none";
  * horizontal mirror, run the ten crops as one batch, and combine their probabilities by a per-class
  * geometric mean, renormalised (this equals the softmax of the crop-averaged logits, as the trainer
  * evaluates).
+ *
+ * @example Prepare the input an export expects
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { exportInferenceModel, type PreprocessSpec } from "./export.ts";
+ * const dir = await Deno.makeTempDir();
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * await exportInferenceModel(model, { outDir: dir, size: 32, classNames: ["a", "b"], runtime: false });
+ * const spec: PreprocessSpec = JSON.parse(await Deno.readTextFile(`${dir}/preprocess.json`));
+ * const normalise = (value: number, c: number) => (value / 255 - spec.mean[c]) / spec.std[c];
+ * console.log(spec.inputSize, spec.crops, normalise(128, 0)); // 32 1 0.074...
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export interface PreprocessSpec {
   /** Always {@linkcode PREPROCESS_FORMAT}. */
@@ -96,7 +144,21 @@ export interface PreprocessSpec {
   backbone: BackboneName;
 }
 
-/** Options of {@linkcode buildInferenceModel}. */
+/**
+ * Options of {@linkcode buildInferenceModel}.
+ *
+ * @example A network for 48-pixel inputs
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildInferenceModel, type BuildInferenceModelOptions } from "./export.ts";
+ * const options: BuildInferenceModelOptions = { size: 48, attention: "sigmoid" };
+ * const model = new AdaDfModel("tiny", { numClasses: 7 });
+ * const net = buildInferenceModel(model, options);
+ * console.log(net.inputs[0].shape); // [null, 48, 48, 3]
+ * net.dispose();
+ * model.dispose();
+ * ```
+ */
 export interface BuildInferenceModelOptions {
   /** Side of the square input in pixels. */
   size: number;
@@ -108,7 +170,30 @@ export interface BuildInferenceModelOptions {
   attention?: ExportAttention;
 }
 
-/** Options of {@linkcode exportInferenceModel}. */
+/**
+ * Options of {@linkcode exportInferenceModel}.
+ *
+ * @example Export for ten-crop inference, without the browser bundle
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { exportInferenceModel, type ExportInferenceModelOptions } from "./export.ts";
+ * const dir = await Deno.makeTempDir();
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * const options: ExportInferenceModelOptions = {
+ *   outDir: dir,
+ *   size: 32,
+ *   classNames: ["Neutral", "Happiness"],
+ *   mean: [0.5, 0.5, 0.5],
+ *   std: [0.5, 0.5, 0.5],
+ *   crops: 10,
+ *   runtime: false,
+ * };
+ * const { preprocess } = await exportInferenceModel(model, options);
+ * console.assert(preprocess.crops === 10 && preprocess.resizeShorter === 37);
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface ExportInferenceModelOptions extends BuildInferenceModelOptions {
   /** The folder to write (created if missing; the export's files in it are replaced). */
   outDir: string;
@@ -136,7 +221,26 @@ export interface ExportInferenceModelOptions extends BuildInferenceModelOptions 
   runtime?: boolean;
 }
 
-/** What an export wrote. */
+/**
+ * What an export wrote.
+ *
+ * @example What an export wrote
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { exportInferenceModel, type ExportResult } from "./export.ts";
+ * const dir = await Deno.makeTempDir();
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * const result: ExportResult = await exportInferenceModel(model, {
+ *   outDir: dir,
+ *   size: 32,
+ *   classNames: ["a", "b"],
+ *   runtime: false,
+ * });
+ * console.log(result.files.length, result.weightBytes); // 3 files: weights.bin, model.json, preprocess.json
+ * model.dispose();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface ExportResult {
   /** The export folder (absolute). */
   outDir: string;
@@ -480,7 +584,28 @@ export async function exportInferenceModel(
   return { outDir, files, preprocess, weightBytes: weights.byteLength };
 }
 
-/** Options of {@linkcode exportRun}. */
+/**
+ * Options of {@linkcode exportRun}.
+ *
+ * @example Export the last checkpoint of a run folder
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { configToYaml, validateConfig } from "../core/config.ts";
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ * import { exportRun, type ExportRunOptions } from "./export.ts";
+ * // A run folder as the trainer leaves it: config.yaml and a checkpoint.
+ * const runDir = await Deno.makeTempDir();
+ * const config = validateConfig({ model: { backbone: "tiny" }, data: { size: 32 } });
+ * await Deno.writeTextFile(`${runDir}/config.yaml`, configToYaml(config));
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * await saveCheckpoint(`${runDir}/last.safetensors`, { model, classNames: ["a", "b"] });
+ * const options: ExportRunOptions = { checkpoint: "last", runtime: false };
+ * const { preprocess } = await exportRun(runDir, `${runDir}/exported`, options);
+ * console.assert(preprocess.inputSize === 32 && preprocess.backbone === "tiny");
+ * model.dispose();
+ * await Deno.remove(runDir, { recursive: true });
+ * ```
+ */
 export interface ExportRunOptions {
   /**
    * Which checkpoint of the run: `best` (falls back to `last` when the run has no best yet) or `last`.
@@ -494,7 +619,27 @@ export interface ExportRunOptions {
   runtime?: boolean;
 }
 
-/** What {@linkcode exportRun} wrote, and from which checkpoint. */
+/**
+ * What {@linkcode exportRun} wrote, and from which checkpoint.
+ *
+ * @example Which checkpoint was exported
+ * ```ts
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { configToYaml, validateConfig } from "../core/config.ts";
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ * import { exportRun, type ExportRunResult } from "./export.ts";
+ * const runDir = await Deno.makeTempDir();
+ * const config = validateConfig({ model: { backbone: "tiny" }, data: { size: 32 } });
+ * await Deno.writeTextFile(`${runDir}/config.yaml`, configToYaml(config));
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * await saveCheckpoint(`${runDir}/last.safetensors`, { model, classNames: ["a", "b"] });
+ * // No best.safetensors yet: "best" falls back to the last checkpoint.
+ * const result: ExportRunResult = await exportRun(runDir, `${runDir}/exported`, { runtime: false });
+ * console.assert(result.checkpointPath.endsWith("last.safetensors"));
+ * model.dispose();
+ * await Deno.remove(runDir, { recursive: true });
+ * ```
+ */
 export interface ExportRunResult extends ExportResult {
   /** The checkpoint file exported. */
   checkpointPath: string;

@@ -44,7 +44,23 @@ import { decodeSafetensors } from "./safetensors.ts";
 import { ZipReader } from "./_zip.ts";
 import { readWholeFile } from "./_file.ts";
 
-/** Options for {@linkcode readStateDict} and {@linkcode decodeStateDict}. */
+/**
+ * Options for {@linkcode readStateDict} and {@linkcode decodeStateDict}.
+ *
+ * @example Keep the stored names and dtypes
+ * ```ts
+ * import { readStateDict, type ReadStateDictOptions } from "./pytorch.ts";
+ * import { writeSafetensors } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeSafetensors(`${dir}/w.safetensors`, {
+ *   "module.bn.num_batches_tracked": { dtype: "int64", shape: [], data: new BigInt64Array([10n]) },
+ * });
+ * const options: ReadStateDictOptions = { stripPrefixes: [], keepDtypes: true };
+ * const weights = await readStateDict(`${dir}/w.safetensors`, options);
+ * console.assert(weights.get("module.bn.num_batches_tracked")!.dtype === "int64");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface ReadStateDictOptions {
   /**
    * The top-level key whose nested dict holds the tensors (for example `"state_dict"` or `"ema"`).
@@ -70,7 +86,20 @@ export interface ReadStateDictOptions {
   keepDtypes?: boolean;
 }
 
-/** Options for {@linkcode decodeStateDict}: those of {@linkcode readStateDict} plus the source. */
+/**
+ * Options for {@linkcode decodeStateDict}: those of {@linkcode readStateDict} plus the source.
+ *
+ * @example Decode bytes and strip a custom prefix
+ * ```ts
+ * import { decodeStateDict, type DecodeStateDictOptions } from "./pytorch.ts";
+ * import { encodeSafetensors } from "./safetensors.ts";
+ * const bytes = encodeSafetensors({
+ *   "backbone.fc.bias": { dtype: "float32", shape: [1], data: new Float32Array(1) },
+ * });
+ * const options: DecodeStateDictOptions = { source: "download.safetensors", stripPrefixes: ["backbone."] };
+ * console.assert(decodeStateDict(bytes, options).has("fc.bias"));
+ * ```
+ */
 export interface DecodeStateDictOptions extends ReadStateDictOptions {
   /**
    * A file name for error messages; its extension also lets a `.safetensors` file be recognised.

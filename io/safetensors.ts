@@ -76,7 +76,18 @@ const ALIGNMENT_RANK: Record<DType, number> = {
 /** The largest header accepted, as in the reference implementation. */
 const MAX_HEADER_BYTES = 100_000_000;
 
-/** Options for {@linkcode encodeSafetensors} and {@linkcode writeSafetensors}. */
+/**
+ * Options for {@linkcode encodeSafetensors} and {@linkcode writeSafetensors}.
+ *
+ * @example Record where the weights come from
+ * ```ts
+ * import { decodeSafetensors, encodeSafetensors, type EncodeSafetensorsOptions } from "./safetensors.ts";
+ * const options: EncodeSafetensorsOptions = { metadata: { format: "pt", epoch: "12" } };
+ * const tensors = { b: { dtype: "float32" as const, shape: [1], data: new Float32Array([1]) } };
+ * const bytes = encodeSafetensors(tensors, options);
+ * console.assert(decodeSafetensors(bytes).metadata.epoch === "12");
+ * ```
+ */
 export interface EncodeSafetensorsOptions {
   /**
    * Free-form string metadata stored in the header's `__metadata__` map, in insertion order.
@@ -86,7 +97,18 @@ export interface EncodeSafetensorsOptions {
   metadata?: Record<string, string>;
 }
 
-/** Options for {@linkcode decodeSafetensors} and {@linkcode readSafetensors}. */
+/**
+ * Options for {@linkcode decodeSafetensors} and {@linkcode readSafetensors}.
+ *
+ * @example Keep float64 values as stored
+ * ```ts
+ * import { decodeSafetensors, type DecodeSafetensorsOptions, encodeSafetensors } from "./safetensors.ts";
+ * const bytes = encodeSafetensors({ x: { dtype: "float64", shape: [1], data: new Float64Array([0.1]) } });
+ * const options: DecodeSafetensorsOptions = { source: "x.safetensors", keepDtypes: true };
+ * const x = decodeSafetensors(bytes, options).tensors.get("x")!;
+ * console.assert(x.data instanceof Float64Array && x.data[0] === 0.1);
+ * ```
+ */
 export interface DecodeSafetensorsOptions {
   /**
    * What the bytes came from (usually a path), named in every error message.
@@ -103,7 +125,21 @@ export interface DecodeSafetensorsOptions {
   keepDtypes?: boolean;
 }
 
-/** What {@linkcode decodeSafetensors} and {@linkcode readSafetensors} return. */
+/**
+ * What {@linkcode decodeSafetensors} and {@linkcode readSafetensors} return.
+ *
+ * @example List a file's tensors and metadata
+ * ```ts
+ * import { readSafetensors, type SafetensorsContents, writeSafetensors } from "./safetensors.ts";
+ * const dir = await Deno.makeTempDir();
+ * const tensors = { a: { dtype: "int32" as const, shape: [2], data: new Int32Array(2) } };
+ * await writeSafetensors(`${dir}/m.safetensors`, tensors, { metadata: { note: "example" } });
+ * const contents: SafetensorsContents = await readSafetensors(`${dir}/m.safetensors`);
+ * for (const [name, t] of contents.tensors) console.log(name, t.dtype, t.shape); // a int32 [2]
+ * console.assert(contents.metadata.note === "example");
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export interface SafetensorsContents {
   /**
    * The tensors, in the order of their data in the file. No two share memory; from

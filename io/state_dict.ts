@@ -31,6 +31,21 @@ import { bfloat16ToFloat32, float16ToFloat32, type NamedTensor } from "./_dtype.
  * `assign` receives the new values in row-major order as a `Float32Array` of `shape`'s element
  * count. Treat the array as read-only: the same array may be handed to several parameters when a
  * name map sends one tensor to several names (copy it, e.g. into a tensor, if it is kept).
+ *
+ * @example Adapt a TensorFlow.js variable
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { loadIntoParameters, type ParameterTarget } from "./state_dict.ts";
+ * const bias = tf.variable(tf.zeros([2]));
+ * const target: ParameterTarget = {
+ *   shape: bias.shape,
+ *   assign: (data) => bias.assign(tf.tensor(data, bias.shape)),
+ * };
+ * loadIntoParameters(new Map([["fc.bias", target]]), {
+ *   "fc.bias": { dtype: "float32", shape: [2], data: new Float32Array([1, 2]) },
+ * });
+ * console.log(bias.dataSync()); // [1, 2]
+ * ```
  */
 export interface ParameterTarget {
   /** The parameter's shape, compared exactly with the file tensor's shape. */
@@ -39,7 +54,20 @@ export interface ParameterTarget {
   assign(data: Float32Array): void;
 }
 
-/** A parameter whose shape differs from the file tensor that maps to it. */
+/**
+ * A parameter whose shape differs from the file tensor that maps to it.
+ *
+ * @example A classifier with a different number of classes
+ * ```ts
+ * import { loadIntoParameters, type ShapeMismatch } from "./state_dict.ts";
+ * const params = new Map([["fc.bias", { shape: [7], assign: () => {} }]]);
+ * const report = loadIntoParameters(params, {
+ *   "fc.bias": { dtype: "float32", shape: [1000], data: new Float32Array(1000) },
+ * });
+ * const [mismatch]: ShapeMismatch[] = report.mismatched;
+ * console.log(`${mismatch.name}: expected [${mismatch.expected}], got [${mismatch.got}]`);
+ * ```
+ */
 export interface ShapeMismatch {
   /** The model parameter's name. */
   name: string;
@@ -51,7 +79,20 @@ export interface ShapeMismatch {
   got: number[];
 }
 
-/** What {@linkcode loadIntoParameters} did, by name. */
+/**
+ * What {@linkcode loadIntoParameters} did, by name.
+ *
+ * @example Fail when nothing was loaded
+ * ```ts
+ * import { type LoadReport, loadIntoParameters } from "./state_dict.ts";
+ * const params = new Map([["conv1.weight", { shape: [1], assign: () => {} }]]);
+ * const report: LoadReport = loadIntoParameters(params, {
+ *   "features.0.weight": { dtype: "float32", shape: [1], data: new Float32Array(1) },
+ * });
+ * console.assert(report.loaded.length === 0 && report.unexpected[0] === "features.0.weight");
+ * console.assert(report.fileTensors === 1 && report.missing[0] === "conv1.weight");
+ * ```
+ */
 export interface LoadReport {
   /** Model parameters that received values, in model order. */
   loaded: string[];
@@ -71,12 +112,43 @@ export interface LoadReport {
  * Renames file tensors to model parameter names: a record (names it lacks keep their name) or a
  * function (`undefined` keeps the name). A string array loads one tensor into several parameters
  * (e.g. both branches of a dual-branch model); `null` drops the tensor.
+ *
+ * @example Rename with a record, or drop with a function
+ * ```ts
+ * import { loadIntoParameters, type NameMap } from "./state_dict.ts";
+ * const params = new Map([["fc.weight", { shape: [1], assign: () => {} }]]);
+ * const file = {
+ *   "classifier.weight": { dtype: "float32" as const, shape: [1], data: new Float32Array(1) },
+ *   "bn.num_batches_tracked": { dtype: "int32" as const, shape: [], data: new Int32Array(1) },
+ * };
+ * const rename: NameMap = { "classifier.weight": "fc.weight", "bn.num_batches_tracked": null };
+ * const byFunction: NameMap = (name) =>
+ *   name.endsWith("num_batches_tracked") ? null : name.replace("classifier.", "fc.");
+ * for (const map of [rename, byFunction]) {
+ *   const report = loadIntoParameters(params, file, { map });
+ *   console.assert(report.loaded[0] === "fc.weight" && report.skipped[0] === "bn.num_batches_tracked");
+ * }
+ * ```
  */
 export type NameMap =
   | Record<string, string | string[] | null>
   | ((name: string) => string | string[] | null | undefined);
 
-/** Options for {@linkcode loadIntoParameters}. */
+/**
+ * Options for {@linkcode loadIntoParameters}.
+ *
+ * @example Strict loading of PyTorch-layout weights into TensorFlow.js layouts
+ * ```ts
+ * import { type LoadOptions, loadIntoParameters, torchToTfLayout } from "./state_dict.ts";
+ * // a Linear(3, 2) weight: PyTorch stores [out, in] = [2, 3], TensorFlow.js [in, out] = [3, 2]
+ * const params = new Map([["fc.weight", { shape: [3, 2], assign: () => {} }]]);
+ * const options: LoadOptions = { strict: true, transform: torchToTfLayout };
+ * const report = loadIntoParameters(params, {
+ *   "fc.weight": { dtype: "float32", shape: [2, 3], data: new Float32Array(6) },
+ * }, options);
+ * console.assert(report.loaded.length === 1);
+ * ```
+ */
 export interface LoadOptions {
   /**
    * Throw, before assigning anything, when a parameter is missing, a file tensor is unexpected or a

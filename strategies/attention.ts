@@ -8,7 +8,19 @@
 import { tf } from "../engine/tf.ts";
 import { checkOptions } from "./_options.ts";
 
-/** The raw outputs of the two attention heads (before any sigmoid), as given to an {@linkcode Attention}. */
+/**
+ * The raw outputs of the two attention heads (before any sigmoid), as given to an {@linkcode Attention}.
+ *
+ * @example Weights of the warm-up epochs and after
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { type AttentionInputs, sigmoidAttention } from "./attention.ts";
+ * const attention = sigmoidAttention({ warmupEpochs: 1 });
+ * const inputs: AttentionInputs = { scores1: tf.tensor1d([0]), scores2: tf.tensor1d([2]), epoch: 1 };
+ * console.log(attention.apply(inputs).a2.dataSync()); // [1]: still warming up
+ * console.log(attention.apply({ ...inputs, epoch: 2 }).a2.dataSync()); // [0.881]
+ * ```
+ */
 export interface AttentionInputs {
   /** [B] raw score of the auxiliary branch's head. */
   scores1: tf.Tensor1D;
@@ -18,7 +30,24 @@ export interface AttentionInputs {
   epoch?: number;
 }
 
-/** Per-branch attention weights, as returned by an {@linkcode Attention}. */
+/**
+ * Per-branch attention weights, as returned by an {@linkcode Attention}.
+ *
+ * @example Scale both branches' logits
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { type AttentionWeights, sigmoidAttention } from "./attention.ts";
+ * const logits = tf.tensor2d([[2, 0], [0, 2]]);
+ * const { a1, a2 }: AttentionWeights = sigmoidAttention().apply({
+ *   scores1: tf.tensor1d([0, 1]),
+ *   scores2: tf.tensor1d([1, 0]),
+ * });
+ * const z1 = logits.mul(a1.expandDims(1));
+ * const z2 = logits.mul(a2.expandDims(1));
+ * console.log(z1.arraySync(), z2.arraySync());
+ * tf.dispose([a1, a2]);
+ * ```
+ */
 export type AttentionWeights = {
   /** [B] a_1, scaling the auxiliary logits. */
   a1: tf.Tensor1D;
@@ -47,7 +76,19 @@ export interface Attention {
   apply(inputs: AttentionInputs): AttentionWeights;
 }
 
-/** Options of {@linkcode sigmoidAttention}. */
+/**
+ * Options of {@linkcode sigmoidAttention}.
+ *
+ * @example Three warm-up epochs, from a config or directly
+ * ```ts
+ * import { sigmoidAttention, type SigmoidAttentionOptions } from "./attention.ts";
+ * import { buildPlugin } from "./registry.ts";
+ * const options: SigmoidAttentionOptions = { warmupEpochs: 3 };
+ * const direct = sigmoidAttention(options);
+ * const fromConfig = buildPlugin("attention", { type: "sigmoid", ...options });
+ * console.assert(direct.name === fromConfig.name);
+ * ```
+ */
 export interface SigmoidAttentionOptions {
   /**
    * Training epochs (from the first) during which a_k = 1, as with `none`, before the sigmoid takes

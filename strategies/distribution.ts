@@ -10,7 +10,24 @@ import { tf } from "../engine/tf.ts";
 import { fuseDistributions, stopGradient } from "../core/math.ts";
 import { checkOptions } from "./_options.ts";
 
-/** What a {@linkcode DistributionSource} may use to build the targets of a batch. */
+/**
+ * What a {@linkcode DistributionSource} may use to build the targets of a batch.
+ *
+ * @example The fused targets of a batch of one
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { type DistributionInputs, fusedDistribution } from "./distribution.ts";
+ * const auxLogits = tf.tensor2d([[0, 0]]);
+ * const inputs: DistributionInputs = {
+ *   auxLogits,
+ *   auxProbs: tf.softmax(auxLogits),
+ *   labels: tf.tensor1d([1], "int32"),
+ *   weights: tf.tensor1d([0.5]),
+ *   classDistributions: tf.tensor2d([[0.9, 0.1], [0.2, 0.8]]),
+ * };
+ * console.log(fusedDistribution().targets(inputs).arraySync()); // [[0.35, 0.65]]
+ * ```
+ */
 export interface DistributionInputs {
   /** [B, C] attention-scaled auxiliary logits z_1. */
   auxLogits: tf.Tensor2D;
@@ -49,7 +66,30 @@ export interface DistributionSource {
   targets(inputs: DistributionInputs): tf.Tensor2D;
 }
 
-/** Options of the distribution sources whose targets can carry a gradient. */
+/**
+ * Options of the distribution sources whose targets can carry a gradient.
+ *
+ * @example Detach the targets of the label-distribution source
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { labelDistribution, type DistributionSourceOptions } from "./distribution.ts";
+ * const options: DistributionSourceOptions = { stopGradient: true };
+ * const source = labelDistribution(options);
+ * const auxLogits = tf.tensor2d([[1, 0]]);
+ * const grad = tf.grad((z: tf.Tensor) => {
+ *   const auxProbs = tf.softmax(z as tf.Tensor2D);
+ *   const targets = source.targets({
+ *     auxLogits: z as tf.Tensor2D,
+ *     auxProbs,
+ *     labels: tf.tensor1d([0], "int32"),
+ *     weights: tf.tensor1d([1]),
+ *     classDistributions: tf.eye(2) as tf.Tensor2D,
+ *   });
+ *   return targets.sum();
+ * })(auxLogits);
+ * console.log(grad.arraySync()); // [[0, 0]]: no gradient through the targets
+ * ```
+ */
 export interface DistributionSourceOptions {
   /**
    * Stop the gradient at the targets. The reference keeps it: the KL term's gradient then reaches the

@@ -17,7 +17,23 @@
 import { tf } from "../engine/tf.ts";
 import { checkOptions, checkRange } from "./_options.ts";
 
-/** A miner's state as plain data, for checkpoints. */
+/**
+ * A miner's state as plain data, for checkpoints.
+ *
+ * @example Save a miner's state and restore it into another
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { type ClassDistributionMinerState, epochPassMiner } from "./miner.ts";
+ * const miner = epochPassMiner({ threshold: 0.6 });
+ * miner.begin(2);
+ * miner.observe(tf.tensor2d([[0.9, 0.1]]), tf.tensor1d([0], "int32"));
+ * miner.end().dispose();
+ * const state: ClassDistributionMinerState = JSON.parse(JSON.stringify(miner.getState()));
+ * const restored = epochPassMiner({ threshold: 0.6 });
+ * restored.setState(state);
+ * console.log(restored.distributions(2).arraySync()); // [[0.9, 0.1], [0.4, 0.6]]
+ * ```
+ */
 export interface ClassDistributionMinerState {
   /** C, or 0 before the miner has been used. */
   numClasses: number;
@@ -69,7 +85,20 @@ export interface ClassDistributionMiner {
   setState(state: ClassDistributionMinerState): void;
 }
 
-/** Options of the built-in miners. */
+/**
+ * Options of the built-in miners.
+ *
+ * @example The AffectNet threshold with the reference's fallback rows
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { type ClassDistributionMinerOptions, onlineMiner } from "./miner.ts";
+ * const options: ClassDistributionMinerOptions = { threshold: 0.5, legacyFallback: true };
+ * const miner = onlineMiner(options);
+ * miner.begin(3);
+ * miner.observe(tf.tensor2d([[0.3, 0.3, 0.4]]), tf.tensor1d([0], "int32"));
+ * console.log(miner.end().arraySync()[0]); // [0.5, 0.2, 0.2]: 0.3 < 0.5, so the legacy fallback row
+ * ```
+ */
 export interface ClassDistributionMinerOptions {
   /**
    * t: a class keeps its mean c_j when c_j[j] >= t, otherwise falls back to d_j (RAF-DB 0.7,

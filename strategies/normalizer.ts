@@ -26,7 +26,18 @@ export interface WeightNormalizer {
   normalize(attention: tf.Tensor1D): tf.Tensor1D;
 }
 
-/** Options of {@linkcode adaptiveNormalizer}. */
+/**
+ * Options of {@linkcode adaptiveNormalizer}.
+ *
+ * @example Normalise to [0.5, 1]
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { adaptiveNormalizer, type AdaptiveNormalizerOptions } from "./normalizer.ts";
+ * const options: AdaptiveNormalizerOptions = { minWeight: 0.5, maxWeight: 1 };
+ * const w = adaptiveNormalizer(options).normalize(tf.tensor1d([0.2, 0.4, 0.6]));
+ * console.log(w.arraySync()); // [0.5, 0.75, 1]
+ * ```
+ */
 export interface AdaptiveNormalizerOptions {
   /**
    * w_min, the weight of the batch's least confident sample.
@@ -68,7 +79,20 @@ export function adaptiveNormalizer(options: AdaptiveNormalizerOptions = {}): Wei
   };
 }
 
-/** Options of {@linkcode fixedNormalizer}. */
+/**
+ * Options of {@linkcode fixedNormalizer}.
+ *
+ * @example Keep only the class distributions
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { fixedNormalizer, type FixedNormalizerOptions } from "./normalizer.ts";
+ * import { buildPlugins } from "./registry.ts";
+ * const options: FixedNormalizerOptions = { value: 1 };
+ * console.log(fixedNormalizer(options).normalize(tf.tensor1d([0.3, 0.7])).arraySync()); // [1, 1]
+ * const plugins = buildPlugins({ normalizer: { type: "fixed", ...options } });
+ * console.assert(plugins.normalizer.name === "fixed");
+ * ```
+ */
 export interface FixedNormalizerOptions {
   /**
    * The weight w' of every sample, in [0, 1]: 0 keeps the label distributions, 1 the class

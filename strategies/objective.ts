@@ -11,7 +11,36 @@ import type { Regularizer } from "./regularizer.ts";
 import type { LossSchedule } from "./schedule.ts";
 import type { WeightNormalizer } from "./normalizer.ts";
 
-/** The plugins that shape the per-batch objective (a full plugin set also has a miner). */
+/**
+ * The plugins that shape the per-batch objective (a full plugin set also has a miner).
+ *
+ * @example Only the plugins the objective needs
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { noAttention } from "./attention.ts";
+ * import { onehotDistribution } from "./distribution.ts";
+ * import { fixedNormalizer } from "./normalizer.ts";
+ * import { computeObjective, type ObjectivePlugins } from "./objective.ts";
+ * import { noRegularizer } from "./regularizer.ts";
+ * import { constantSchedule } from "./schedule.ts";
+ * const plugins: ObjectivePlugins = {
+ *   attention: noAttention(),
+ *   normalizer: fixedNormalizer(),
+ *   distribution: onehotDistribution(),
+ *   regularizer: noRegularizer(),
+ *   schedule: constantSchedule(),
+ * };
+ * const result = computeObjective(plugins, {
+ *   auxLogits: tf.tensor2d([[0, 0]]),
+ *   targetLogits: tf.tensor2d([[0, 0]]),
+ *   scores1: tf.tensor1d([0]),
+ *   scores2: tf.tensor1d([0]),
+ *   labels: tf.tensor1d([0], "int32"),
+ *   classDistributions: tf.eye(2) as tf.Tensor2D,
+ * }, { epoch: 1 });
+ * console.log(result.total.dataSync()[0]); // 2 ln 2: the cross-entropy plus the KL to the one-hot target
+ * ```
+ */
 export interface ObjectivePlugins {
   /** Scores to branch attention. */
   attention: Attention;
@@ -25,7 +54,28 @@ export interface ObjectivePlugins {
   schedule: LossSchedule;
 }
 
-/** A batch's raw model outputs and labels, as given to {@linkcode computeObjective}. */
+/**
+ * A batch's raw model outputs and labels, as given to {@linkcode computeObjective}.
+ *
+ * @example A batch from the model's raw outputs
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { computeObjective, type ObjectiveBatch } from "./objective.ts";
+ * import { buildPlugins } from "./registry.ts";
+ * const model = new AdaDfModel("tiny", { numClasses: 3 });
+ * const plugins = buildPlugins();
+ * const outputs = model.forward(tf.zeros([2, 32, 32, 3]), { training: true });
+ * const batch: ObjectiveBatch = {
+ *   ...outputs,
+ *   labels: tf.tensor1d([0, 2], "int32"),
+ *   classDistributions: plugins.miner.distributions(3),
+ * };
+ * const result = computeObjective(plugins, batch, { epoch: 1 });
+ * console.assert(result.targets.shape.join("x") === "2x3");
+ * model.dispose();
+ * ```
+ */
 export interface ObjectiveBatch {
   /** [B, C] raw auxiliary classifier outputs fc_1(h_1), before attention scaling. */
   auxLogits: tf.Tensor2D;
@@ -41,7 +91,27 @@ export interface ObjectiveBatch {
   classDistributions: tf.Tensor2D;
 }
 
-/** Options of {@linkcode computeObjective}. */
+/**
+ * Options of {@linkcode computeObjective}.
+ *
+ * @example Two images of two crops each
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { computeObjective, type ObjectiveOptions } from "./objective.ts";
+ * import { buildPlugins } from "./registry.ts";
+ * const plugins = buildPlugins();
+ * const options: ObjectiveOptions = { epoch: 4, batchSize: 2 };
+ * const result = computeObjective(plugins, {
+ *   auxLogits: tf.tensor2d([[1, 0], [1, 0], [0, 1], [0, 1]]),
+ *   targetLogits: tf.tensor2d([[1, 0], [1, 0], [0, 1], [0, 1]]),
+ *   scores1: tf.tensor1d([0, 0.1, 0.2, 0.3]),
+ *   scores2: tf.tensor1d([0.3, 0.2, 0.1, 0]),
+ *   labels: tf.tensor1d([0, 0, 1, 1], "int32"),
+ *   classDistributions: plugins.miner.distributions(2),
+ * }, options);
+ * console.assert(result.alpha1 === 1 && result.alpha2 < 1); // epoch 4 is past beta = 3
+ * ```
+ */
 export interface ObjectiveOptions {
   /** The current epoch, counted from 1. */
   epoch: number;
@@ -57,6 +127,25 @@ export interface ObjectiveOptions {
 /**
  * The objective's terms and the intermediate quantities a trainer or a logger may need. (A type alias,
  * so that a result can be returned from `tf.tidy` or passed to `tf.dispose`.)
+ *
+ * @example Log the terms, then free every tensor
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { computeObjective, type ObjectiveResult } from "./objective.ts";
+ * import { buildPlugins } from "./registry.ts";
+ * const plugins = buildPlugins();
+ * const result: ObjectiveResult = computeObjective(plugins, {
+ *   auxLogits: tf.tensor2d([[2, 0], [0, 1]]),
+ *   targetLogits: tf.tensor2d([[1, 0], [0, 2]]),
+ *   scores1: tf.tensor1d([0.1, -0.2]),
+ *   scores2: tf.tensor1d([0, 0.4]),
+ *   labels: tf.tensor1d([0, 1], "int32"),
+ *   classDistributions: plugins.miner.distributions(2),
+ * }, { epoch: 1 });
+ * const predictions = result.scaledTargetLogits.argMax(1);
+ * console.log(result.ce.dataSync()[0], result.kl.dataSync()[0], predictions.arraySync()); // ..., ..., [0, 1]
+ * tf.dispose([result, predictions]);
+ * ```
  */
 export type ObjectiveResult = {
   /** alpha2 * ce + alpha1 * kl + rr. */

@@ -19,7 +19,29 @@ import { adaptiveNormalizer, fixedNormalizer, type WeightNormalizer } from "./no
 import { noRegularizer, rankRegularizer, type Regularizer } from "./regularizer.ts";
 import { constantSchedule, type LossSchedule, rampSchedule } from "./schedule.ts";
 
-/** The plugin families and the interface of each: also the shape of a full plugin set. */
+/**
+ * The plugin families and the interface of each: also the shape of a full plugin set.
+ *
+ * @example A full set, every family given explicitly
+ * ```ts
+ * import { noAttention } from "./attention.ts";
+ * import { labelDistribution } from "./distribution.ts";
+ * import { onlineMiner } from "./miner.ts";
+ * import { adaptiveNormalizer } from "./normalizer.ts";
+ * import type { PluginSet } from "./registry.ts";
+ * import { rankRegularizer } from "./regularizer.ts";
+ * import { rampSchedule } from "./schedule.ts";
+ * const plugins: PluginSet = {
+ *   distribution: labelDistribution(),
+ *   miner: onlineMiner({ threshold: 0.5 }),
+ *   attention: noAttention(),
+ *   normalizer: adaptiveNormalizer(),
+ *   regularizer: rankRegularizer({ margin: 0.15 }),
+ *   schedule: rampSchedule({ beta: 5 }),
+ * };
+ * console.assert(plugins.miner.extraPass === false);
+ * ```
+ */
 export interface PluginSet {
   /** Distribution source: the target branch's supervision. */
   distribution: DistributionSource;
@@ -35,10 +57,29 @@ export interface PluginSet {
   schedule: LossSchedule;
 }
 
-/** The name of a plugin family, which is also its field in a plugin config. */
+/**
+ * The name of a plugin family, which is also its field in a plugin config.
+ *
+ * @example Print the plugins of every family
+ * ```ts
+ * import { listPlugins, PLUGIN_FAMILIES, type PluginFamily } from "./registry.ts";
+ * const families: readonly PluginFamily[] = PLUGIN_FAMILIES;
+ * for (const family of families) console.log(`${family}: ${listPlugins(family).join(", ")}`);
+ * ```
+ */
 export type PluginFamily = keyof PluginSet;
 
-/** The plugin families, in config order. */
+/**
+ * The plugin families, in config order.
+ *
+ * @example Read the plugin names of a built set
+ * ```ts
+ * import { buildPlugins, PLUGIN_FAMILIES } from "./registry.ts";
+ * const plugins = buildPlugins({ distribution: "label" });
+ * const names = PLUGIN_FAMILIES.map((family) => plugins[family].name);
+ * console.log(names); // ["label", "epoch-pass", "sigmoid", "adaptive", "rank", "ramp"]
+ * ```
+ */
 export const PLUGIN_FAMILIES: readonly PluginFamily[] = Object.freeze([
   "distribution",
   "miner",
@@ -48,16 +89,60 @@ export const PLUGIN_FAMILIES: readonly PluginFamily[] = Object.freeze([
   "schedule",
 ]);
 
-/** A plugin's options as they come from a config. */
+/**
+ * A plugin's options as they come from a config.
+ *
+ * @example Options as a YAML file gives them
+ * ```ts
+ * import { buildPlugin, type PluginOptions } from "./registry.ts";
+ * const options: PluginOptions = { ratio: 0.6, margin: 0.15 };
+ * const regularizer = buildPlugin("regularizer", { type: "rank", ...options });
+ * console.assert(regularizer.name === "rank");
+ * ```
+ */
 export type PluginOptions = Record<string, unknown>;
 
-/** A factory: builds a plugin of family `F` from its options (it validates them). */
+/**
+ * A factory: builds a plugin of family `F` from its options (it validates them).
+ *
+ * @example A schedule factory that reads its own option
+ * ```ts
+ * import { type PluginFactory, registerPlugin } from "./registry.ts";
+ * const linear: PluginFactory<"schedule"> = (options) => {
+ *   const epochs = (options.epochs as number | undefined) ?? 10;
+ *   return { name: "linear", weights: (epoch) => ({ alpha1: Math.min(1, epoch / epochs), alpha2: 1 }) };
+ * };
+ * registerPlugin("schedule", "linear", linear);
+ * console.assert(linear({ epochs: 4 }).weights(2).alpha1 === 0.5);
+ * ```
+ */
 export type PluginFactory<F extends PluginFamily> = (options: PluginOptions) => PluginSet[F];
 
-/** A plugin in a config: its name, or `{ type: name, ...options }`. */
+/**
+ * A plugin in a config: its name, or `{ type: name, ...options }`.
+ *
+ * @example A plugin by name, or by name with options
+ * ```ts
+ * import { buildPlugin, type PluginSpec } from "./registry.ts";
+ * const byName: PluginSpec = "constant";
+ * const withOptions: PluginSpec = { type: "constant", alpha1: 0.3, alpha2: 0.7 };
+ * console.assert(buildPlugin("schedule", byName).weights(1).alpha1 === 1);
+ * console.assert(buildPlugin("schedule", withOptions).weights(1).alpha1 === 0.3);
+ * ```
+ */
 export type PluginSpec = string | ({ type: string } & PluginOptions);
 
-/** A plugin config: one spec per family; a missing family takes the Ada-DF default. */
+/**
+ * A plugin config: one spec per family; a missing family takes the Ada-DF default.
+ *
+ * @example The Ada-DF plugins with SCN's rank margin
+ * ```ts
+ * import { buildPlugins, type PluginConfig } from "./registry.ts";
+ * const config: PluginConfig = { regularizer: { type: "rank", margin: 0.15 } };
+ * const plugins = buildPlugins(config);
+ * console.assert(plugins.distribution.name === "fused" && plugins.regularizer.name === "rank");
+ * ```
+ */
 export type PluginConfig = { [F in PluginFamily]?: PluginSpec };
 
 type Registry = { [F in PluginFamily]: Map<string, PluginFactory<F>> };
@@ -102,7 +187,18 @@ function checkFamily(owner: string, family: unknown): PluginFamily {
   return family as PluginFamily;
 }
 
-/** Options of {@linkcode registerPlugin}. */
+/**
+ * Options of {@linkcode registerPlugin}.
+ *
+ * @example Replace a built-in plugin
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { buildPlugin, registerPlugin, type RegisterPluginOptions } from "./registry.ts";
+ * const options: RegisterPluginOptions = { replace: true };
+ * registerPlugin("regularizer", "none", () => ({ name: "none", loss: () => tf.scalar(0) }), options);
+ * console.assert(buildPlugin("regularizer", "none").name === "none");
+ * ```
+ */
 export interface RegisterPluginOptions {
   /**
    * Replace a plugin already registered under the name (built-ins included) instead of failing.
@@ -218,7 +314,16 @@ export function buildPlugin<F extends PluginFamily>(family: F, spec: PluginSpec)
   return plugin;
 }
 
-/** The Ada-DF plugins, the reference's choices. */
+/**
+ * The Ada-DF plugins, the reference's choices.
+ *
+ * @example The defaults with one family changed
+ * ```ts
+ * import { buildPlugins, DEFAULT_PLUGIN_CONFIG } from "./registry.ts";
+ * const plugins = buildPlugins({ ...DEFAULT_PLUGIN_CONFIG, miner: "online" });
+ * console.assert(DEFAULT_PLUGIN_CONFIG.distribution === "fused" && plugins.miner.name === "online");
+ * ```
+ */
 export const DEFAULT_PLUGIN_CONFIG: Readonly<Required<PluginConfig>> = Object.freeze({
   distribution: "fused",
   miner: "epoch-pass",
@@ -228,7 +333,17 @@ export const DEFAULT_PLUGIN_CONFIG: Readonly<Required<PluginConfig>> = Object.fr
   schedule: "ramp",
 });
 
-/** The names of the paper's ablation presets (its Table 2). */
+/**
+ * The names of the paper's ablation presets (its Table 2).
+ *
+ * @example Build the plugins of an ablation given on the command line
+ * ```ts
+ * import { type AblationPreset, ABLATION_PRESETS, buildPlugins } from "./registry.ts";
+ * const preset: AblationPreset = "class";
+ * const plugins = buildPlugins(ABLATION_PRESETS[preset]);
+ * console.assert(plugins.distribution.name === "class");
+ * ```
+ */
 export type AblationPreset = "baseline" | "class" | "label" | "fused";
 
 /**
@@ -236,6 +351,13 @@ export type AblationPreset = "baseline" | "class" | "label" | "fused";
  * (`onehot`: the target branch learns from one-hot labels, its KL term equals the cross-entropy; the
  * paper's baseline is a plain single-branch ResNet, here it is the same model with only this plugin
  * swapped), `class` (c'_y only), `label` (l_i only) and `fused` (full Ada-DF).
+ *
+ * @example The distribution source of each ablation
+ * ```ts
+ * import { ABLATION_PRESETS } from "./registry.ts";
+ * for (const [preset, config] of Object.entries(ABLATION_PRESETS)) console.log(preset, config.distribution);
+ * // baseline onehot, class class, label label, fused fused
+ * ```
  */
 export const ABLATION_PRESETS: Readonly<Record<AblationPreset, Readonly<Required<PluginConfig>>>> = Object
   .freeze({

@@ -7,7 +7,24 @@ import { tf } from "../engine/tf.ts";
 import { rankRegularization } from "../core/math.ts";
 import { checkOptions, checkRange } from "./_options.ts";
 
-/** What a {@linkcode Regularizer} may use. */
+/**
+ * What a {@linkcode Regularizer} may use.
+ *
+ * @example Call a regulariser by hand
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { rankRegularizer, type RegularizerInputs } from "./regularizer.ts";
+ * const attention = tf.tensor1d([0.9, 0.8, 0.2, 0.1]);
+ * const inputs: RegularizerInputs = {
+ *   attention,
+ *   weights: attention,
+ *   labels: tf.tensor1d([0, 1, 0, 1], "int32"),
+ *   batchSize: 4,
+ * };
+ * const rr = rankRegularizer({ ratio: 0.5 }).loss(inputs);
+ * console.log(rr.dataSync()[0]); // 0: the gap 0.7 exceeds the margin
+ * ```
+ */
 export interface RegularizerInputs {
   /** [B] averaged attention weights w_i = (a_1,i + a_2,i) / 2, before normalisation. */
   attention: tf.Tensor1D;
@@ -43,7 +60,24 @@ export interface Regularizer {
   loss(inputs: RegularizerInputs): tf.Scalar;
 }
 
-/** Options of {@linkcode rankRegularizer}. */
+/**
+ * Options of {@linkcode rankRegularizer}.
+ *
+ * @example SCN's margin of 0.15
+ * ```ts
+ * import { tf } from "../engine/tf.ts";
+ * import { rankRegularizer, type RankRegularizerOptions } from "./regularizer.ts";
+ * const options: RankRegularizerOptions = { ratio: 0.5, margin: 0.15 };
+ * const attention = tf.tensor1d([0.5, 0.52, 0.54, 0.56]);
+ * const rr = rankRegularizer(options).loss({
+ *   attention,
+ *   weights: attention,
+ *   labels: tf.tensor1d([0, 0, 1, 1], "int32"),
+ *   batchSize: 4,
+ * });
+ * console.log(rr.dataSync()[0]); // 0.15 - (0.55 - 0.51) = 0.11
+ * ```
+ */
 export interface RankRegularizerOptions {
   /**
    * The fraction of the batch in the high-weight group.

@@ -27,7 +27,18 @@ export interface LossSchedule {
   weights(epoch: number): RampWeights;
 }
 
-/** Options of {@linkcode rampSchedule}. */
+/**
+ * Options of {@linkcode rampSchedule}.
+ *
+ * @example The AffectNet and SFEW ramp
+ * ```ts
+ * import { rampSchedule, type RampScheduleOptions } from "./schedule.ts";
+ * const options: RampScheduleOptions = { beta: 5 };
+ * const schedule = rampSchedule(options);
+ * console.assert(schedule.weights(5).alpha1 === 1 && schedule.weights(5).alpha2 === 1);
+ * console.assert(schedule.weights(10).alpha2 < 1);
+ * ```
+ */
 export interface RampScheduleOptions {
   /**
    * beta, the epoch threshold (RAF-DB 3, AffectNet and SFEW 5).
@@ -56,7 +67,17 @@ export function rampSchedule(options: RampScheduleOptions = {}): LossSchedule {
   return { name: "ramp", weights: (epoch) => rampWeights(epoch, beta) };
 }
 
-/** Options of {@linkcode constantSchedule}. */
+/**
+ * Options of {@linkcode constantSchedule}.
+ *
+ * @example The reference's `--alpha 0.3`
+ * ```ts
+ * import { constantSchedule, type ConstantScheduleOptions } from "./schedule.ts";
+ * const alpha = 0.3;
+ * const options: ConstantScheduleOptions = { alpha1: alpha, alpha2: 1 - alpha };
+ * console.log(constantSchedule(options).weights(7)); // { alpha1: 0.3, alpha2: 0.7 }
+ * ```
+ */
 export interface ConstantScheduleOptions {
   /**
    * alpha_1, the weight of the KL term.
