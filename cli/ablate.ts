@@ -25,6 +25,7 @@ import { resolveConfig, type RunConfig } from "../core/config.ts";
 import { summarize } from "../core/metrics.ts";
 import { RUN_FILES, trainRun, writeTextAtomic } from "./run.ts";
 import { formatDuration } from "./progress.ts";
+import { runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task ablate FILE.yaml [options]
 
@@ -360,11 +361,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

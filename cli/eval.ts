@@ -18,6 +18,7 @@ import { fuseDistributions } from "../core/math.ts";
 import { evaluateModel, type EvaluationResult, forEachEvalBatch } from "../core/evaluate.ts";
 import { DataLoader, type Dataset, ImagePipeline, labelMapping, openDataset } from "../datasets/mod.ts";
 import { type LoadedRun, loadRun, openRunData } from "./run.ts";
+import { runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task eval RUN_DIR [options]
 
@@ -283,11 +284,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

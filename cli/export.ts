@@ -16,6 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import { exportRun } from "../io/export.ts";
+import { runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task export RUN_DIR --out DIR [options]
 
@@ -100,11 +101,4 @@ export async function main(args: string[], options: ExportMainOptions = {}): Pro
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -15,6 +15,7 @@ import { type BackendName, initBackend } from "../engine/backend.ts";
 import { Random } from "../core/random.ts";
 import { ImagePipeline } from "../datasets/mod.ts";
 import { type LoadedRun, loadRun } from "./run.ts";
+import { runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task predict RUN_DIR IMAGE... [options]
 
@@ -125,11 +126,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -12,6 +12,7 @@
  */
 import { parseArgs } from "node:util";
 import { generateSynthetic, type SyntheticOptions } from "../datasets/synthetic.ts";
+import { runMain } from "./_main.ts";
 
 /** The command's usage text. */
 export const SYNTH_USAGE = `Usage: deno task synth --out DIR --count N --seed S [options]
@@ -179,4 +180,4 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runMain(main);

@@ -19,6 +19,7 @@ import {
   sampleFaceParams,
   SYNTHETIC_CLASS_NAMES,
 } from "../datasets/synthetic.ts";
+import { runMain } from "./_main.ts";
 
 /** Options of {@linkcode drawSyntheticGrid}. */
 export interface SyntheticGridOptions {
@@ -161,4 +162,4 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) await runMain(main);

@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { resolveConfig } from "../core/config.ts";
 import { readRunConfig, trainRun } from "./run.ts";
 import { formatDuration } from "./progress.ts";
+import { runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task train [options]
 
@@ -92,11 +93,4 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -66,7 +66,7 @@ export interface DecodeOptions {
 }
 
 /**
- * Decodes an image file, raw pixels, or a dataset item to 8-bit RGB, resized as asked. A file that
+ * Decodes an image file, encoded image bytes, raw pixels, or a dataset item to 8-bit RGB, resized as asked. A file that
  * cannot be read, is not an image, or is truncated fails with a {@linkcode DatasetError} naming it.
  *
  * @example Decode a file at 112x112
@@ -77,13 +77,16 @@ export interface DecodeOptions {
  * ```
  */
 export async function decodeImage(
-  input: string | RawImage | DatasetItem,
+  input: string | Uint8Array | RawImage | DatasetItem,
   options: DecodeOptions = {},
 ): Promise<RgbImage> {
   let source: string;
   let pipeline: Sharp;
   if (typeof input === "string") {
     source = input;
+    pipeline = sharp(input, { failOn: "error" });
+  } else if (input instanceof Uint8Array) {
+    source = `encoded image (${input.length} bytes)`;
     pipeline = sharp(input, { failOn: "error" });
   } else if ("data" in input) {
     source = "raw image";

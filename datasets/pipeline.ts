@@ -175,7 +175,7 @@ export class ImagePipeline {
   }
 
   /** Decodes and resizes an item (sharp, off the main thread). */
-  decode(item: DatasetItem): Promise<RgbImage> {
+  decode(item: DatasetItem | Uint8Array): Promise<RgbImage> {
     const size = this.size;
     const resize = this.options.tenCrop
       ? { shorter: Math.round((size * 256) / 224) }

@@ -6,12 +6,9 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import sharp from "sharp";
 import { tf } from "../engine/tf.ts";
 import { Random } from "../core/random.ts";
 import { ImagePipeline } from "../datasets/pipeline.ts";
-import type { RgbImage } from "../datasets/transforms.ts";
-import { DatasetError } from "../datasets/types.ts";
 import { readWholeFile } from "./_file.ts";
 import { EXPORT_FILES, PREPROCESS_FORMAT, type PreprocessSpec } from "./export.ts";
 
@@ -228,34 +225,6 @@ export async function loadExportedModel(dir: string): Promise<ExportedModel> {
   return { dir: root, model, preprocess, dispose: () => model.dispose() };
 }
 
-/** Decodes encoded image bytes as `decodeImage` decodes a file (sharp, same resize and kernel). */
-async function decodeBytes(bytes: Uint8Array, pipeline: ImagePipeline, source: string): Promise<RgbImage> {
-  const size = pipeline.size;
-  let image = sharp(bytes, { failOn: "error" });
-  image = pipeline.options.tenCrop
-    ? image.resize(Math.round((size * 256) / 224), Math.round((size * 256) / 224), {
-      fit: "outside",
-      kernel: pipeline.options.kernel,
-    })
-    : image.resize(size, size, { fit: "fill", kernel: pipeline.options.kernel });
-  try {
-    const { data, info } = await image.removeAlpha().toColourspace("srgb").raw().toBuffer({
-      resolveWithObject: true,
-    });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
-    return {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      width: info.width,
-      height: info.height,
-    };
-  } catch (error) {
-    throw new DatasetError(`cannot decode image: ${(error as Error).message}`, {
-      file: source,
-      cause: error,
-    });
-  }
-}
-
 /**
  * Predicts the emotion distribution of images with an exported model: each image is decoded with sharp,
  * resized and normalised as `preprocess.json` says (the trainer's evaluation pipeline), run through the
@@ -287,7 +256,12 @@ export async function predict(
         out: buffer,
       });
     } else if (image instanceof Uint8Array) {
-      const decoded = await decodeBytes(image, pipeline, `image ${i} (${image.length} bytes)`);
+      let decoded;
+      try {
+        decoded = await pipeline.decode(image);
+      } catch (e) {
+        throw new Error(`predict: image ${i}: ${(e as Error).message}`, { cause: e });
+      }
       pipeline.finish(decoded, new Random(0), { out: buffer });
     } else {
       throw new TypeError(`predict: image ${i} must be a file path or a Uint8Array of encoded image bytes.`);

@@ -4,7 +4,7 @@
  * @module
  */
 import { tf } from "../engine/tf.ts";
-import { crossEntropy, klDivergence } from "../core/math.ts";
+import { type AdaDfLossResult, crossEntropy, klDivergence } from "../core/math.ts";
 import type { Attention } from "./attention.ts";
 import type { DistributionSource } from "./distribution.ts";
 import type { Regularizer } from "./regularizer.ts";
@@ -147,25 +147,9 @@ export interface ObjectiveOptions {
  * tf.dispose([result, predictions]);
  * ```
  */
-export type ObjectiveResult = {
-  /** alpha2 * ce + alpha1 * kl + rr. */
-  total: tf.Scalar;
-  /** Mean cross-entropy of the scaled auxiliary logits. */
-  ce: tf.Scalar;
-  /** KL divergence of the target branch to the targets. */
-  kl: tf.Scalar;
-  /** The regulariser's term. */
-  rr: tf.Scalar;
-  /** The KL weight of this epoch. */
-  alpha1: number;
-  /** The cross-entropy weight of this epoch. */
-  alpha2: number;
-  /** [B] normalised fusion weights w'. */
-  weights: tf.Tensor1D;
+export type ObjectiveResult = AdaDfLossResult & {
   /** [B] averaged attention w = (a1 + a2) / 2. */
   attention: tf.Tensor1D;
-  /** [B, C] the target branch's target distributions. */
-  targets: tf.Tensor2D;
   /** [B, C] softmax of the scaled auxiliary logits (what an online miner observes). */
   auxProbs: tf.Tensor2D;
   /** [B, C] attention-scaled auxiliary logits z_1. */
