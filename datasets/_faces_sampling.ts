@@ -5,17 +5,10 @@
  * @module
  */
 import type { Random } from "../core/random.ts";
+import { RAF_DB_CLASSES } from "./classes.ts";
 
-/** Class names of the synthetic set, in RAF-DB's order (labels 1..7 in the label file). */
-export const EMOTIONS = [
-  "Surprise",
-  "Fear",
-  "Disgust",
-  "Happiness",
-  "Sadness",
-  "Anger",
-  "Neutral",
-] as const;
+/** Class names of the synthetic set: RAF-DB's classes and order (labels 1..7 in the label file). */
+export const EMOTIONS: readonly string[] = RAF_DB_CLASSES;
 
 /** Number of emotion classes. */
 export const NUM_EMOTIONS = EMOTIONS.length;
