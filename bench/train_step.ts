@@ -89,13 +89,13 @@ function median(xs: number[]): number {
 }
 
 /** Median seconds over the steps after the warm-up steps, and the tensors left behind per step. */
-function measure(fn: () => void): { seconds: number; tensorGrowth: number } {
-  for (let i = 0; i < warmup; i++) fn();
+async function measure(fn: () => Promise<void>): Promise<{ seconds: number; tensorGrowth: number }> {
+  for (let i = 0; i < warmup; i++) await fn();
   const before = tf.memory().numTensors;
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {
     const t = performance.now();
-    fn();
+    await fn();
     times.push((performance.now() - t) / 1000);
   }
   return { seconds: median(times), tensorGrowth: (tf.memory().numTensors - before) / steps };
@@ -146,7 +146,7 @@ function pytorchPeer(peerCases: string[]): Map<string, { imagesPerSecond: number
 }
 
 /** Prints the kernels of one step by total time to stderr. */
-async function profileKernels(fn: () => void) {
+async function profileKernels(fn: () => Promise<void>) {
   const info = await tf.profile(fn);
   const byKernel = new Map<string, { ms: number; calls: number }>();
   for (const k of info.kernels) {
@@ -188,28 +188,19 @@ if (cases.includes("train") || cases.includes("infer")) {
   if (cases.includes("train")) {
     const plugins = buildPlugins({});
     const optimizer = new Adam({ lr: 1e-3 });
-    const { seconds, tensorGrowth } = measure(() => {
-      const out = trainStep(model, optimizer, images, (o) =>
-        computeObjective(plugins, {
-          ...o,
-          labels,
-          classDistributions,
-        }, { epoch: 1 }));
-      out.total.dataSync();
+    // One training step; the loss is read back (asynchronously, as GPU backends require).
+    const step = async () => {
+      const out = trainStep(
+        model,
+        optimizer,
+        images,
+        (o) => computeObjective(plugins, { ...o, labels, classDistributions }, { epoch: 1 }),
+      );
+      await out.total.data();
       disposeOutputs(out);
-    });
-    if (values.profile) {
-      await profileKernels(() => {
-        const out = trainStep(
-          model,
-          optimizer,
-          images,
-          (o) => computeObjective(plugins, { ...o, labels, classDistributions }, { epoch: 1 }),
-        );
-        out.total.dataSync();
-        disposeOutputs(out);
-      });
-    }
+    };
+    const { seconds, tensorGrowth } = await measure(step);
+    if (values.profile) await profileKernels(step);
     report({
       case: "train",
       steps,
@@ -221,12 +212,14 @@ if (cases.includes("train") || cases.includes("infer")) {
     optimizer.dispose();
   }
   if (cases.includes("infer")) {
-    const { seconds } = measure(() => {
-      tf.tidy(() => {
+    const { seconds } = await measure(async () => {
+      const predictions = tf.tidy(() => {
         const features = model.stem(images, { training: false });
         const { logits, scores } = model.branch("target", features, { training: false });
-        tf.mul(logits, tf.sigmoid(scores).expandDims(1)).argMax(1).dataSync();
+        return tf.mul(logits, tf.sigmoid(scores).expandDims(1)).argMax(1);
       });
+      await predictions.data();
+      predictions.dispose();
     });
     report({
       case: "infer",
@@ -246,12 +239,10 @@ if (cases.includes("conv")) {
   const grads = tf.grads((a: tf.Tensor, f: tf.Tensor) =>
     tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 1, [[0, 0], [1, 1], [1, 1], [0, 0]]).square().mean()
   );
-  const { seconds } = measure(() => {
-    tf.tidy(() => {
-      const [dx, dw] = grads([x, w]);
-      dx.dataSync();
-      dw.dataSync();
-    });
+  const { seconds } = await measure(async () => {
+    const [dx, dw] = grads([x, w]);
+    await Promise.all([dx.data(), dw.data()]);
+    tf.dispose([dx, dw]);
   });
   report({
     case: "conv",

@@ -87,31 +87,39 @@ async function divergences(run: LoadedRun, loader: DataLoader): Promise<Distribu
   const sums = { prediction: 0, label: 0, class: 0, fused: 0 };
   let n = 0;
   let complete = true;
-  await forEachEvalBatch(run.model, run.plugins.attention, loader, { withAux: true }, (o, labels, batch) => {
-    if (!batch.distributions) {
-      complete = false;
-      return;
-    }
-    const [pred, label, cls, fused] = tf.tidy(() => {
-      const weights = run.plugins.normalizer.normalize(o.attention!);
-      const f = fuseDistributions({
-        labelDistributions: o.auxProbs!,
-        classDistributions: classRows,
-        labels,
-        weights,
+  await forEachEvalBatch(
+    run.model,
+    run.plugins.attention,
+    loader,
+    { withAux: true },
+    async (o, labels, batch) => {
+      if (!batch.distributions) {
+        complete = false;
+        return;
+      }
+      const tensors = tf.tidy(() => {
+        const weights = run.plugins.normalizer.normalize(o.attention!);
+        const f = fuseDistributions({
+          labelDistributions: o.auxProbs!,
+          classDistributions: classRows,
+          labels,
+          weights,
+        });
+        const c = tf.matMul(tf.oneHot(labels, C).toFloat(), classRows);
+        return [tf.softmax(o.logits), tf.clone(o.auxProbs!), c, f];
       });
-      const c = tf.matMul(tf.oneHot(labels, C).toFloat(), classRows);
-      return [tf.softmax(o.logits), o.auxProbs!, c, f].map((t) => t.dataSync());
-    });
-    const gt = batch.distributions;
-    for (let i = 0; i < batch.labels.length; i++) {
-      sums.prediction += kl(gt, pred, i * C, C);
-      sums.label += kl(gt, label, i * C, C);
-      sums.class += kl(gt, cls, i * C, C);
-      sums.fused += kl(gt, fused, i * C, C);
-      n++;
-    }
-  });
+      const [pred, label, cls, fused] = await Promise.all(tensors.map((t) => t.data()));
+      tf.dispose(tensors);
+      const gt = batch.distributions;
+      for (let i = 0; i < batch.labels.length; i++) {
+        sums.prediction += kl(gt, pred, i * C, C);
+        sums.label += kl(gt, label, i * C, C);
+        sums.class += kl(gt, cls, i * C, C);
+        sums.fused += kl(gt, fused, i * C, C);
+        n++;
+      }
+    },
+  );
   classRows.dispose();
   if (!complete || n === 0) return undefined;
   return {

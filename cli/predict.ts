@@ -49,14 +49,16 @@ export async function predictImages(run: LoadedRun, images: readonly string[]): 
     await pipeline.process({ index: 0, label: 0, path: image, source: image }, new Random(0), {
       out: buffer,
     });
-    const probs = tf.tidy(() => {
+    const distribution = tf.tidy(() => {
       const x = tf.tensor4d(buffer, [crops, size, size, 3]);
       const mode = { training: false };
       const target = run.model.branch("target", run.model.stem(x, mode), mode);
       const { a2 } = run.plugins.attention.apply({ scores1: target.scores, scores2: target.scores });
       const logits = tf.mean(tf.mul(target.logits, a2.expandDims(1)), 0);
-      return tf.softmax(logits).dataSync();
+      return tf.softmax(logits);
     });
+    const probs = await distribution.data();
+    distribution.dispose();
     const probabilities = Object.fromEntries(run.classNames.map((n, j) => [n, probs[j]]));
     let best = 0;
     for (let j = 1; j < probs.length; j++) if (probs[j] > probs[best]) best = j;

@@ -237,13 +237,13 @@ export function runFolderHooks(
         await saveCheckpoint(join(runDir, RUN_FILES.last), {
           model: trainer.model,
           classNames,
-          trainer: trainer.getState(),
+          trainer: await trainer.getState(),
           config,
         });
       }
       if (trainer.bestEpoch === m.epoch) {
         // The best checkpoint keeps the mined class distributions but not the optimiser moments.
-        const state = trainer.getState();
+        const state = await trainer.getState();
         state.optimizer = { ...state.optimizer, expAvg: new Map(), expAvgSq: new Map() };
         await saveCheckpoint(join(runDir, RUN_FILES.best), {
           model: trainer.model,
@@ -257,7 +257,7 @@ export function runFolderHooks(
       await saveCheckpoint(join(runDir, RUN_FILES.last), {
         model: trainer.model,
         classNames,
-        trainer: trainer.getState(),
+        trainer: await trainer.getState(),
         config,
       });
       const doc = {

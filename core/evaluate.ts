@@ -139,7 +139,9 @@ export interface EvalBatchOutputs {
  * const model = new AdaDfModel("tiny", { numClasses: 2 });
  * const options: ForEachEvalBatchOptions = { epoch: 0, maxBatches: 1 };
  * let seen = 0;
- * await forEachEvalBatch(model, noAttention(), source, options, () => seen++);
+ * await forEachEvalBatch(model, noAttention(), source, options, () => {
+ *   seen++;
+ * });
  * console.assert(seen === 1);
  * model.dispose();
  * ```
@@ -168,8 +170,8 @@ function averageCrops<T extends tf.Tensor>(x: T, crops: number): T {
 }
 
 /**
- * Runs the model in evaluation mode over a source's batches and calls `visit` with each batch's
- * outputs, which are disposed after the call.
+ * Runs the model in evaluation mode over a source's batches and calls (and awaits) `visit` with each
+ * batch's outputs, which are disposed after the call.
  *
  * @example
  * ```ts ignore
@@ -181,7 +183,7 @@ export async function forEachEvalBatch(
   attention: Attention,
   source: BatchSource,
   options: ForEachEvalBatchOptions,
-  visit: (outputs: EvalBatchOutputs, labels: tf.Tensor1D, batch: Batch) => void,
+  visit: (outputs: EvalBatchOutputs, labels: tf.Tensor1D, batch: Batch) => void | Promise<void>,
 ): Promise<void> {
   const mode = { training: false };
   const cap = options.maxBatches ?? Infinity;
@@ -207,7 +209,7 @@ export async function forEachEvalBatch(
     });
     const labels = tf.tensor1d(batch.labels, "int32");
     try {
-      visit(outputs, labels, batch);
+      await visit(outputs, labels, batch);
     } finally {
       tf.dispose([...Object.values(outputs), labels]);
     }
@@ -234,8 +236,10 @@ export async function evaluateModel(
   const indices: number[] = [];
   const distributions: number[] = [];
   let haveDistributions = true;
-  await forEachEvalBatch(model, attention, source, {}, ({ logits }, _labels, batch) => {
-    const p = tf.tidy(() => tf.softmax(logits).dataSync());
+  await forEachEvalBatch(model, attention, source, {}, async ({ logits }, _labels, batch) => {
+    const probs = tf.softmax(logits);
+    const p = await probs.data();
+    probs.dispose();
     for (const v of p) probabilities.push(v);
     for (const v of batch.labels) labels.push(v);
     for (const v of batch.indices) indices.push(v);

@@ -60,7 +60,7 @@ export interface AdamOptions {
  * const w = tf.variable(tf.tensor1d([1, 2]));
  * const adam = new Adam({ lr: 0.1 });
  * adam.update(new Map([["w", w]]), new Map([["w", tf.tensor1d([1, -1])]]));
- * const state: AdamState = adam.getState();
+ * const state: AdamState = await adam.getState();
  * console.assert(state.step === 1 && state.expAvg.get("w")!.data.length === 2);
  * const resumed = new Adam();
  * resumed.setState(state);
@@ -147,11 +147,17 @@ export class Adam {
     }
   }
 
-  /** The state as plain arrays. */
-  getState(): AdamState {
-    const read = (vars: Map<string, tf.Variable>) =>
-      new Map([...vars].map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() as Float32Array }]));
-    return { step: this.step, lr: this.lr, expAvg: read(this.#m), expAvgSq: read(this.#v) };
+  /** The state as plain arrays (read asynchronously, as GPU backends require). */
+  async getState(): Promise<AdamState> {
+    const read = async (vars: Map<string, tf.Variable>) =>
+      new Map(
+        await Promise.all(
+          [...vars].map(async ([k, t]) =>
+            [k, { shape: t.shape, data: await t.data() as Float32Array }] as const
+          ),
+        ),
+      );
+    return { step: this.step, lr: this.lr, expAvg: await read(this.#m), expAvgSq: await read(this.#v) };
   }
 
   /** Restores a state from {@linkcode Adam.getState}. */

@@ -317,7 +317,7 @@ export interface TrainerOptions {
  * const train = { length: 1, async *batches() { yield batch; } };
  * const first = new Trainer({ model, plugins: buildPlugins(), train, epochs: 1 });
  * await first.fit();
- * const state: TrainerState = first.getState();
+ * const state: TrainerState = await first.getState();
  * const resumed = new Trainer({ model, plugins: buildPlugins(), train, epochs: 2 });
  * resumed.setState(state);
  * console.assert(resumed.epoch === 1 && resumed.optimizer.step === 1);
@@ -494,13 +494,16 @@ export class Trainer {
         (o) => computeObjective(plugins, { ...o, labels, classDistributions }, { epoch }),
         { stemMode },
       );
-      const terms = tf.tidy(() => tf.stack([out.total, out.ce, out.kl, out.rr]).dataSync());
-      const predictions = tf.tidy(() => out.scaledTargetLogits.argMax(1).dataSync());
-      const w = out.attention.dataSync();
-      const wPrime = out.weights.dataSync();
-      if (online) plugins.miner.observe(out.auxProbs, labels);
+      // Asynchronous reads: GPU backends (webgpu) cannot read synchronously.
+      const read = tf.tidy(
+        () => [tf.stack([out.total, out.ce, out.kl, out.rr]), out.scaledTargetLogits.argMax(1)],
+      );
+      const [terms, predictions, w, wPrime] = await Promise.all(
+        [...read, out.attention, out.weights].map((t) => t.data()),
+      );
+      if (online) await plugins.miner.observeAsync(out.auxProbs, labels);
       disposeOutputs(out);
-      tf.dispose([images, labels]);
+      tf.dispose([images, labels, ...read]);
       for (const v of [...terms]) {
         if (!Number.isFinite(v)) throw new Error(`Epoch ${epoch}, batch ${batchIndex}: the loss is ${v}.`);
       }
@@ -542,10 +545,10 @@ export class Trainer {
         epoch: MINING_PASS_EPOCH_OFFSET + epoch - 1,
         withAux: true,
         maxBatches: cap,
-      }, (o, labels) => plugins.miner.observe(o.auxProbs!, labels));
+      }, (o, labels) => plugins.miner.observeAsync(o.auxProbs!, labels));
     }
     const mined = plugins.miner.end();
-    const minedRows = mined.arraySync() as number[][];
+    const minedRows = await mined.array() as number[][];
     mined.dispose();
 
     const evalEvery = this.options.evalEvery ?? 1;
@@ -587,14 +590,14 @@ export class Trainer {
   }
 
   /** The resumable state (the model's tensors are saved separately). */
-  getState(): TrainerState {
+  async getState(): Promise<TrainerState> {
     return {
       epoch: this.epoch,
       bestAccuracy: this.bestAccuracy,
       bestEpoch: this.bestEpoch,
       history: this.history,
       miner: this.plugins.miner.getState(),
-      optimizer: this.optimizer.getState(),
+      optimizer: await this.optimizer.getState(),
     };
   }
 

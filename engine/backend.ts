@@ -102,7 +102,34 @@ function ensureRuntimeDir() {
   }
 }
 
-async function gpuAdapter(): Promise<{ description: string; software: boolean } | null> {
+/**
+ * A WebGPU adapter as {@linkcode findGpuAdapter} describes it.
+ *
+ * @example Prefer a real GPU
+ * ```ts
+ * import { findGpuAdapter, type GpuAdapterInfo } from "./backend.ts";
+ * const adapter: GpuAdapterInfo | null = await findGpuAdapter();
+ * console.log(adapter && !adapter.software ? "GPU" : "CPU");
+ * ```
+ */
+export interface GpuAdapterInfo {
+  /** Vendor, device and description, as the driver reports them. */
+  description: string;
+  /** Whether it is a software rasteriser (llvmpipe, SwiftShader, lavapipe) rather than a GPU. */
+  software: boolean;
+}
+
+/**
+ * The WebGPU adapter Deno would use, or null when there is none (no `navigator.gpu`, or no adapter).
+ *
+ * @example
+ * ```ts
+ * import { findGpuAdapter } from "./backend.ts";
+ * const adapter = await findGpuAdapter();
+ * console.log(adapter ? `${adapter.description}${adapter.software ? " (software)" : ""}` : "no WebGPU");
+ * ```
+ */
+export async function findGpuAdapter(): Promise<GpuAdapterInfo | null> {
   const gpu = (globalThis.navigator as unknown as { gpu?: GpuLike } | undefined)?.gpu;
   if (!gpu) return null;
   ensureRuntimeDir();
@@ -115,7 +142,7 @@ async function gpuAdapter(): Promise<{ description: string; software: boolean } 
 }
 
 async function initWebGpu(): Promise<string> {
-  const adapter = await gpuAdapter();
+  const adapter = await findGpuAdapter();
   if (!adapter) {
     throw new Error(
       "The webgpu backend needs a WebGPU adapter: `navigator.gpu` is missing or found no adapter. " +
@@ -186,7 +213,7 @@ async function initAuto(options: InitBackendOptions): Promise<BackendInfo> {
     const reason = await initTensorflow();
     return { name: "tensorflow", reason: `auto: native TensorFlow is installed (${reason})` };
   } catch { /* not installed */ }
-  const adapter = await gpuAdapter().catch(() => null);
+  const adapter = await findGpuAdapter().catch(() => null);
   if (adapter && (!adapter.software || options.allowSoftwareGpu)) {
     try {
       const reason = await initWebGpu();

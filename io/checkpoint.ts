@@ -109,14 +109,17 @@ export interface CheckpointMeta {
  * ```ts
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { modelStateDict } from "./checkpoint.ts";
- * const sd = modelStateDict(new AdaDfModel("tiny", { numClasses: 7 }));
+ * const sd = await modelStateDict(new AdaDfModel("tiny", { numClasses: 7 }));
  * console.log(sd.get("conv1.weight")?.shape); // [8, 3, 7, 7]
  * ```
  */
-export function modelStateDict(store: ParameterStore): StateDict {
+export async function modelStateDict(store: ParameterStore): Promise<StateDict> {
   const out: StateDict = new Map();
   for (const [name, v] of [...store.params, ...store.buffers]) {
-    out.set(name, tfToTorchLayout({ dtype: "float32", shape: v.shape, data: v.dataSync() as Float32Array }));
+    out.set(
+      name,
+      tfToTorchLayout({ dtype: "float32", shape: v.shape, data: await v.data() as Float32Array }),
+    );
   }
   return out;
 }
@@ -142,7 +145,7 @@ function targets(store: ParameterStore): Map<string, ParameterTarget> {
  * import { loadModelStateDict, modelStateDict } from "./checkpoint.ts";
  * const a = new AdaDfModel("tiny", { seed: 1 });
  * const b = new AdaDfModel("tiny", { seed: 2 });
- * const report = loadModelStateDict(b, modelStateDict(a), { strict: true });
+ * const report = loadModelStateDict(b, await modelStateDict(a), { strict: true });
  * console.assert(report.missing.length === 0);
  * ```
  */
@@ -165,7 +168,7 @@ export function loadModelStateDict(
  * import { writeSafetensors } from "./safetensors.ts";
  * const dir = await Deno.makeTempDir();
  * const pretrained = createResNet("tiny", { numClasses: 7 });
- * await writeSafetensors(`${dir}/resnet.safetensors`, modelStateDict(pretrained));
+ * await writeSafetensors(`${dir}/resnet.safetensors`, await modelStateDict(pretrained));
  * const model = new AdaDfModel("tiny", { numClasses: 7 });
  * const options: InitFromPretrainedOptions = { loadClassifier: true };
  * const report = await initFromPretrained(model, `${dir}/resnet.safetensors`, options);
@@ -243,7 +246,7 @@ function revive(_key: string, value: unknown): unknown {
  * const options: SaveCheckpointOptions = {
  *   model,
  *   classNames: ["Neutral", "Happiness"],
- *   trainer: trainer.getState(),
+ *   trainer: await trainer.getState(),
  *   config: { note: "any JSON value" },
  * };
  * const dir = await Deno.makeTempDir();
@@ -270,12 +273,12 @@ export interface SaveCheckpointOptions {
  *
  * @example
  * ```ts ignore
- * await saveCheckpoint("runs/x/last.safetensors", { model, classNames, trainer: trainer.getState(), config });
+ * await saveCheckpoint("runs/x/last.safetensors", { model, classNames, trainer: await trainer.getState(), config });
  * ```
  */
 export async function saveCheckpoint(path: string, options: SaveCheckpointOptions): Promise<void> {
   const { model, trainer } = options;
-  const tensors = modelStateDict(model);
+  const tensors = await modelStateDict(model);
   let trainerMeta: CheckpointMeta["trainer"];
   if (trainer) {
     const { optimizer, ...rest } = trainer;

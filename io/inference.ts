@@ -266,13 +266,15 @@ export async function predict(
     } else {
       throw new TypeError(`predict: image ${i} must be a file path or a Uint8Array of encoded image bytes.`);
     }
-    const probs = tf.tidy(() => {
+    const distribution = tf.tidy(() => {
       const x = tf.tensor4d(buffer, [pipeline.crops, inputSize, inputSize, 3]);
       const p = loaded.model.predict(x) as tf.Tensor2D;
-      if (pipeline.crops === 1) return p.dataSync();
+      if (pipeline.crops === 1) return p;
       // softmax(mean_k log p_k) = softmax(mean_k z_k): the per-crop log-normalisers cancel.
-      return tf.softmax(tf.mean(tf.log(tf.maximum(p, 1e-30)), 0)).dataSync();
+      return tf.softmax(tf.mean(tf.log(tf.maximum(p, 1e-30)), 0));
     });
+    const probs = await distribution.data();
+    distribution.dispose();
     let best = 0;
     for (let j = 1; j < probs.length; j++) if (probs[j] > probs[best]) best = j;
     out.push({

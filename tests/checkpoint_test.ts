@@ -31,7 +31,7 @@ Deno.test("saveCheckpoint() then loadCheckpoint() restores weights, moments and 
     await saveCheckpoint(path, {
       model: trainer.model,
       classNames: ["a", "b"],
-      trainer: trainer.getState(),
+      trainer: await trainer.getState(),
       config: { seed: 3 },
     });
     const { model, meta, trainer: state } = await loadCheckpoint(path);
@@ -47,7 +47,7 @@ Deno.test("saveCheckpoint() then loadCheckpoint() restores weights, moments and 
     for (const [k, v] of [...trainer.model.params, ...trainer.model.buffers]) {
       assert.deepEqual(copy.params.get(k)?.dataSync() ?? copy.buffers.get(k)!.dataSync(), v.dataSync(), k);
     }
-    const original = trainer.getState();
+    const original = await trainer.getState();
     assert.equal(state!.epoch, 1);
     assert.deepEqual(state!.miner, original.miner);
     assert.equal(state!.optimizer.step, original.optimizer.step);
@@ -83,7 +83,7 @@ Deno.test("initFromPretrained() loads a ResNet into the stem and both branches, 
   try {
     const resnet = createResNet("tiny", { numClasses: 1000, seed: 4 });
     const path = join(dir, "resnet.safetensors");
-    const sd = modelStateDict(resnet);
+    const sd = await modelStateDict(resnet);
     // torchvision files carry BatchNorm step counters, in the stem and in the branches.
     for (const bn of ["bn1", "layer3.0.bn1"]) {
       sd.set(`${bn}.num_batches_tracked`, { dtype: "int64", shape: [], data: new BigInt64Array([5n]) });

@@ -74,7 +74,7 @@ for (const backend of ["cpu", "wasm"] as const) {
     const first = makeTrainer(2, {}, [{ onEpochEnd: (t) => t.stop() }]);
     await first.fit();
     assert.equal(first.epoch, 1);
-    const state = first.getState();
+    const state = await first.getState();
     const weights = new Map(
       [...first.model.params, ...first.model.buffers].map(([k, v]) => [k, v.dataSync().slice()]),
     );
