@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
 /** Runs a task's `main(args)` as the program. */
 export async function runMain(main: (args: string[]) => Promise<number>): Promise<never> {
@@ -13,4 +14,35 @@ export async function runMain(main: (args: string[]) => Promise<number>): Promis
     console.error(`error: ${(e as Error).message}`);
     Deno.exit(1);
   }
+}
+
+/** Where {@linkcode parseCommand} prints. */
+export interface ParseCommandOutput {
+  /** The usage text for `--help`. @default {console.log} */
+  log?: (line: string) => void;
+  /** The usage text after an argument error. @default {console.error} */
+  error?: (line: string) => void;
+}
+
+/**
+ * `parseArgs` for a task: an argument error prints the message and the usage and gives exit code 2;
+ * `--help` (when the options define it) prints the usage and gives 0; otherwise the parsed arguments.
+ */
+export function parseCommand<T extends ParseArgsConfig>(
+  config: T,
+  usage: string,
+  output: ParseCommandOutput = {},
+): ReturnType<typeof parseArgs<T>> | number {
+  let parsed: ReturnType<typeof parseArgs<T>>;
+  try {
+    parsed = parseArgs(config);
+  } catch (e) {
+    (output.error ?? console.error)(`${(e as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if ((parsed.values as Record<string, unknown>).help) {
+    (output.log ?? console.log)(usage);
+    return 0;
+  }
+  return parsed;
 }

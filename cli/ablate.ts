@@ -18,14 +18,13 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import YAML from "yaml";
 import { resolveConfig, type RunConfig } from "../core/config.ts";
 import { summarize } from "../core/metrics.ts";
 import { RUN_FILES, trainRun, writeTextAtomic } from "./run.ts";
 import { formatDuration } from "./progress.ts";
-import { runMain } from "./_main.ts";
+import { parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task ablate FILE.yaml [options]
 
@@ -318,27 +317,18 @@ export function resultsCsv(results: VariantResult[]): string {
 
 /** Parses arguments and runs; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        "data-path": { type: "string" },
-        set: { type: "string", multiple: true, default: [] },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      allowPositionals: true,
-    });
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommand({
+    args,
+    options: {
+      "data-path": { type: "string" },
+      set: { type: "string", multiple: true, default: [] },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    allowPositionals: true,
+  }, USAGE);
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) {
     console.error(`expected one ablation file\n\n${USAGE}`);
     return 2;

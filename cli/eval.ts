@@ -11,14 +11,13 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { tf } from "../engine/tf.ts";
 import { type BackendName, initBackend } from "../engine/backend.ts";
 import { fuseDistributions } from "../core/math.ts";
 import { evaluateModel, type EvaluationResult, forEachEvalBatch } from "../core/evaluate.ts";
 import { DataLoader, type Dataset, ImagePipeline, labelMapping, openDataset } from "../datasets/mod.ts";
 import { type LoadedRun, loadRun, openRunData } from "./run.ts";
-import { runMain } from "./_main.ts";
+import { parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task eval RUN_DIR [options]
 
@@ -240,31 +239,22 @@ export async function evaluateRun(
 
 /** Parses arguments and runs; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        checkpoint: { type: "string", default: "best" },
-        dataset: { type: "string" },
-        "data-path": { type: "string" },
-        split: { type: "string" },
-        backend: { type: "string" },
-        batch: { type: "string" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      allowPositionals: true,
-    });
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommand({
+    args,
+    options: {
+      checkpoint: { type: "string", default: "best" },
+      dataset: { type: "string" },
+      "data-path": { type: "string" },
+      split: { type: "string" },
+      backend: { type: "string" },
+      batch: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    allowPositionals: true,
+  }, USAGE);
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) {
     console.error(`expected one run folder, got ${positionals.length}\n\n${USAGE}`);
     return 2;

@@ -14,9 +14,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { exportRun } from "../io/export.ts";
-import { runMain } from "./_main.ts";
+import { parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task export RUN_DIR --out DIR [options]
 
@@ -55,9 +54,8 @@ export interface ExportMainOptions {
 export async function main(args: string[], options: ExportMainOptions = {}): Promise<number> {
   const log = options.log ?? console.log;
   const error = options.error ?? console.error;
-  let parsed;
-  try {
-    parsed = parseArgs({
+  const parsed = parseCommand(
+    {
       args,
       options: {
         out: { type: "string" },
@@ -66,16 +64,12 @@ export async function main(args: string[], options: ExportMainOptions = {}): Pro
         help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
-    });
-  } catch (e) {
-    error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+    },
+    USAGE,
+    { log, error },
+  );
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    log(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1 || !values.out) {
     error(`expected one run folder and --out DIR\n\n${USAGE}`);
     return 2;

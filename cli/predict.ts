@@ -9,13 +9,12 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { tf } from "../engine/tf.ts";
 import { type BackendName, initBackend } from "../engine/backend.ts";
 import { Random } from "../core/random.ts";
 import { ImagePipeline } from "../datasets/mod.ts";
 import { type LoadedRun, loadRun } from "./run.ts";
-import { runMain } from "./_main.ts";
+import { parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task predict RUN_DIR IMAGE... [options]
 
@@ -85,27 +84,18 @@ export function formatPredictions(predictions: Prediction[], classNames: readonl
 
 /** Parses arguments and runs; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      options: {
-        checkpoint: { type: "string", default: "best" },
-        backend: { type: "string" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      allowPositionals: true,
-    });
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
+  const parsed = parseCommand({
+    args,
+    options: {
+      checkpoint: { type: "string", default: "best" },
+      backend: { type: "string" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    allowPositionals: true,
+  }, USAGE);
+  if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
   if (positionals.length < 2) {
     console.error(`expected a run folder and at least one image\n\n${USAGE}`);
     return 2;

@@ -10,11 +10,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { resolveConfig } from "../core/config.ts";
 import { readRunConfig, trainRun } from "./run.ts";
 import { formatDuration } from "./progress.ts";
-import { runMain } from "./_main.ts";
+import { parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task train [options]
 
@@ -32,34 +31,26 @@ const USAGE = `usage: deno task train [options]
 
 /** Parses arguments and runs; returns the process exit code. */
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        preset: { type: "string" },
-        config: { type: "string" },
-        "data-path": { type: "string" },
-        set: { type: "string", multiple: true, default: [] },
-        backend: { type: "string" },
-        weights: { type: "string" },
-        out: { type: "string" },
-        name: { type: "string" },
-        resume: { type: "string" },
-        quiet: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  const parsed = parseCommand({
+    args,
+    options: {
+      preset: { type: "string" },
+      config: { type: "string" },
+      "data-path": { type: "string" },
+      set: { type: "string", multiple: true, default: [] },
+      backend: { type: "string" },
+      weights: { type: "string" },
+      out: { type: "string" },
+      name: { type: "string" },
+      resume: { type: "string" },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }, USAGE);
+  if (typeof parsed === "number") return parsed;
+  const { values } = parsed;
   if (values.preset && values.config) {
     console.error("use either --preset or --config, not both");
     return 2;

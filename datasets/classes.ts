@@ -111,15 +111,7 @@ export const FER2013_CLASSES: readonly string[] = Object.freeze([
  * console.assert(CANONICAL_CLASSES[toCanonical[0]] === "Anger");
  * ```
  */
-export const CANONICAL_CLASSES: readonly string[] = Object.freeze([
-  "Neutral",
-  "Happiness",
-  "Sadness",
-  "Surprise",
-  "Fear",
-  "Disgust",
-  "Anger",
-]);
+export const CANONICAL_CLASSES: readonly string[] = AFFECTNET7_CLASSES;
 
 const SYNONYMS: Record<string, string> = {
   neutral: "Neutral",
