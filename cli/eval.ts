@@ -2,11 +2,15 @@
  * `deno task eval RUN_DIR`: accuracy, mean class accuracy and the confusion matrix of a trained run on
  * its test split or on another dataset; with ground-truth distributions (the synthetic set), also the
  * mean KL divergence from the ground truth to the prediction and to the label, class and fused
- * distributions.
+ * distributions. With `--label-noise`, on a run trained with `data.labelNoise`, also how it treats its
+ * flipped training labels: the attention weights of flipped against clean samples (and their ROC AUC),
+ * how many flipped samples the target branch recovers or memorises, and the mass the label and fused
+ * distributions put on the true and the flipped label.
  *
  * ```sh
  * deno task eval runs/synthetic-fused-20261128-101500
  * deno task eval runs/x --dataset sfew --data-path ~/data/SFEW --split val --json
+ * deno task eval runs/noise-synthetic/ada-df-20-noise-seed0 --label-noise
  * ```
  *
  * @module
@@ -15,8 +19,16 @@ import { tf } from "../engine/tf.ts";
 import { type BackendName, initBackend } from "../engine/backend.ts";
 import { fuseDistributions } from "../core/math.ts";
 import { evaluateModel, type EvaluationResult, forEachEvalBatch } from "../core/evaluate.ts";
-import { DataLoader, type Dataset, ImagePipeline, labelMapping, openDataset } from "../datasets/mod.ts";
-import { type LoadedRun, loadRun, openRunData } from "./run.ts";
+import { type LabelNoiseReport, labelNoiseReport } from "../core/metrics.ts";
+import {
+  type Batch,
+  DataLoader,
+  type Dataset,
+  ImagePipeline,
+  labelMapping,
+  openDataset,
+} from "../datasets/mod.ts";
+import { type LoadedRun, loadRun, openRunData, type RunData } from "./run.ts";
 import { parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task eval RUN_DIR [options]
@@ -27,6 +39,9 @@ const USAGE = `usage: deno task eval RUN_DIR [options]
   --split NAME             its split (default: test, val for AffectNet/SFEW)
   --backend NAME           auto | wasm | webgpu | tensorflow | cpu (default: the run's)
   --batch N                batch size (default: the run's)
+  --label-noise            for a run trained with data.labelNoise: also measure, on its training split,
+                           how the attention, the prediction and the fused distributions treat the
+                           flipped labels
   --json                   print JSON
   -h, --help               this help`;
 
@@ -79,47 +94,78 @@ export function relabel(dataset: Dataset, classNames: readonly string[]): Datase
   };
 }
 
+/** A batch's distributions as the run's trainer forms them (row-major [B, C], and [B] for `w`). */
+interface BatchDistributions {
+  /** The target branch's prediction. */
+  pred: Float32Array;
+  /** The label distributions l_i. */
+  label: Float32Array;
+  /** The class distributions c'_{y_i} of the given labels. */
+  cls: Float32Array;
+  /** The fused distributions f_i. */
+  fused: Float32Array;
+  /** The attention weights w_i. */
+  w: Float32Array;
+}
+
+/** Runs the model over a loader and calls `visit` with each batch's distributions. */
+async function forEachDistributionBatch(
+  run: LoadedRun,
+  loader: DataLoader,
+  visit: (d: BatchDistributions, batch: Batch) => void,
+): Promise<void> {
+  const C = run.model.numClasses;
+  const classRows = run.plugins.miner.distributions(C);
+  try {
+    await forEachEvalBatch(
+      run.model,
+      run.plugins.attention,
+      loader,
+      { withAux: true },
+      async (o, labels, batch) => {
+        const tensors = tf.tidy(() => {
+          const weights = run.plugins.normalizer.normalize(o.attention!);
+          const fused = fuseDistributions({
+            labelDistributions: o.auxProbs!,
+            classDistributions: classRows,
+            labels,
+            weights,
+          });
+          const cls = tf.matMul(tf.oneHot(labels, C).toFloat(), classRows);
+          return [tf.softmax(o.logits), tf.clone(o.auxProbs!), cls, fused, tf.clone(o.attention!)];
+        });
+        const [pred, label, cls, fused, w] = (await Promise.all(tensors.map((t) =>
+          t.data()
+        ))) as Float32Array[];
+        tf.dispose(tensors);
+        visit({ pred, label, cls, fused, w }, batch);
+      },
+    );
+  } finally {
+    classRows.dispose();
+  }
+}
+
 /** The divergences of the run's distributions from the ground truth, over a loader. */
 async function divergences(run: LoadedRun, loader: DataLoader): Promise<DistributionDivergences | undefined> {
   const C = run.model.numClasses;
-  const classRows = run.plugins.miner.distributions(C);
   const sums = { prediction: 0, label: 0, class: 0, fused: 0 };
   let n = 0;
   let complete = true;
-  await forEachEvalBatch(
-    run.model,
-    run.plugins.attention,
-    loader,
-    { withAux: true },
-    async (o, labels, batch) => {
-      if (!batch.distributions) {
-        complete = false;
-        return;
-      }
-      const tensors = tf.tidy(() => {
-        const weights = run.plugins.normalizer.normalize(o.attention!);
-        const f = fuseDistributions({
-          labelDistributions: o.auxProbs!,
-          classDistributions: classRows,
-          labels,
-          weights,
-        });
-        const c = tf.matMul(tf.oneHot(labels, C).toFloat(), classRows);
-        return [tf.softmax(o.logits), tf.clone(o.auxProbs!), c, f];
-      });
-      const [pred, label, cls, fused] = await Promise.all(tensors.map((t) => t.data()));
-      tf.dispose(tensors);
-      const gt = batch.distributions;
-      for (let i = 0; i < batch.labels.length; i++) {
-        sums.prediction += kl(gt, pred, i * C, C);
-        sums.label += kl(gt, label, i * C, C);
-        sums.class += kl(gt, cls, i * C, C);
-        sums.fused += kl(gt, fused, i * C, C);
-        n++;
-      }
-    },
-  );
-  classRows.dispose();
+  await forEachDistributionBatch(run, loader, (d, batch) => {
+    const gt = batch.distributions;
+    if (!gt) {
+      complete = false;
+      return;
+    }
+    for (let i = 0; i < batch.labels.length; i++) {
+      sums.prediction += kl(gt, d.pred, i * C, C);
+      sums.label += kl(gt, d.label, i * C, C);
+      sums.class += kl(gt, d.cls, i * C, C);
+      sums.fused += kl(gt, d.fused, i * C, C);
+      n++;
+    }
+  });
   if (!complete || n === 0) return undefined;
   return {
     prediction: sums.prediction / n,
@@ -127,6 +173,54 @@ async function divergences(run: LoadedRun, loader: DataLoader): Promise<Distribu
     class: sums.class / n,
     fused: sums.fused / n,
   };
+}
+
+/**
+ * How the run treats its flipped training labels: one pass over the training split (no augmentation,
+ * one crop) with the labels it was trained on.
+ */
+async function labelNoiseDiagnostics(
+  run: LoadedRun,
+  data: RunData,
+  batchSize: number,
+): Promise<LabelNoiseReport> {
+  const C = run.model.numClasses;
+  const n = data.train.size;
+  const loader = new DataLoader(data.train, {
+    batchSize,
+    pipeline: new ImagePipeline({ size: run.config.data.size }),
+    prefetch: run.config.data.prefetch,
+  });
+  const attention = new Float32Array(n);
+  const predictions = new Float32Array(n * C);
+  const labelDistributions = new Float32Array(n * C);
+  const fusedDistributions = new Float32Array(n * C);
+  const seen = new Uint8Array(n);
+  await forEachDistributionBatch(run, loader, (d, batch) => {
+    batch.indices.forEach((index, i) => {
+      attention[index] = d.w[i];
+      predictions.set(d.pred.subarray(i * C, (i + 1) * C), index * C);
+      labelDistributions.set(d.label.subarray(i * C, (i + 1) * C), index * C);
+      fusedDistributions.set(d.fused.subarray(i * C, (i + 1) * C), index * C);
+      seen[index] = 1;
+    });
+  });
+  // Images skipped as unreadable (data.skipCorrupt) are left out.
+  const kept = Array.from(seen.keys()).filter((i) => seen[i] === 1);
+  const rows = (values: Float32Array) => {
+    const out = new Float32Array(kept.length * C);
+    kept.forEach((i, k) => out.set(values.subarray(i * C, (i + 1) * C), k * C));
+    return out;
+  };
+  return labelNoiseReport({
+    numClasses: C,
+    trueLabels: kept.map((i) => data.trueTrainLabels[i]),
+    trainingLabels: kept.map((i) => data.train.labels[i]),
+    attention: kept.map((i) => attention[i]),
+    predictions: rows(predictions),
+    labelDistributions: rows(labelDistributions),
+    fusedDistributions: rows(fusedDistributions),
+  });
 }
 
 /** What `deno task eval` reports. */
@@ -145,6 +239,8 @@ export interface EvalReport {
   result: Omit<EvaluationResult, "probabilities" | "labels" | "indices" | "distributions">;
   /** KL divergences from the ground truth (datasets with ground-truth distributions). */
   divergences?: DistributionDivergences;
+  /** With `labelNoise`: how the run treats its flipped training labels. */
+  labelNoise?: LabelNoiseReport;
 }
 
 function pct(x: number): string {
@@ -182,6 +278,22 @@ export function formatEvalReport(r: EvalReport): string {
       `  to the fused distributions f_i      ${d.fused.toFixed(4)}`,
     );
   }
+  if (r.labelNoise) {
+    const x = r.labelNoise;
+    lines.push(
+      "",
+      `training split: ${x.flipped} flipped labels, ${x.clean} clean:`,
+      `  attention w_i, clean ${x.attentionClean.toFixed(3)}, flipped ${x.attentionFlipped.toFixed(3)}, ` +
+        `AUC ${x.attentionAuc.toFixed(3)} (0.5: blind to the noise)`,
+      `  target prediction: clean samples ${pct(x.cleanAccuracy)} correct; flipped samples ` +
+        `${pct(x.flippedRecovered)} recovered (true label), ${
+          pct(x.flippedMemorised)
+        } memorised (flipped label)`,
+      `  on flipped samples, mass on the true / flipped label: label distributions l_i ` +
+        `${x.labelTrueMass.toFixed(3)} / ${x.labelNoisyMass.toFixed(3)}, fused f_i ` +
+        `${x.fusedTrueMass.toFixed(3)} / ${x.fusedNoisyMass.toFixed(3)}`,
+    );
+  }
   return lines.join("\n");
 }
 
@@ -195,6 +307,7 @@ export async function evaluateRun(
     split?: string;
     backend?: BackendName;
     batchSize?: number;
+    labelNoise?: boolean;
   } = {},
 ): Promise<EvalReport> {
   const run = await loadRun(runDir, options.checkpoint ?? "best");
@@ -202,6 +315,14 @@ export async function evaluateRun(
     await initBackend(options.backend ?? run.config.backend);
     let dataset: Dataset;
     let description: string;
+    let runData: RunData | undefined;
+    if (options.labelNoise && (options.dataset || run.config.data.labelNoise === 0)) {
+      throw new Error(
+        options.dataset
+          ? "--label-noise measures the run's own training split; it does not combine with --dataset"
+          : `${runDir}: the run was trained without label noise (data.labelNoise 0); --label-noise needs one that was`,
+      );
+    }
     if (options.dataset) {
       if (!options.dataPath) throw new Error("--dataset needs --data-path");
       const split = options.split ??
@@ -212,12 +333,13 @@ export async function evaluateRun(
       );
       description = `${options.dataset} ${split} at ${options.dataPath}`;
     } else {
-      const data = await openRunData(run.config);
-      dataset = data.test;
-      description = `${run.config.data.dataset} ${dataset.split} at ${data.root}`;
+      runData = await openRunData(run.config);
+      dataset = runData.test;
+      description = `${run.config.data.dataset} ${dataset.split} at ${runData.root}`;
     }
+    const batchSize = options.batchSize ?? run.config.trainer.batchSize;
     const loader = new DataLoader(dataset, {
-      batchSize: options.batchSize ?? run.config.trainer.batchSize,
+      batchSize,
       pipeline: new ImagePipeline({ size: run.config.data.size, tenCrop: run.config.data.testCrops === 10 }),
       prefetch: run.config.data.prefetch,
     });
@@ -231,6 +353,9 @@ export async function evaluateRun(
       classNames: run.classNames,
       result: summary,
       divergences: distributions ? await divergences(run, loader) : undefined,
+      labelNoise: options.labelNoise && runData
+        ? await labelNoiseDiagnostics(run, runData, batchSize)
+        : undefined,
     };
   } finally {
     run.model.dispose();
@@ -248,6 +373,7 @@ export async function main(args: string[]): Promise<number> {
       split: { type: "string" },
       backend: { type: "string" },
       batch: { type: "string" },
+      "label-noise": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -275,6 +401,7 @@ export async function main(args: string[]): Promise<number> {
     split: values.split,
     backend: values.backend as BackendName | undefined,
     batchSize: batch,
+    labelNoise: values["label-noise"],
   });
   console.log(
     values.json ? JSON.stringify(report, (_k, v) => (Number.isNaN(v) ? null : v)) : formatEvalReport(report),

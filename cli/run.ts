@@ -67,6 +67,8 @@ export interface RunData {
   classNames: readonly string[];
   /** Training indices whose label was flipped by `data.labelNoise`. */
   flipped: Int32Array;
+  /** The training labels before `data.labelNoise` (those of `train` when there is no noise). */
+  trueTrainLabels: Int32Array;
   /** Where the data came from. */
   root: string;
 }
@@ -104,6 +106,7 @@ export async function openRunData(
   let train = await openDataset({ type, path: root, split: "train" });
   const test = await openDataset({ type, path: root, split: evalSplit });
   let flipped: Int32Array = new Int32Array(0);
+  const trueTrainLabels = Int32Array.from(train.labels);
   if (d.labelNoise > 0) {
     const noise = applyLabelNoise(train.labels, {
       fraction: d.labelNoise,
@@ -113,7 +116,7 @@ export async function openRunData(
     train = withLabels(train, noise.labels);
     flipped = noise.flipped;
   }
-  return { train, test, classNames: train.classNames, flipped, root };
+  return { train, test, classNames: train.classNames, flipped, trueTrainLabels, root };
 }
 
 function pipelines(config: RunConfig): { train: PipelineOptions; eval: PipelineOptions } {

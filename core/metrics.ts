@@ -136,3 +136,193 @@ export function argmaxRows(values: ArrayLike<number>, cols: number): Int32Array 
   }
   return out;
 }
+
+/**
+ * Area under the ROC curve of a score that should rank `positives` above `negatives`: the probability
+ * that a random positive scores higher than a random negative, ties counting one half (NaN when either
+ * sample is empty).
+ *
+ * @example Attention weights of clean samples against those of mislabelled ones
+ * ```ts
+ * import { rocAuc } from "./metrics.ts";
+ * console.assert(rocAuc([0.9, 0.8], [0.1, 0.85]) === 0.75);
+ * console.assert(rocAuc([1], [1]) === 0.5);
+ * ```
+ */
+export function rocAuc(positives: ArrayLike<number>, negatives: ArrayLike<number>): number {
+  const p = positives.length;
+  const n = negatives.length;
+  if (p === 0 || n === 0) return NaN;
+  // Rank-sum (Mann-Whitney U) with average ranks for ties.
+  const all = [
+    ...Array.from(positives, (v) => ({ v, positive: true })),
+    ...Array.from(negatives, (v) => ({ v, positive: false })),
+  ].sort((a, b) => a.v - b.v);
+  let rankSum = 0;
+  for (let i = 0; i < all.length;) {
+    let j = i;
+    while (j + 1 < all.length && all[j + 1].v === all[i].v) j++;
+    const rank = (i + j) / 2 + 1;
+    for (let k = i; k <= j; k++) if (all[k].positive) rankSum += rank;
+    i = j + 1;
+  }
+  return (rankSum - p * (p + 1) / 2) / (p * n);
+}
+
+/**
+ * Per-sample outputs of a model on a training split with known label noise: what
+ * {@linkcode labelNoiseReport} reads. Distributions are row-major [N, C].
+ *
+ * @example
+ * ```ts
+ * import type { LabelNoiseInputs } from "./metrics.ts";
+ * const inputs: LabelNoiseInputs = {
+ *   numClasses: 2,
+ *   trueLabels: [0, 1],
+ *   trainingLabels: [0, 0],
+ *   attention: [0.9, 0.2],
+ *   predictions: [0.8, 0.2, 0.3, 0.7],
+ *   labelDistributions: [0.7, 0.3, 0.4, 0.6],
+ *   fusedDistributions: [0.9, 0.1, 0.5, 0.5],
+ * };
+ * console.assert(inputs.trueLabels.length === 2);
+ * ```
+ */
+export interface LabelNoiseInputs {
+  /** Number of classes C. */
+  numClasses: number;
+  /** The labels before noise. */
+  trueLabels: ArrayLike<number>;
+  /** The labels trained on (some flipped). */
+  trainingLabels: ArrayLike<number>;
+  /** Attention weight w_i of each sample. */
+  attention: ArrayLike<number>;
+  /** The target branch's predicted distribution. */
+  predictions: ArrayLike<number>;
+  /** The label distributions l_i (auxiliary branch). */
+  labelDistributions: ArrayLike<number>;
+  /** The fused distributions f_i. */
+  fusedDistributions: ArrayLike<number>;
+}
+
+/**
+ * How a model treats the mislabelled samples of its training split.
+ *
+ * @example
+ * ```ts
+ * import type { LabelNoiseReport } from "./metrics.ts";
+ * function describe(r: LabelNoiseReport): string {
+ *   return `attention AUC ${r.attentionAuc.toFixed(3)}, ` +
+ *     `${(100 * r.flippedRecovered).toFixed(1)}% of ${r.flipped} flipped labels recovered`;
+ * }
+ * ```
+ */
+export interface LabelNoiseReport {
+  /** Samples whose training label is the true one. */
+  clean: number;
+  /** Samples whose training label was flipped. */
+  flipped: number;
+  /** Mean attention weight of the clean samples. */
+  attentionClean: number;
+  /** Mean attention weight of the flipped samples. */
+  attentionFlipped: number;
+  /** ROC AUC of the attention weight as a detector of clean labels (0.5: blind, 1: perfect). */
+  attentionAuc: number;
+  /** Fraction of clean samples the target branch predicts as their label. */
+  cleanAccuracy: number;
+  /** Fraction of flipped samples the target branch predicts as their true label. */
+  flippedRecovered: number;
+  /** Fraction of flipped samples the target branch predicts as their flipped label (memorised). */
+  flippedMemorised: number;
+  /** Mean probability l_i gives the true label of a flipped sample. */
+  labelTrueMass: number;
+  /** Mean probability l_i gives the flipped label of a flipped sample. */
+  labelNoisyMass: number;
+  /** Mean probability f_i gives the true label of a flipped sample. */
+  fusedTrueMass: number;
+  /** Mean probability f_i gives the flipped label of a flipped sample. */
+  fusedNoisyMass: number;
+}
+
+/**
+ * Measures how a model treats mislabelled training samples: whether its attention ranks them below the
+ * clean ones (Ada-DF's premise: a low weight moves f_i from the class distribution of the given label
+ * towards the sample's own label distribution), whether the target branch recovers their true labels or
+ * memorises the flipped ones, and where the label and fused distributions put their mass.
+ *
+ * @example Two samples, the second mislabelled
+ * ```ts
+ * import { labelNoiseReport } from "./metrics.ts";
+ * const r = labelNoiseReport({
+ *   numClasses: 2,
+ *   trueLabels: [0, 1],
+ *   trainingLabels: [0, 0],
+ *   attention: [0.9, 0.2],
+ *   predictions: [0.8, 0.2, 0.3, 0.7],
+ *   labelDistributions: [0.7, 0.3, 0.4, 0.6],
+ *   fusedDistributions: [0.9, 0.1, 0.5, 0.5],
+ * });
+ * console.assert(r.flipped === 1 && r.attentionAuc === 1 && r.flippedRecovered === 1);
+ * console.assert(r.labelTrueMass === 0.6 && r.fusedNoisyMass === 0.5);
+ * ```
+ */
+export function labelNoiseReport(inputs: LabelNoiseInputs): LabelNoiseReport {
+  const { numClasses: C, trueLabels, trainingLabels, attention } = inputs;
+  const n = trueLabels.length;
+  const fields: [string, ArrayLike<number>, number][] = [
+    ["trainingLabels", trainingLabels, n],
+    ["attention", attention, n],
+    ["predictions", inputs.predictions, n * C],
+    ["labelDistributions", inputs.labelDistributions, n * C],
+    ["fusedDistributions", inputs.fusedDistributions, n * C],
+  ];
+  for (const [name, values, expected] of fields) {
+    if (values.length !== expected) {
+      throw new Error(`labelNoiseReport: ${name} has ${values.length} values, expected ${expected}`);
+    }
+  }
+  const predicted = argmaxRows(inputs.predictions, C);
+  const cleanWeights: number[] = [];
+  const flippedWeights: number[] = [];
+  let cleanCorrect = 0;
+  let recovered = 0;
+  let memorised = 0;
+  let labelTrue = 0;
+  let labelNoisy = 0;
+  let fusedTrue = 0;
+  let fusedNoisy = 0;
+  for (let i = 0; i < n; i++) {
+    const truth = trueLabels[i];
+    const given = trainingLabels[i];
+    if (truth === given) {
+      cleanWeights.push(attention[i]);
+      if (predicted[i] === truth) cleanCorrect++;
+      continue;
+    }
+    flippedWeights.push(attention[i]);
+    if (predicted[i] === truth) recovered++;
+    if (predicted[i] === given) memorised++;
+    labelTrue += inputs.labelDistributions[i * C + truth];
+    labelNoisy += inputs.labelDistributions[i * C + given];
+    fusedTrue += inputs.fusedDistributions[i * C + truth];
+    fusedNoisy += inputs.fusedDistributions[i * C + given];
+  }
+  const clean = cleanWeights.length;
+  const flipped = flippedWeights.length;
+  const mean = (values: number[]) => values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
+  const perFlipped = (sum: number) => flipped ? sum / flipped : NaN;
+  return {
+    clean,
+    flipped,
+    attentionClean: mean(cleanWeights),
+    attentionFlipped: mean(flippedWeights),
+    attentionAuc: rocAuc(cleanWeights, flippedWeights),
+    cleanAccuracy: clean ? cleanCorrect / clean : NaN,
+    flippedRecovered: perFlipped(recovered),
+    flippedMemorised: perFlipped(memorised),
+    labelTrueMass: perFlipped(labelTrue),
+    labelNoisyMass: perFlipped(labelNoisy),
+    fusedTrueMass: perFlipped(fusedTrue),
+    fusedNoisyMass: perFlipped(fusedNoisy),
+  };
+}

@@ -65,6 +65,7 @@ Deno.test("trainRun(): a run stopped after epoch 1 and resumed ends with the sam
     assert.equal(report.result.confusion.flat().reduce((x, y) => x + y), 10);
     assert.ok(report.divergences && report.divergences.prediction > 0 && report.divergences.class > 0);
     assert.match(formatEvalReport(report), /mean KL divergence from the ground-truth distributions/);
+    await assert.rejects(() => evaluateRun(full.runDir, { labelNoise: true }), /trained without label noise/);
 
     // predict: one distribution per image.
     const run = await loadRun(full.runDir);
@@ -78,6 +79,33 @@ Deno.test("trainRun(): a run stopped after epoch 1 and resumed ends with the sam
       assert.ok(Math.abs(sum - 1) < 1e-4);
       assert.ok(run.classNames.includes(p.prediction));
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await tf.setBackend("cpu");
+  }
+});
+
+Deno.test("evaluateRun({ labelNoise }): the flipped training labels of a noisy run, measured", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const config = await tinyConfig(dir, ["data.labelNoise=0.3", "trainer.epochs=1"]);
+    const { runDir } = await trainRun(config, quiet);
+    const { flipped } = JSON.parse(await Deno.readTextFile(join(runDir, RUN_FILES.noise)));
+    const report = await evaluateRun(runDir, { labelNoise: true });
+    const x = report.labelNoise!;
+    assert.equal(x.flipped, flipped.length);
+    assert.equal(x.clean + x.flipped, 38);
+    assert.equal(x.flipped, Math.round(0.3 * 38));
+    for (const v of [x.attentionAuc, x.cleanAccuracy, x.flippedRecovered, x.flippedMemorised]) {
+      assert.ok(v >= 0 && v <= 1, String(v));
+    }
+    assert.ok(x.flippedRecovered + x.flippedMemorised <= 1);
+    assert.ok(x.fusedTrueMass + x.fusedNoisyMass <= 1 + 1e-6 && x.fusedTrueMass > 0);
+    assert.match(formatEvalReport(report), /training split: 11 flipped labels, 27 clean/);
+    await assert.rejects(
+      () => evaluateRun(runDir, { labelNoise: true, dataset: "folder", dataPath: dir }),
+      /does not combine with --dataset/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
     await tf.setBackend("cpu");
