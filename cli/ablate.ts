@@ -16,6 +16,12 @@
  *   - { name: Ada-DF, set: { method.distribution: fused } }
  * ```
  *
+ * Several processes can share an ablation: start `deno task ablate FILE.yaml` again in another terminal
+ * (or on another machine that sees the same output folder) and each one takes the runs no other process
+ * holds. A process holds a run through a lock file in `OUTPUT/.locks/` that it touches every 30 s; a lock
+ * left untouched for 10 minutes (its process died) is taken over, and the run resumes from its last
+ * checkpoint. On one machine this pays off as long as cores are idle: a wasm run uses about one core.
+ *
  * @module
  */
 import { dirname, join, resolve } from "node:path";
@@ -31,6 +37,8 @@ const USAGE = `usage: deno task ablate FILE.yaml [options]
   --data-path DIR   the dataset's location, for bases that need one
   --set PATH=VALUE  an extra override for every run (repeatable)
   --quiet           no per-batch progress
+
+Start it again in another terminal to share the runs between processes.
   -h, --help        this help`;
 
 /** One variant of an ablation. */
@@ -183,6 +191,56 @@ async function readFinished(runDir: string, epochs: number): Promise<AblationRun
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
+/** A run held by this process; `release` deletes its lock. */
+interface RunLock {
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the lock file `path` if no other process holds it: created exclusively, touched every
+ * `heartbeatMs` while held, and taken over when its owner stopped touching it for `staleMs`. Returns
+ * null when another process holds it.
+ */
+async function tryLock(path: string, staleMs: number, heartbeatMs: number): Promise<RunLock | null> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await Deno.writeTextFile(
+        path,
+        `pid ${Deno.pid} on ${Deno.hostname()} since ${new Date().toISOString()}\n`,
+        {
+          createNew: true,
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      const info = await Deno.stat(path).catch(() => null);
+      if (info === null) continue; // released meanwhile
+      if (Date.now() - (info.mtime?.getTime() ?? 0) < staleMs) return null;
+      // Stale: move it aside (only one process can), check it is the stale one, then try again.
+      const aside = `${path}.${crypto.randomUUID().slice(0, 8)}.stale`;
+      if (!await Deno.rename(path, aside).then(() => true, () => false)) continue;
+      const moved = await Deno.stat(aside);
+      if (Date.now() - (moved.mtime?.getTime() ?? 0) < staleMs) {
+        await Deno.rename(aside, path).catch(() => {}); // a fresh lock after all: put it back
+        return null;
+      }
+      await Deno.remove(aside).catch(() => {});
+      continue;
+    }
+    const timer = setInterval(() => {
+      const now = new Date();
+      Deno.utime(path, now, now).catch(() => {});
+    }, heartbeatMs);
+    return {
+      async release() {
+        clearInterval(timer);
+        await Deno.remove(path).catch(() => {});
+      },
+    };
+  }
+  return null;
+}
+
 /** Options of {@linkcode runAblation}. */
 export interface RunAblationOptions {
   /** `--data-path`. */
@@ -193,40 +251,80 @@ export interface RunAblationOptions {
   progress?: boolean | "epochs";
   /** Where log lines go. @default {console.log} */
   log?: (line: string) => void;
+  /** How often to look again at runs other processes hold, in seconds. @default {30} */
+  pollSeconds?: number;
+  /** After how long without a heartbeat another process's lock is taken over, in seconds. @default {600} */
+  staleSeconds?: number;
 }
 
-/** Runs (or resumes) every run of an ablation and returns their results. */
+/**
+ * Runs (or resumes) every run of an ablation that no other process holds, waits for the runs other
+ * processes hold, and returns all results in variant and seed order.
+ */
 export async function runAblation(
   ablation: Ablation,
   options: RunAblationOptions = {},
 ): Promise<AblationRun[]> {
   const log = options.log ?? ((line: string) => console.log(line));
-  await Deno.mkdir(ablation.output, { recursive: true });
-  const runs: AblationRun[] = [];
+  const staleMs = (options.staleSeconds ?? 600) * 1000;
+  const pollMs = (options.pollSeconds ?? 30) * 1000;
+  const heartbeatMs = Math.min(30_000, staleMs / 4);
+  const lockDir = join(ablation.output, ".locks");
+  await Deno.mkdir(lockDir, { recursive: true });
   const total = ablation.variants.length * ablation.seeds.length;
-  let n = 0;
-  for (const variant of ablation.variants) {
-    for (const seed of ablation.seeds) {
-      n++;
-      const runDir = join(ablation.output, `${slug(variant.name)}-seed${seed}`);
+  const pending = ablation.variants.flatMap((variant, v) =>
+    ablation.seeds.map((seed, s) => ({
+      variant,
+      seed,
+      n: v * ablation.seeds.length + s + 1,
+      name: `${slug(variant.name)}-seed${seed}`,
+    }))
+  );
+  const results = new Map<number, AblationRun>();
+  let firstPass = true;
+  let waitingFor = "";
+  while (true) {
+    const held: string[] = [];
+    for (const job of pending.filter((j) => !results.has(j.n))) {
+      const { variant, seed, n } = job;
+      const runDir = join(ablation.output, job.name);
       const config = await ablationRunConfig(ablation, variant, seed, options);
+      const where = `[${n}/${total}] ${variant.name}, seed ${seed}`;
       let result = await readFinished(runDir, config.trainer.epochs);
-      if (result) {
-        log(`[${n}/${total}] ${variant.name}, seed ${seed}: done before (${runDir})`);
+      if (!result) {
+        const lock = await tryLock(join(lockDir, `${job.name}.lock`), staleMs, heartbeatMs);
+        if (!lock) {
+          held.push(job.name);
+          continue;
+        }
+        try {
+          // Finished by another process between the check and the lock?
+          result = await readFinished(runDir, config.trainer.epochs);
+          if (!result) {
+            const resume = await exists(join(runDir, RUN_FILES.last));
+            if (!resume && await exists(runDir)) await Deno.remove(runDir, { recursive: true });
+            log(`${where}: ${resume ? "resuming" : "training"} in ${runDir}`);
+            await trainRun(config, { runDir, resume, progress: options.progress ?? true, log });
+            result = await readFinished(runDir, config.trainer.epochs);
+            if (!result) throw new Error(`${runDir}: the run ended without a summary`);
+          }
+        } finally {
+          await lock.release();
+        }
       } else {
-        const resume = await exists(join(runDir, RUN_FILES.last));
-        if (!resume && await exists(runDir)) await Deno.remove(runDir, { recursive: true });
-        log(
-          `[${n}/${total}] ${variant.name}, seed ${seed}: ${resume ? "resuming" : "training"} in ${runDir}`,
-        );
-        await trainRun(config, { runDir, resume, progress: options.progress ?? true, log });
-        result = await readFinished(runDir, config.trainer.epochs);
-        if (!result) throw new Error(`${runDir}: the run ended without a summary`);
+        log(`${where}: ${firstPass ? "done before" : "finished by another process"} (${runDir})`);
       }
-      runs.push({ ...result, variant: variant.name, seed });
+      results.set(n, { ...result, variant: variant.name, seed });
     }
+    firstPass = false;
+    if (held.length === 0) break;
+    if (held.join() !== waitingFor) {
+      waitingFor = held.join();
+      log(`waiting for ${held.length} run(s) other processes are training: ${held.join(", ")}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
-  return runs;
+  return pending.map((j) => results.get(j.n)!);
 }
 
 /** Mean and standard deviation per variant. */

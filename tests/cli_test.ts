@@ -112,11 +112,12 @@ Deno.test("evaluateRun({ labelNoise }): the flipped training labels of a noisy r
   }
 });
 
-Deno.test("runAblation(): variants x seeds, mean and std per variant, finished runs reused", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const file = join(dir, "ablation.yaml");
-    const text = `
+/** A tiny two-variant, two-seed ablation file written into `dir`. */
+async function tinyAblation(dir: string): Promise<string> {
+  const file = join(dir, "ablation.yaml");
+  await Deno.writeTextFile(
+    file,
+    `
 name: tiny
 base: synthetic
 set:
@@ -133,8 +134,16 @@ output: ${JSON.stringify(join(dir, "out"))}
 variants:
   - { name: baseline, set: { method.distribution: onehot } }
   - { name: Ada-DF, set: { method.distribution: fused } }
-`;
-    const ablation = parseAblation(text, file);
+`,
+  );
+  return file;
+}
+
+Deno.test("runAblation(): variants x seeds, mean and std per variant, finished runs reused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = await tinyAblation(dir);
+    const ablation = parseAblation(await Deno.readTextFile(file), file);
     const lines: string[] = [];
     const runs = await runAblation(ablation, { progress: false, log: (l) => lines.push(l) });
     assert.equal(runs.length, 4);
@@ -149,6 +158,86 @@ variants:
   } finally {
     await Deno.remove(dir, { recursive: true });
     await tf.setBackend("cpu");
+  }
+});
+
+Deno.test("runAblation(): runs locked by a live process are waited for, stale locks are taken over", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = await tinyAblation(dir);
+    const ablation = parseAblation(await Deno.readTextFile(file), file);
+    const locks = join(ablation.output, ".locks");
+    await Deno.mkdir(locks, { recursive: true });
+    // A live holder of baseline-seed1 that lets go (without finishing) after a while ...
+    const live = join(locks, "baseline-seed1.lock");
+    await Deno.writeTextFile(live, "pid 1 on elsewhere\n");
+    // ... and the lock of a process that died an hour ago.
+    const stale = join(locks, "ada-df-seed0.lock");
+    await Deno.writeTextFile(stale, "pid 2 on elsewhere\n");
+    const hourAgo = new Date(Date.now() - 3600_000);
+    await Deno.utime(stale, hourAgo, hourAgo);
+
+    const lines: string[] = [];
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const log = (l: string) => {
+      lines.push(l);
+      if (l.startsWith("waiting for")) Deno.remove(live).then(release);
+    };
+    const runs = await runAblation(ablation, { progress: false, log, pollSeconds: 0.1 });
+    assert.equal(runs.length, 4);
+    assert.deepEqual(lines.filter((l) => l.startsWith("waiting for")), [
+      "waiting for 1 run(s) other processes are training: baseline-seed1",
+    ]);
+    await released;
+    const trained = lines.filter((l) => / training in /.test(l)).map((l) => l.split(" in ")[1]);
+    assert.deepEqual(trained.map((d) => d.split("/").at(-1)).sort(), [
+      "ada-df-seed0",
+      "ada-df-seed1",
+      "baseline-seed0",
+      "baseline-seed1",
+    ]);
+    // The stale run was taken in the first pass, the released one after the wait.
+    assert.ok(
+      lines.findIndex((l) => l.includes("ada-df-seed0")) < lines.findIndex((l) => l.startsWith("waiting")),
+    );
+    assert.deepEqual([...Deno.readDirSync(locks)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await tf.setBackend("cpu");
+  }
+});
+
+Deno.test("deno task ablate in two processes: each run trained once, both print the table", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = await tinyAblation(dir);
+    const start = () =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-write",
+          "--allow-env",
+          "--allow-ffi",
+          "--allow-sys",
+          new URL("../cli/ablate.ts", import.meta.url).pathname,
+          file,
+          "--quiet",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const outputs = await Promise.all([start(), start()]);
+    const decoder = new TextDecoder();
+    const texts = outputs.map((o) => decoder.decode(o.stdout));
+    outputs.forEach((o, i) => assert.equal(o.code, 0, `process ${i}: ${decoder.decode(o.stderr)}`));
+    const trained = texts.flatMap((t) => t.split("\n").filter((l) => / training in /.test(l)));
+    assert.equal(trained.length, 4, texts.join("\n---\n"));
+    assert.equal(new Set(trained.map((l) => l.split(" in ")[1])).size, 4);
+    for (const t of texts) assert.match(t, /\| baseline \| method\.distribution="onehot" \| 2 \|/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 
