@@ -5,7 +5,7 @@ import { resolveConfig } from "../core/config.ts";
 import { loadRun, RUN_FILES, trainRun } from "../cli/run.ts";
 import { evaluateRun, formatEvalReport } from "../cli/eval.ts";
 import { predictImages } from "../cli/predict.ts";
-import { aggregate, parseAblation, resultsCsv, runAblation } from "../cli/ablate.ts";
+import { ablationRunConfig, aggregate, parseAblation, resultsCsv, runAblation } from "../cli/ablate.ts";
 import { main as trainMain } from "../cli/train.ts";
 
 /** A tiny, fast configuration on a small synthetic set generated into `dir`. */
@@ -239,6 +239,29 @@ Deno.test("deno task ablate in two processes: each run trained once, both print 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("every ablation file in configs/ resolves every run's config", async () => {
+  const dir = new URL("../configs/", import.meta.url).pathname;
+  const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /\.ya?ml$/.test(n));
+  let ablations = 0;
+  for (const name of files) {
+    const text = await Deno.readTextFile(join(dir, name));
+    if (!/^variants:/m.test(text)) continue;
+    ablations++;
+    const ablation = parseAblation(text, join(dir, name));
+    for (const variant of ablation.variants) {
+      for (const seed of ablation.seeds) {
+        const config = await ablationRunConfig(ablation, variant, seed);
+        assert.equal(config.seed, seed, `${name}: ${variant.name}`);
+        for (const [path, value] of Object.entries({ ...ablation.set, ...variant.set })) {
+          const actual = path.split(".").reduce((o: unknown, k) => (o as Record<string, unknown>)[k], config);
+          assert.deepEqual(actual, value, `${name}: ${variant.name}: ${path}`);
+        }
+      }
+    }
+  }
+  assert.ok(ablations >= 3, `${ablations} ablation files`);
 });
 
 Deno.test("parseAblation() names the file and the problem", () => {
