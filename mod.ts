@@ -45,6 +45,7 @@ import { tf as tfNamespace } from "./engine/tf.ts";
  * ```
  */
 export const tf: typeof tfNamespace = tfNamespace;
+export type { LayersModel, Scalar, Tensor, Tensor1D, Tensor2D, Tensor4D, Variable } from "./engine/tf.ts";
 export * from "./engine/backend.ts";
 export * from "./engine/wasm_kernels.ts";
 export * from "./backbones/layers.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Tensor1D, type Tensor2D, type Tensor4D, tf, type Variable } from "../engine/tf.ts";
 import { Random } from "../core/random.ts";
 import { type ForwardMode, Initializer, linear, type ParameterStore } from "./layers.ts";
 import {
@@ -66,13 +66,13 @@ export type BranchName = typeof BRANCHES[number];
  */
 export interface AdaDfOutputs {
   /** Auxiliary branch `fc` output [B, C]. */
-  auxLogits: tf.Tensor2D;
+  auxLogits: Tensor2D;
   /** Target branch `fc` output [B, C]. */
-  targetLogits: tf.Tensor2D;
+  targetLogits: Tensor2D;
   /** Auxiliary attention head output before the sigmoid [B]. */
-  scores1: tf.Tensor1D;
+  scores1: Tensor1D;
   /** Target attention head output before the sigmoid [B]. */
-  scores2: tf.Tensor1D;
+  scores2: Tensor1D;
 }
 
 /**
@@ -120,9 +120,9 @@ export interface AdaDfModelOptions {
  */
 export class AdaDfModel implements ParameterStore {
   /** Learnable parameters by name. */
-  readonly params: Map<string, tf.Variable> = new Map();
+  readonly params: Map<string, Variable> = new Map();
   /** BatchNorm running statistics by name. */
-  readonly buffers: Map<string, tf.Variable> = new Map();
+  readonly buffers: Map<string, Variable> = new Map();
   /** The backbone's shape. */
   readonly spec: ResNetSpec;
   /** Number of classes. */
@@ -151,24 +151,24 @@ export class AdaDfModel implements ParameterStore {
   }
 
   /** The stem E. In the paper it is frozen but runs in training mode (its BatchNorm statistics move). */
-  stem(x: tf.Tensor4D, mode: ForwardMode): tf.Tensor4D {
+  stem(x: Tensor4D, mode: ForwardMode): Tensor4D {
     return stemForward(this, this.spec, x, mode);
   }
 
   /** One branch's raw outputs from stem features: `{ logits [B, C], scores [B] }`. */
   branch(
     branch: BranchName,
-    features: tf.Tensor4D,
+    features: Tensor4D,
     mode: ForwardMode,
-  ): { logits: tf.Tensor2D; scores: tf.Tensor1D } {
+  ): { logits: Tensor2D; scores: Tensor1D } {
     const h = branchForward(this, this.spec, features, mode, `${branch}.`);
     const logits = linear(this, `${branch}.fc`, h);
-    const scores = tf.reshape(linear(this, `${branch}.attention`, h), [-1]) as tf.Tensor1D;
+    const scores = tf.reshape(linear(this, `${branch}.attention`, h), [-1]) as Tensor1D;
     return { logits, scores };
   }
 
   /** Both branches' raw outputs from stem features. */
-  branches(features: tf.Tensor4D, mode: ForwardMode): AdaDfOutputs {
+  branches(features: Tensor4D, mode: ForwardMode): AdaDfOutputs {
     const aux = this.branch("aux", features, mode);
     const target = this.branch("target", features, mode);
     return {
@@ -180,12 +180,12 @@ export class AdaDfModel implements ParameterStore {
   }
 
   /** The whole model's raw outputs from images. */
-  forward(x: tf.Tensor4D, mode: ForwardMode): AdaDfOutputs {
+  forward(x: Tensor4D, mode: ForwardMode): AdaDfOutputs {
     return this.branches(this.stem(x, mode), mode);
   }
 
   /** The variables the optimiser updates (the stem's are left out when it is frozen). */
-  trainableVariables(): tf.Variable[] {
+  trainableVariables(): Variable[] {
     return [...this.params.values()].filter((v) => v.trainable);
   }
 

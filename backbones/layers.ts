@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, tf, type Variable } from "../engine/tf.ts";
 import type { Random } from "../core/random.ts";
 
 /**
@@ -52,9 +52,9 @@ export const BN_EPSILON = 1e-5;
  */
 export interface ParameterStore {
   /** Learnable parameters by name (`layer2.0.conv1.weight`). */
-  params: Map<string, tf.Variable>;
+  params: Map<string, Variable>;
   /** Running statistics by name (`layer2.0.bn1.running_mean`). */
-  buffers: Map<string, tf.Variable>;
+  buffers: Map<string, Variable>;
 }
 
 /**
@@ -94,7 +94,7 @@ export interface ForwardMode {
  * console.assert(param(store, "fc.weight").shape.join("x") === "4x2");
  * ```
  */
-export function param(store: ParameterStore, name: string): tf.Variable {
+export function param(store: ParameterStore, name: string): Variable {
   const v = store.params.get(name) ?? store.buffers.get(name);
   if (!v) throw new Error(`Missing parameter '${name}'.`);
   return v;
@@ -117,11 +117,11 @@ export function param(store: ParameterStore, name: string): tf.Variable {
 export function conv2d(
   store: ParameterStore,
   name: string,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   stride: number,
   padding: number,
-): tf.Tensor4D {
-  const w = param(store, `${name}.weight`) as unknown as tf.Tensor4D;
+): Tensor4D {
+  const w = param(store, `${name}.weight`) as unknown as Tensor4D;
   const pad = padding === 0 ? "valid" : [[0, 0], [padding, padding], [padding, padding], [0, 0]] as [
     [number, number],
     [number, number],
@@ -152,15 +152,15 @@ export function conv2d(
 export function batchNorm(
   store: ParameterStore,
   name: string,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   mode: ForwardMode,
-): tf.Tensor4D {
+): Tensor4D {
   const gamma = param(store, `${name}.weight`);
   const beta = param(store, `${name}.bias`);
   const runningMean = param(store, `${name}.running_mean`);
   const runningVar = param(store, `${name}.running_var`);
   if (!mode.training) {
-    return tf.batchNorm(x, runningMean, runningVar, beta, gamma, BN_EPSILON) as tf.Tensor4D;
+    return tf.batchNorm(x, runningMean, runningVar, beta, gamma, BN_EPSILON) as Tensor4D;
   }
   const { y, mean, variance } = trainingBatchNorm(x, gamma, beta);
   if (mode.updateStatistics ?? true) {
@@ -186,23 +186,23 @@ export function batchNorm(
  * Far fewer kernels than differentiating `moments` (which tiles and divides per element).
  */
 function trainingBatchNorm(
-  x: tf.Tensor4D,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  let mean!: tf.Tensor1D;
-  let variance!: tf.Tensor1D;
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [xs, g, b, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+  x: Tensor4D,
+  gamma: Tensor,
+  beta: Tensor,
+): { y: Tensor4D; mean: Tensor1D; variance: Tensor1D } {
+  let mean!: Tensor1D;
+  let variance!: Tensor1D;
+  const op = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
+    const [xs, g, b, save] = args as [Tensor, Tensor, Tensor, tf.GradSaveFunc];
     const m = tf.moments(xs, [0, 1, 2]);
-    mean = tf.keep(m.mean as tf.Tensor1D);
-    variance = tf.keep(m.variance as tf.Tensor1D);
+    mean = tf.keep(m.mean as Tensor1D);
+    variance = tf.keep(m.variance as Tensor1D);
     const invStd = tf.rsqrt(tf.add(m.variance, BN_EPSILON));
     const xhat = tf.mul(tf.sub(xs, m.mean), invStd);
     save([xhat, invStd, g]);
     return {
       value: tf.add(tf.mul(xhat, g), b),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
         const [xh, s, gam] = saved;
         const count = xh.size / xh.shape[xh.rank - 1];
         const dBeta = tf.sum(dy, [0, 1, 2]);
@@ -213,7 +213,7 @@ function trainingBatchNorm(
       },
     };
   });
-  const y = op(x, gamma, beta) as tf.Tensor4D;
+  const y = op(x, gamma, beta) as Tensor4D;
   return { y, mean, variance };
 }
 
@@ -231,8 +231,8 @@ function trainingBatchNorm(
  * console.assert(logits.shape.join("x") === "2x7");
  * ```
  */
-export function linear(store: ParameterStore, name: string, x: tf.Tensor2D): tf.Tensor2D {
-  const w = param(store, `${name}.weight`) as unknown as tf.Tensor2D;
+export function linear(store: ParameterStore, name: string, x: Tensor2D): Tensor2D {
+  const w = param(store, `${name}.weight`) as unknown as Tensor2D;
   const b = param(store, `${name}.bias`);
   return tf.add(tf.matMul(x, w), b);
 }
@@ -249,8 +249,8 @@ export function linear(store: ParameterStore, name: string, x: tf.Tensor2D): tf.
  * console.log(globalAvgPool(x).arraySync()); // [[2.5, 25]]
  * ```
  */
-export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
-  return tf.mean(x, [1, 2]) as tf.Tensor2D;
+export function globalAvgPool(x: Tensor4D): Tensor2D {
+  return tf.mean(x, [1, 2]) as Tensor2D;
 }
 
 /**

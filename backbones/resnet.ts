@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Tensor2D, type Tensor4D, tf } from "../engine/tf.ts";
 import { Random } from "../core/random.ts";
 import {
   batchNorm,
@@ -189,11 +189,11 @@ function block(
   store: ParameterStore,
   spec: ResNetSpec,
   name: string,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   stride: number,
   mode: ForwardMode,
-): tf.Tensor4D {
-  let y: tf.Tensor4D;
+): Tensor4D {
+  let y: Tensor4D;
   if (spec.block === "basic") {
     y = tf.relu(batchNorm(store, `${name}.bn1`, conv2d(store, `${name}.conv1`, x, stride, 1), mode));
     y = batchNorm(store, `${name}.bn2`, conv2d(store, `${name}.conv2`, y, 1, 1), mode);
@@ -212,10 +212,10 @@ function stage(
   store: ParameterStore,
   spec: ResNetSpec,
   index: number,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   mode: ForwardMode,
   prefix: string,
-): tf.Tensor4D {
+): Tensor4D {
   for (let b = 0; b < spec.layers[index]; b++) {
     x = block(store, spec, `${prefix}layer${index + 1}.${b}`, x, b === 0 && index > 0 ? 2 : 1, mode);
   }
@@ -241,10 +241,10 @@ function stage(
 export function stemForward(
   store: ParameterStore,
   spec: ResNetSpec,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   mode: ForwardMode,
   prefix = "",
-): tf.Tensor4D {
+): Tensor4D {
   let y = tf.relu(batchNorm(store, `${prefix}bn1`, conv2d(store, `${prefix}conv1`, x, 2, 3), mode));
   y = tf.maxPool(y, 3, 2, 1);
   return stage(store, spec, 0, y, mode, prefix);
@@ -272,10 +272,10 @@ export function stemForward(
 export function branchForward(
   store: ParameterStore,
   spec: ResNetSpec,
-  x: tf.Tensor4D,
+  x: Tensor4D,
   mode: ForwardMode,
   prefix = "",
-): tf.Tensor2D {
+): Tensor2D {
   for (let s = 1; s < 4; s++) x = stage(store, spec, s, x, mode, prefix);
   return globalAvgPool(x);
 }
@@ -357,7 +357,7 @@ export function createResNet(name: BackboneName, options: CreateResNetOptions = 
  * console.assert(probs.shape.join("x") === "2x7");
  * ```
  */
-export function resnetForward(net: ResNet, x: tf.Tensor4D, mode: ForwardMode): tf.Tensor2D {
+export function resnetForward(net: ResNet, x: Tensor4D, mode: ForwardMode): Tensor2D {
   return tf.tidy(() => {
     const h = branchForward(net, net.spec, stemForward(net, net.spec, x, mode), mode);
     return linear(net, "fc", h);

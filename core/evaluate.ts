@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Tensor, type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
 import type { AdaDfModel } from "../backbones/adadf.ts";
 import type { Batch } from "../datasets/loader.ts";
 import type { Attention } from "../strategies/attention.ts";
@@ -107,11 +107,11 @@ export interface EvaluationResult extends ClassificationReport {
  */
 export interface EvalBatchOutputs {
   /** Target logits z_2 = a_2 * fc_2(h_2), averaged over each image's crops: [B, C]. */
-  logits: tf.Tensor2D;
+  logits: Tensor2D;
   /** With `withAux`: softmax of the auxiliary logits z_1 (crop-averaged): [B, C]. */
-  auxProbs?: tf.Tensor2D;
+  auxProbs?: Tensor2D;
   /** With `withAux`: averaged attention w = (a_1 + a_2) / 2 per image: [B]. */
-  attention?: tf.Tensor1D;
+  attention?: Tensor1D;
 }
 
 /**
@@ -164,7 +164,7 @@ export interface ForEachEvalBatchOptions {
   maxBatches?: number;
 }
 
-function averageCrops<T extends tf.Tensor>(x: T, crops: number): T {
+function averageCrops<T extends Tensor>(x: T, crops: number): T {
   if (crops === 1) return x;
   return tf.mean(tf.reshape(x, [-1, crops, ...x.shape.slice(1)]), 1) as T;
 }
@@ -183,7 +183,7 @@ export async function forEachEvalBatch(
   attention: Attention,
   source: BatchSource,
   options: ForEachEvalBatchOptions,
-  visit: (outputs: EvalBatchOutputs, labels: tf.Tensor1D, batch: Batch) => void | Promise<void>,
+  visit: (outputs: EvalBatchOutputs, labels: Tensor1D, batch: Batch) => void | Promise<void>,
 ): Promise<void> {
   const mode = { training: false };
   const cap = options.maxBatches ?? Infinity;
@@ -197,14 +197,14 @@ export async function forEachEvalBatch(
       const target = model.branch("target", features, mode);
       if (!options.withAux) {
         const { a2 } = attention.apply({ scores1: target.scores, scores2: target.scores });
-        return { logits: averageCrops(tf.mul(target.logits, a2.expandDims(1)) as tf.Tensor2D, crops) };
+        return { logits: averageCrops(tf.mul(target.logits, a2.expandDims(1)) as Tensor2D, crops) };
       }
       const aux = model.branch("aux", features, mode);
       const { a1, a2 } = attention.apply({ scores1: aux.scores, scores2: target.scores });
       return {
-        logits: averageCrops(tf.mul(target.logits, a2.expandDims(1)) as tf.Tensor2D, crops),
-        auxProbs: tf.softmax(averageCrops(tf.mul(aux.logits, a1.expandDims(1)) as tf.Tensor2D, crops)),
-        attention: averageCrops(tf.div(tf.add(a1, a2), 2) as tf.Tensor1D, crops),
+        logits: averageCrops(tf.mul(target.logits, a2.expandDims(1)) as Tensor2D, crops),
+        auxProbs: tf.softmax(averageCrops(tf.mul(aux.logits, a1.expandDims(1)) as Tensor2D, crops)),
+        attention: averageCrops(tf.div(tf.add(a1, a2), 2) as Tensor1D, crops),
       };
     });
     const labels = tf.tensor1d(batch.labels, "int32");

@@ -16,16 +16,16 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Scalar, type Tensor, type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Private helpers
 // ---------------------------------------------------------------------------------------------------
 
 /** Runs `fn` on `inputs` as one tape node whose gradient is zero for every input. */
-function withoutGradient<T extends tf.Tensor>(inputs: tf.Tensor[], fn: (...xs: tf.Tensor[]) => T): T {
+function withoutGradient<T extends Tensor>(inputs: Tensor[], fn: (...xs: Tensor[]) => T): T {
   const op = tf.customGrad((...args: unknown[]) => {
-    const xs = args.slice(0, inputs.length) as tf.Tensor[];
+    const xs = args.slice(0, inputs.length) as Tensor[];
     // The gradient uses only shapes, so the inputs may be disposed before the backward pass.
     const shapes = xs.map((x) => ({ shape: x.shape, dtype: x.dtype }));
     return {
@@ -40,7 +40,7 @@ function fail(fn: string, message: string): never {
   throw new Error(`${fn}: ${message}`);
 }
 
-function checkTensor(fn: string, name: string, value: unknown, rank: number): tf.Tensor {
+function checkTensor(fn: string, name: string, value: unknown, rank: number): Tensor {
   if (!(value instanceof tf.Tensor)) fail(fn, `${name} must be a rank-${rank} tensor, got ${typeof value}`);
   if (value.isDisposed) fail(fn, `${name} is a disposed tensor`);
   if (value.rank !== rank) {
@@ -49,14 +49,14 @@ function checkTensor(fn: string, name: string, value: unknown, rank: number): tf
   return value;
 }
 
-function checkFloat(fn: string, name: string, value: unknown, rank: number): tf.Tensor {
+function checkFloat(fn: string, name: string, value: unknown, rank: number): Tensor {
   const t = checkTensor(fn, name, value, rank);
   if (t.dtype !== "float32") fail(fn, `${name} must be a float32 tensor, got ${t.dtype}`);
   return t;
 }
 
-function checkLabels(fn: string, name: string, value: unknown, n: number): tf.Tensor1D {
-  const t = checkTensor(fn, name, value, 1) as tf.Tensor1D;
+function checkLabels(fn: string, name: string, value: unknown, n: number): Tensor1D {
+  const t = checkTensor(fn, name, value, 1) as Tensor1D;
   if (t.dtype !== "int32") fail(fn, `${name} must be an int32 Tensor1D, got ${t.dtype}`);
   if (t.shape[0] !== n) fail(fn, `${name} has ${t.shape[0]} entries, expected ${n}`);
   return t;
@@ -91,7 +91,7 @@ function tolerantFloor(x: number): number {
 }
 
 /** One row per class: `diagonal` on the diagonal, `offDiagonal` elsewhere, as a [C, C] tensor. */
-function constantRows(numClasses: number, diagonal: number, offDiagonal: number): tf.Tensor2D {
+function constantRows(numClasses: number, diagonal: number, offDiagonal: number): Tensor2D {
   const values = new Float32Array(numClasses * numClasses).fill(offDiagonal);
   for (let j = 0; j < numClasses; j++) values[j * numClasses + j] = diagonal;
   return tf.tensor2d(values, [numClasses, numClasses]);
@@ -115,7 +115,7 @@ function constantRows(numClasses: number, diagonal: number, offDiagonal: number)
  * console.assert(grad.arraySync() === 3); // d/dv (v * const) = const
  * ```
  */
-export function stopGradient<T extends tf.Tensor>(x: T): T {
+export function stopGradient<T extends Tensor>(x: T): T {
   return withoutGradient([x], (v) => v.clone() as T);
 }
 
@@ -141,7 +141,7 @@ export function stopGradient<T extends tf.Tensor>(x: T): T {
  * d.dispose();
  * ```
  */
-export function thresholdDistributions(numClasses: number, threshold: number): tf.Tensor2D {
+export function thresholdDistributions(numClasses: number, threshold: number): Tensor2D {
   const fn = "thresholdDistributions";
   checkInteger(fn, "numClasses", numClasses, 2);
   checkUnit(fn, "threshold", threshold);
@@ -206,10 +206,10 @@ export interface MineClassDistributionsOptions {
  * ```
  */
 export function mineClassDistributions(
-  probs: tf.Tensor2D,
-  labels: tf.Tensor1D,
+  probs: Tensor2D,
+  labels: Tensor1D,
   options: MineClassDistributionsOptions = {},
-): tf.Tensor2D {
+): Tensor2D {
   const fn = "mineClassDistributions";
   const { threshold = 0.7, legacyFallback = false } = options;
   checkFloat(fn, "probs", probs, 2);
@@ -227,7 +227,7 @@ export function mineClassDistributions(
     const fallback = legacyFallback
       ? constantRows(numClasses, threshold, 0.4 / (numClasses - 1))
       : thresholdDistributions(numClasses, threshold);
-    return means.mul(keep).add(fallback.mul(tf.scalar(1).sub(keep))) as tf.Tensor2D;
+    return means.mul(keep).add(fallback.mul(tf.scalar(1).sub(keep))) as Tensor2D;
   });
 }
 
@@ -287,9 +287,9 @@ export interface NormalizeAttentionOptions {
  * ```
  */
 export function normalizeAttention(
-  weights: tf.Tensor1D,
+  weights: Tensor1D,
   options: NormalizeAttentionOptions = {},
-): tf.Tensor1D {
+): Tensor1D {
   const fn = "normalizeAttention";
   const { minWeight = 0.2, maxWeight = 1 } = options;
   checkFloat(fn, "weights", weights, 1);
@@ -305,7 +305,7 @@ export function normalizeAttention(
     // flat = 1 when every weight is equal, else 0; it carries no gradient.
     const flat = withoutGradient([range], (r) => r.lessEqual(0).toFloat());
     const unit = weights.sub(min).div(range.add(flat)).mul(tf.scalar(1).sub(flat)).add(flat.mul(0.5));
-    return unit.mul(maxWeight - minWeight).add(minWeight) as tf.Tensor1D;
+    return unit.mul(maxWeight - minWeight).add(minWeight) as Tensor1D;
   });
 }
 
@@ -328,13 +328,13 @@ export function normalizeAttention(
  */
 export interface FuseDistributionsInputs {
   /** [B, C] label distributions l_i (softmax of the auxiliary logits). */
-  labelDistributions: tf.Tensor2D;
+  labelDistributions: Tensor2D;
   /** [C, C] class distributions c', row j for class j. */
-  classDistributions: tf.Tensor2D;
+  classDistributions: Tensor2D;
   /** int32 [B] class of each sample. */
-  labels: tf.Tensor1D;
+  labels: Tensor1D;
   /** [B] normalised attention weights w'_i. */
-  weights: tf.Tensor1D;
+  weights: Tensor1D;
 }
 
 /**
@@ -358,7 +358,7 @@ export interface FuseDistributionsInputs {
  * // 0.5 * [0.5, 0.5] + 0.5 * [0.2, 0.8] = [0.35, 0.65]
  * ```
  */
-export function fuseDistributions(inputs: FuseDistributionsInputs): tf.Tensor2D {
+export function fuseDistributions(inputs: FuseDistributionsInputs): Tensor2D {
   const fn = "fuseDistributions";
   const { labelDistributions, classDistributions, labels, weights } = inputs;
   checkFloat(fn, "labelDistributions", labelDistributions, 2);
@@ -377,7 +377,7 @@ export function fuseDistributions(inputs: FuseDistributionsInputs): tf.Tensor2D 
   return tf.tidy(() => {
     const classRows = tf.matMul(tf.oneHot(labels, numClasses).toFloat(), classDistributions); // c'_{y_i}
     const w = weights.expandDims(1);
-    return tf.scalar(1).sub(w).mul(labelDistributions).add(w.mul(classRows)) as tf.Tensor2D;
+    return tf.scalar(1).sub(w).mul(labelDistributions).add(w.mul(classRows)) as Tensor2D;
   });
 }
 
@@ -449,9 +449,9 @@ export interface RankRegularizationOptions {
  * ```
  */
 export function rankRegularization(
-  weights: tf.Tensor1D,
+  weights: Tensor1D,
   options: RankRegularizationOptions = {},
-): tf.Scalar {
+): Scalar {
   const fn = "rankRegularization";
   checkFloat(fn, "weights", weights, 1);
   const b = weights.shape[0];
@@ -463,7 +463,7 @@ export function rankRegularization(
   const high = tolerantFloor(ratio * batchSize);
   const low = batchSize - high;
   return tf.tidy(() => {
-    if (high === 0 || low === 0) return weights.sum().mul(0) as tf.Scalar;
+    if (high === 0 || low === 0) return weights.sum().mul(0) as Scalar;
     const masks = withoutGradient([weights], (w) => {
       // rank_i = #{j: w_j > w_i} + #{j < i: w_j == w_i}: a permutation of 0..B-1, largest first.
       const wi = w.expandDims(1); // [B, 1]
@@ -479,7 +479,7 @@ export function rankRegularization(
     const [highMask, lowMask] = tf.unstack(masks);
     const wHigh = weights.mul(highMask).sum().div(high);
     const wLow = weights.mul(lowMask).sum().div(low);
-    return tf.relu(wLow.sub(wHigh).add(margin)) as tf.Scalar;
+    return tf.relu(wLow.sub(wHigh).add(margin)) as Scalar;
   });
 }
 
@@ -545,7 +545,7 @@ export function rampWeights(epoch: number, beta: number): RampWeights {
  * // log 2
  * ```
  */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+export function crossEntropy(logits: Tensor2D, labels: Tensor1D): Scalar {
   const fn = "crossEntropy";
   checkFloat(fn, "logits", logits, 2);
   const [b, numClasses] = logits.shape;
@@ -553,7 +553,7 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
   if (b < 1) fail(fn, "logits is empty; a batch needs at least one sample");
   return tf.tidy(() => {
     const picked = tf.logSoftmax(logits).mul(tf.oneHot(labels, numClasses).toFloat()).sum(1);
-    return picked.mean().neg() as tf.Scalar;
+    return picked.mean().neg() as Scalar;
   });
 }
 
@@ -600,10 +600,10 @@ export interface KlDivergenceOptions {
  * ```
  */
 export function klDivergence(
-  logits: tf.Tensor2D,
-  targets: tf.Tensor2D,
+  logits: Tensor2D,
+  targets: Tensor2D,
   options: KlDivergenceOptions = {},
-): tf.Scalar {
+): Scalar {
   const fn = "klDivergence";
   checkFloat(fn, "logits", logits, 2);
   checkFloat(fn, "targets", targets, 2);
@@ -618,7 +618,7 @@ export function klDivergence(
     const zero = withoutGradient([targets], (f) => f.lessEqual(0).toFloat());
     const logTargets = targets.add(zero).log();
     const pointwise = targets.mul(logTargets.sub(tf.logSoftmax(logits)));
-    return pointwise.sum().div(batchSize) as tf.Scalar;
+    return pointwise.sum().div(batchSize) as Scalar;
   });
 }
 
@@ -646,15 +646,15 @@ export function klDivergence(
  */
 export interface AdaDfLossInputs {
   /** [B, C] attention-scaled auxiliary logits z_1 = a_1 * fc_1(h_1). */
-  auxLogits: tf.Tensor2D;
+  auxLogits: Tensor2D;
   /** [B, C] attention-scaled target logits z_2 = a_2 * fc_2(h_2). */
-  targetLogits: tf.Tensor2D;
+  targetLogits: Tensor2D;
   /** [B] averaged attention weights w_i = (a_1,i + a_2,i) / 2. */
-  attention: tf.Tensor1D;
+  attention: Tensor1D;
   /** int32 [B] class of each sample. */
-  labels: tf.Tensor1D;
+  labels: Tensor1D;
   /** [C, C] current class distributions c'. */
-  classDistributions: tf.Tensor2D;
+  classDistributions: Tensor2D;
 }
 
 /**
@@ -746,21 +746,21 @@ export interface AdaDfLossOptions {
  */
 export type AdaDfLossResult = {
   /** alpha_2 * ce + alpha_1 * kl + rr. */
-  total: tf.Scalar;
+  total: Scalar;
   /** The auxiliary branch's mean cross-entropy. */
-  ce: tf.Scalar;
+  ce: Scalar;
   /** The target branch's KL divergence to the fused distributions. */
-  kl: tf.Scalar;
+  kl: Scalar;
   /** The rank regularisation. */
-  rr: tf.Scalar;
+  rr: Scalar;
   /** alpha_1 of the ramp. */
   alpha1: number;
   /** alpha_2 of the ramp. */
   alpha2: number;
   /** [B] normalised attention weights w'_i. */
-  weights: tf.Tensor1D;
+  weights: Tensor1D;
   /** [B, C] fused target distributions f_i. */
-  targets: tf.Tensor2D;
+  targets: Tensor2D;
 };
 
 /**
@@ -823,7 +823,7 @@ export function adaDfLoss(inputs: AdaDfLossInputs, options: AdaDfLossOptions): A
     const ce = crossEntropy(auxLogits, labels);
     const kl = klDivergence(targetLogits, targets, { batchSize });
     const rr = rankRegularization(attention, { ratio, margin, batchSize });
-    const total = ce.mul(alpha2).add(kl.mul(alpha1)).add(rr) as tf.Scalar;
+    const total = ce.mul(alpha2).add(kl.mul(alpha1)).add(rr) as Scalar;
     return { total, ce, kl, rr, alpha1, alpha2, weights, targets };
   });
 }

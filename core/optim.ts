@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Tensor, tf, type Variable } from "../engine/tf.ts";
 
 /**
  * Options of {@linkcode Adam}.
@@ -105,8 +105,8 @@ export class Adam {
   readonly weightDecay: number;
   /** Steps taken. */
   step = 0;
-  #m = new Map<string, tf.Variable>();
-  #v = new Map<string, tf.Variable>();
+  #m = new Map<string, Variable>();
+  #v = new Map<string, Variable>();
 
   /** Creates the optimiser. */
   constructor(options: AdamOptions = {}) {
@@ -118,7 +118,7 @@ export class Adam {
   }
 
   /** Applies one update to the named parameters that have a gradient. */
-  update(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>): void {
+  update(params: Map<string, Variable>, grads: Map<string, Tensor>): void {
     this.step++;
     const c1 = 1 - this.beta1 ** this.step;
     const c2 = 1 - this.beta2 ** this.step;
@@ -149,7 +149,7 @@ export class Adam {
 
   /** The state as plain arrays (read asynchronously, as GPU backends require). */
   async getState(): Promise<AdamState> {
-    const read = async (vars: Map<string, tf.Variable>) =>
+    const read = async (vars: Map<string, Variable>) =>
       new Map(
         await Promise.all(
           [...vars].map(async ([k, t]) =>

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Scalar, type Tensor, type Tensor4D, tf } from "../engine/tf.ts";
 import type { AdaDfModel, AdaDfOutputs } from "../backbones/adadf.ts";
 import type { ForwardMode } from "../backbones/layers.ts";
 import type { Adam } from "./optim.ts";
@@ -34,7 +34,7 @@ import type { Adam } from "./optim.ts";
  */
 export interface StepObjectiveResult {
   /** The loss to minimise. */
-  total: tf.Scalar;
+  total: Scalar;
 }
 
 /**
@@ -86,7 +86,7 @@ export interface TrainStepOptions {
 export function trainStep<R extends StepObjectiveResult>(
   model: AdaDfModel,
   optimizer: Adam,
-  images: tf.Tensor4D,
+  images: Tensor4D,
   objective: (outputs: AdaDfOutputs) => R,
   options: TrainStepOptions = {},
 ): R {
@@ -104,7 +104,7 @@ export function trainStep<R extends StepObjectiveResult>(
       kept = result;
       return result.total;
     }, [...trainable.values()]);
-    const named = new Map<string, tf.Tensor>();
+    const named = new Map<string, Tensor>();
     for (const [varName, g] of Object.entries(grads)) named.set(nameOf.get(varName)!, g);
     optimizer.update(trainable, named);
   });
@@ -125,5 +125,5 @@ export function trainStep<R extends StepObjectiveResult>(
  * ```
  */
 export function disposeOutputs(outputs: object): void {
-  tf.dispose(Object.values(outputs).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
+  tf.dispose(Object.values(outputs).filter((v): v is Tensor => v instanceof tf.Tensor));
 }

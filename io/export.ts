@@ -26,7 +26,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { tf } from "../engine/tf.ts";
+import { type LayersModel, type Tensor, tf } from "../engine/tf.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { BN_EPSILON, type ParameterStore } from "../backbones/layers.ts";
 import { type BackboneName, featureSize, type ResNetSpec } from "../backbones/resnet.ts";
@@ -264,7 +264,7 @@ class NetworkBuilder {
     this.#prefix = prefix;
   }
 
-  #tensor(name: string): tf.Tensor {
+  #tensor(name: string): Tensor {
     const v = this.#store.params.get(name) ?? this.#store.buffers.get(name);
     if (!v) throw new Error(`exportInferenceModel: the model has no parameter '${name}'.`);
     return v;
@@ -370,7 +370,7 @@ class NetworkBuilder {
  * model.dispose();
  * ```
  */
-export function buildInferenceModel(model: AdaDfModel, options: BuildInferenceModelOptions): tf.LayersModel {
+export function buildInferenceModel(model: AdaDfModel, options: BuildInferenceModelOptions): LayersModel {
   const { size } = options;
   const attention = options.attention ?? "sigmoid";
   if (!Number.isInteger(size) || size < 1) {

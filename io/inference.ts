@@ -6,7 +6,7 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { tf } from "../engine/tf.ts";
+import { type LayersModel, type Tensor2D, tf } from "../engine/tf.ts";
 import { Random } from "../core/random.ts";
 import { ImagePipeline } from "../datasets/pipeline.ts";
 import { readWholeFile } from "./_file.ts";
@@ -37,7 +37,7 @@ export interface ExportedModel {
   /** The folder it was loaded from (absolute). */
   dir: string;
   /** The TensorFlow.js network: [N, size, size, 3] normalised images to [N, C] probabilities. */
-  model: tf.LayersModel;
+  model: LayersModel;
   /** The contents of `preprocess.json`. */
   preprocess: PreprocessSpec;
   /** Frees the network's weights. */
@@ -199,7 +199,7 @@ export async function loadExportedModel(dir: string): Promise<ExportedModel> {
         return [specs, tf.io.concatenateArrayBuffers(buffers)];
       }),
   };
-  let model: tf.LayersModel;
+  let model: LayersModel;
   try {
     model = await tf.loadLayersModel(handler);
   } catch (e) {
@@ -268,7 +268,7 @@ export async function predict(
     }
     const distribution = tf.tidy(() => {
       const x = tf.tensor4d(buffer, [pipeline.crops, inputSize, inputSize, 3]);
-      const p = loaded.model.predict(x) as tf.Tensor2D;
+      const p = loaded.model.predict(x) as Tensor2D;
       if (pipeline.crops === 1) return p;
       // softmax(mean_k log p_k) = softmax(mean_k z_k): the per-crop log-normalisers cancel.
       return tf.softmax(tf.mean(tf.log(tf.maximum(p, 1e-30)), 0));

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Tensor1D, tf } from "../engine/tf.ts";
 import { checkOptions } from "./_options.ts";
 
 /**
@@ -23,9 +23,9 @@ import { checkOptions } from "./_options.ts";
  */
 export interface AttentionInputs {
   /** [B] raw score of the auxiliary branch's head. */
-  scores1: tf.Tensor1D;
+  scores1: Tensor1D;
   /** [B] raw score of the target branch's head. */
-  scores2: tf.Tensor1D;
+  scores2: Tensor1D;
   /** The current training epoch, counted from 1 (absent at evaluation time). */
   epoch?: number;
 }
@@ -50,9 +50,9 @@ export interface AttentionInputs {
  */
 export type AttentionWeights = {
   /** [B] a_1, scaling the auxiliary logits. */
-  a1: tf.Tensor1D;
+  a1: Tensor1D;
   /** [B] a_2, scaling the target logits. */
-  a2: tf.Tensor1D;
+  a2: Tensor1D;
 };
 
 /**
@@ -153,8 +153,8 @@ export function noAttention(options: Record<string, never> = {}): Attention {
     name: "none",
     apply: ({ scores1, scores2 }) =>
       tf.tidy(() => ({
-        a1: scores1.mul(0).add(1) as tf.Tensor1D,
-        a2: scores2.mul(0).add(1) as tf.Tensor1D,
+        a1: scores1.mul(0).add(1) as Tensor1D,
+        a2: scores2.mul(0).add(1) as Tensor1D,
       })),
   };
 }

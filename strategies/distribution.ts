@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
 import { fuseDistributions, stopGradient } from "../core/math.ts";
 import { checkOptions } from "./_options.ts";
 
@@ -30,15 +30,15 @@ import { checkOptions } from "./_options.ts";
  */
 export interface DistributionInputs {
   /** [B, C] attention-scaled auxiliary logits z_1. */
-  auxLogits: tf.Tensor2D;
+  auxLogits: Tensor2D;
   /** [B, C] softmax(z_1): the label distributions l_i. */
-  auxProbs: tf.Tensor2D;
+  auxProbs: Tensor2D;
   /** int32 [B] class of each sample. */
-  labels: tf.Tensor1D;
+  labels: Tensor1D;
   /** [B] normalised attention weights w'_i (from the weight normaliser). */
-  weights: tf.Tensor1D;
+  weights: Tensor1D;
   /** [C, C] current class distributions c' (row j for class j). */
-  classDistributions: tf.Tensor2D;
+  classDistributions: Tensor2D;
 }
 
 /**
@@ -63,7 +63,7 @@ export interface DistributionSource {
   /** The plugin's name, as in configs. */
   readonly name: string;
   /** The [B, C] target distributions of the batch. */
-  targets(inputs: DistributionInputs): tf.Tensor2D;
+  targets(inputs: DistributionInputs): Tensor2D;
 }
 
 /**
@@ -100,7 +100,7 @@ export interface DistributionSourceOptions {
   stopGradient?: boolean;
 }
 
-function maybeStop(stop: boolean, t: tf.Tensor2D): tf.Tensor2D {
+function maybeStop(stop: boolean, t: Tensor2D): Tensor2D {
   if (!stop) return t;
   const out = stopGradient(t);
   t.dispose();
@@ -129,7 +129,7 @@ export function onehotDistribution(options: Record<string, never> = {}): Distrib
   checkOptions("onehotDistribution", options, {});
   return {
     name: "onehot",
-    targets: ({ labels, auxProbs }) => tf.oneHot(labels, auxProbs.shape[1]).toFloat() as tf.Tensor2D,
+    targets: ({ labels, auxProbs }) => tf.oneHot(labels, auxProbs.shape[1]).toFloat() as Tensor2D,
   };
 }
 
@@ -183,7 +183,7 @@ export function classDistribution(options: Record<string, never> = {}): Distribu
     name: "class",
     targets: ({ labels, classDistributions }) =>
       tf.tidy(() =>
-        tf.matMul(tf.oneHot(labels, classDistributions.shape[0]).toFloat(), classDistributions) as tf.Tensor2D
+        tf.matMul(tf.oneHot(labels, classDistributions.shape[0]).toFloat(), classDistributions) as Tensor2D
       ),
   };
 }

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
 import { checkOptions, checkRange } from "./_options.ts";
 
 /**
@@ -72,13 +72,13 @@ export interface ClassDistributionMiner {
   /** Starts an accumulation: clears the sums and counts. */
   begin(numClasses: number): void;
   /** Adds a batch: [N, C] auxiliary softmax probabilities and their int32 [N] labels (read synchronously). */
-  observe(probs: tf.Tensor2D, labels: tf.Tensor1D): void;
+  observe(probs: Tensor2D, labels: Tensor1D): void;
   /** As `observe`, reading the tensors asynchronously (better on GPU backends). */
-  observeAsync(probs: tf.Tensor2D, labels: tf.Tensor1D): Promise<void>;
+  observeAsync(probs: Tensor2D, labels: Tensor1D): Promise<void>;
   /** Ends the accumulation, makes its c' the one in effect, and returns it as a new [C, C] tensor. */
-  end(): tf.Tensor2D;
+  end(): Tensor2D;
   /** The c' in effect as a new [C, C] tensor: d_j until the first `end()` (or when C changes). */
-  distributions(numClasses: number): tf.Tensor2D;
+  distributions(numClasses: number): Tensor2D;
   /** The state as plain data. */
   getState(): ClassDistributionMinerState;
   /** Restores a state from `getState()`. */
@@ -173,7 +173,7 @@ class MeanClassDistributionMiner implements ClassDistributionMiner {
     this.#mining = true;
   }
 
-  #check(method: string, probs: tf.Tensor2D, labels: tf.Tensor1D): number {
+  #check(method: string, probs: Tensor2D, labels: Tensor1D): number {
     const owner = this.#owner(method);
     if (!this.#mining) throw new Error(`${owner}: called before begin()`);
     if (!(probs instanceof tf.Tensor) || probs.rank !== 2 || probs.shape[1] !== this.#numClasses) {
@@ -205,18 +205,18 @@ class MeanClassDistributionMiner implements ClassDistributionMiner {
     }
   }
 
-  observe(probs: tf.Tensor2D, labels: tf.Tensor1D): void {
+  observe(probs: Tensor2D, labels: Tensor1D): void {
     const n = this.#check("observe()", probs, labels);
     this.#accumulate("observe()", probs.dataSync(), labels.dataSync(), n);
   }
 
-  async observeAsync(probs: tf.Tensor2D, labels: tf.Tensor1D): Promise<void> {
+  async observeAsync(probs: Tensor2D, labels: Tensor1D): Promise<void> {
     const n = this.#check("observeAsync()", probs, labels);
     const [p, y] = await Promise.all([probs.data(), labels.data()]);
     this.#accumulate("observeAsync()", p, y, n);
   }
 
-  end(): tf.Tensor2D {
+  end(): Tensor2D {
     if (!this.#mining) throw new Error(`${this.#owner("end()")}: called before begin()`);
     const c = this.#numClasses;
     const t = this.threshold;
@@ -233,7 +233,7 @@ class MeanClassDistributionMiner implements ClassDistributionMiner {
     return tf.tensor2d(next);
   }
 
-  distributions(numClasses: number): tf.Tensor2D {
+  distributions(numClasses: number): Tensor2D {
     this.#checkClasses("distributions()", numClasses);
     this.#ensure(numClasses);
     return tf.tensor2d(this.#current);

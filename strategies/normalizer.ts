@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Tensor1D, tf } from "../engine/tf.ts";
 import { normalizeAttention } from "../core/math.ts";
 import { checkOptions, checkRange } from "./_options.ts";
 
@@ -23,7 +23,7 @@ export interface WeightNormalizer {
   /** The plugin's name, as in configs. */
   readonly name: string;
   /** Maps the [B] averaged attention w to the [B] fusion weights w'. */
-  normalize(attention: tf.Tensor1D): tf.Tensor1D;
+  normalize(attention: Tensor1D): Tensor1D;
 }
 
 /**
@@ -125,6 +125,6 @@ export function fixedNormalizer(options: FixedNormalizerOptions = {}): WeightNor
   checkRange(owner, "value", value, 0, 1);
   return {
     name: "fixed",
-    normalize: (attention) => tf.fill([attention.shape[0]], value, "float32") as tf.Tensor1D,
+    normalize: (attention) => tf.fill([attention.shape[0]], value, "float32") as Tensor1D,
   };
 }

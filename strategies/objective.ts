@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Scalar, type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
 import { type AdaDfLossResult, crossEntropy, klDivergence } from "../core/math.ts";
 import type { Attention } from "./attention.ts";
 import type { DistributionSource } from "./distribution.ts";
@@ -78,17 +78,17 @@ export interface ObjectivePlugins {
  */
 export interface ObjectiveBatch {
   /** [B, C] raw auxiliary classifier outputs fc_1(h_1), before attention scaling. */
-  auxLogits: tf.Tensor2D;
+  auxLogits: Tensor2D;
   /** [B, C] raw target classifier outputs fc_2(h_2), before attention scaling. */
-  targetLogits: tf.Tensor2D;
+  targetLogits: Tensor2D;
   /** [B] raw auxiliary attention-head outputs, before any sigmoid. */
-  scores1: tf.Tensor1D;
+  scores1: Tensor1D;
   /** [B] raw target attention-head outputs, before any sigmoid. */
-  scores2: tf.Tensor1D;
+  scores2: Tensor1D;
   /** int32 [B] class of each sample. */
-  labels: tf.Tensor1D;
+  labels: Tensor1D;
   /** [C, C] current class distributions c'. */
-  classDistributions: tf.Tensor2D;
+  classDistributions: Tensor2D;
 }
 
 /**
@@ -149,13 +149,13 @@ export interface ObjectiveOptions {
  */
 export type ObjectiveResult = AdaDfLossResult & {
   /** [B] averaged attention w = (a1 + a2) / 2. */
-  attention: tf.Tensor1D;
+  attention: Tensor1D;
   /** [B, C] softmax of the scaled auxiliary logits (what an online miner observes). */
-  auxProbs: tf.Tensor2D;
+  auxProbs: Tensor2D;
   /** [B, C] attention-scaled auxiliary logits z_1. */
-  scaledAuxLogits: tf.Tensor2D;
+  scaledAuxLogits: Tensor2D;
   /** [B, C] attention-scaled target logits z_2 (the prediction is their argmax). */
-  scaledTargetLogits: tf.Tensor2D;
+  scaledTargetLogits: Tensor2D;
 };
 
 /**
@@ -210,9 +210,9 @@ export function computeObjective(
   const { alpha1, alpha2 } = plugins.schedule.weights(epoch);
   return tf.tidy(() => {
     const { a1, a2 } = plugins.attention.apply({ scores1, scores2, epoch });
-    const scaledAuxLogits = a1.expandDims(1).mul(auxLogits) as tf.Tensor2D;
-    const scaledTargetLogits = a2.expandDims(1).mul(targetLogits) as tf.Tensor2D;
-    const attention = a1.add(a2).div(2) as tf.Tensor1D;
+    const scaledAuxLogits = a1.expandDims(1).mul(auxLogits) as Tensor2D;
+    const scaledTargetLogits = a2.expandDims(1).mul(targetLogits) as Tensor2D;
+    const attention = a1.add(a2).div(2) as Tensor1D;
     const weights = plugins.normalizer.normalize(attention);
     const auxProbs = tf.softmax(scaledAuxLogits);
     const targets = plugins.distribution.targets({
@@ -225,7 +225,7 @@ export function computeObjective(
     const ce = crossEntropy(scaledAuxLogits, labels);
     const kl = klDivergence(scaledTargetLogits, targets, { batchSize });
     const rr = plugins.regularizer.loss({ attention, weights, labels, batchSize });
-    const total = ce.mul(alpha2).add(kl.mul(alpha1)).add(rr) as tf.Scalar;
+    const total = ce.mul(alpha2).add(kl.mul(alpha1)).add(rr) as Scalar;
     return {
       total,
       ce,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { tf } from "../engine/tf.ts";
+import { type Scalar, type Tensor1D, tf } from "../engine/tf.ts";
 import { rankRegularization } from "../core/math.ts";
 import { checkOptions, checkRange } from "./_options.ts";
 
@@ -27,11 +27,11 @@ import { checkOptions, checkRange } from "./_options.ts";
  */
 export interface RegularizerInputs {
   /** [B] averaged attention weights w_i = (a_1,i + a_2,i) / 2, before normalisation. */
-  attention: tf.Tensor1D;
+  attention: Tensor1D;
   /** [B] normalised fusion weights w'_i. */
-  weights: tf.Tensor1D;
+  weights: Tensor1D;
   /** int32 [B] class of each sample. */
-  labels: tf.Tensor1D;
+  labels: Tensor1D;
   /**
    * The nominal batch size (number of images); equals B unless several crops per image are stacked
    * in the batch.
@@ -57,7 +57,7 @@ export interface Regularizer {
   /** The plugin's name, as in configs. */
   readonly name: string;
   /** The scalar loss term of the batch. */
-  loss(inputs: RegularizerInputs): tf.Scalar;
+  loss(inputs: RegularizerInputs): Scalar;
 }
 
 /**
