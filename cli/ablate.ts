@@ -1,7 +1,9 @@
 /**
  * `deno task ablate FILE.yaml`: runs every variant of an ablation with every seed, one run after
  * another (a run that stopped is resumed, a finished one is read back), then writes `results.md` and
- * `results.csv` (mean +- std per variant) and prints the paper-style table.
+ * `results.csv` (mean +- std per variant) and prints the paper-style table. Where variants train with
+ * label noise, `results.md` also tells how the runs treat their flipped training labels (see
+ * `deno task eval --label-noise`).
  *
  * The ablation file:
  *
@@ -27,8 +29,9 @@
 import { dirname, join, resolve } from "node:path";
 import YAML from "yaml";
 import { resolveConfig, type RunConfig } from "../core/config.ts";
-import { summarize } from "../core/metrics.ts";
+import { type LabelNoiseReport, summarize } from "../core/metrics.ts";
 import { RUN_FILES, trainRun, writeTextAtomic } from "./run.ts";
+import { measureLabelNoise, type RunLabelNoise } from "./eval.ts";
 import { formatDuration } from "./progress.ts";
 import { parseCommand, runMain } from "./_main.ts";
 
@@ -341,13 +344,15 @@ export interface VariantResult {
   meanClass: { mean: number; std: number };
 }
 
+/** Mean and sample standard deviation (0 for a single value). */
+function stat(xs: number[]): { mean: number; std: number } {
+  const s = summarize(xs);
+  const sampleStd = xs.length > 1 ? s.std * Math.sqrt(xs.length / (xs.length - 1)) : 0;
+  return { mean: s.mean, std: sampleStd };
+}
+
 /** Aggregates runs per variant (in variant order). Std is the sample standard deviation. */
 export function aggregate(ablation: Ablation, runs: AblationRun[]): VariantResult[] {
-  const stat = (xs: number[]) => {
-    const s = summarize(xs);
-    const sampleStd = xs.length > 1 ? s.std * Math.sqrt(xs.length / (xs.length - 1)) : 0;
-    return { mean: s.mean, std: sampleStd };
-  };
   return ablation.variants.map((v) => {
     const mine = runs.filter((r) => r.variant === v.name);
     return {
@@ -413,6 +418,93 @@ export function resultsCsv(results: VariantResult[]): string {
   return rows.join("\n") + "\n";
 }
 
+/** A run's label-noise measurement, as cached in its folder. */
+export interface AblationNoiseRun {
+  /** Variant name. */
+  variant: string;
+  /** Seed. */
+  seed: number;
+  /** Whether the variant trains the target branch on the fused distributions. */
+  fused: boolean;
+  /** The measurement at the run's last checkpoint. */
+  report: LabelNoiseReport;
+}
+
+/**
+ * Measures, for every run of a variant with `data.labelNoise`, how it treats its flipped training labels
+ * (at its last checkpoint; cached in the run folder as `label-noise-report.json`).
+ */
+export async function measureAblationNoise(
+  ablation: Ablation,
+  runs: AblationRun[],
+  options: { dataPath?: string; overrides?: string[]; log?: (line: string) => void } = {},
+): Promise<AblationNoiseRun[]> {
+  const out: AblationNoiseRun[] = [];
+  for (const run of runs) {
+    const variant = ablation.variants.find((v) => v.name === run.variant)!;
+    const config = await ablationRunConfig(ablation, variant, run.seed, options);
+    if (config.data.labelNoise === 0) continue;
+    const cache = join(run.runDir, RUN_FILES.noiseReport);
+    let cached: RunLabelNoise | null = null;
+    try {
+      cached = JSON.parse(await Deno.readTextFile(cache));
+    } catch {
+      cached = null;
+    }
+    if (!cached || cached.epoch !== config.trainer.epochs) {
+      options.log?.(`measuring the flipped labels of ${run.runDir}`);
+      cached = await measureLabelNoise(run.runDir, { checkpoint: "last" });
+      await writeTextAtomic(cache, JSON.stringify(cached, null, 2) + "\n");
+    }
+    out.push({
+      variant: run.variant,
+      seed: run.seed,
+      fused: config.method.distribution === "fused",
+      report: cached.report,
+    });
+  }
+  return out;
+}
+
+/** The label-noise measurements as a Markdown section (empty when there are none). */
+export function labelNoiseMarkdown(ablation: Ablation, noise: AblationNoiseRun[]): string {
+  if (noise.length === 0) return "";
+  const f = (xs: number[], scale = 100, digits = 1) => {
+    const s = stat(xs);
+    return `${(scale * s.mean).toFixed(digits)} ± ${(scale * s.std).toFixed(digits)}`;
+  };
+  const rows = ablation.variants.flatMap((v) => {
+    const mine = noise.filter((n) => n.variant === v.name).map((n) => n.report);
+    if (mine.length === 0) return [];
+    const fused = noise.find((n) => n.variant === v.name)!.fused;
+    const cells = [
+      v.name,
+      String(mine.length),
+      f(mine.map((r) => r.attentionAuc), 1, 3),
+      f(mine.map((r) => r.cleanAccuracy)),
+      f(mine.map((r) => r.flippedRecovered)),
+      f(mine.map((r) => r.flippedMemorised)),
+      f(mine.map((r) => r.labelTrueMass), 1, 3) + " / " + f(mine.map((r) => r.labelNoisyMass), 1, 3),
+      fused
+        ? f(mine.map((r) => r.fusedTrueMass), 1, 3) + " / " + f(mine.map((r) => r.fusedNoisyMass), 1, 3)
+        : "-",
+    ];
+    return [`| ${cells.join(" | ")} |`];
+  });
+  return [
+    "## How the runs treat their flipped training labels",
+    "",
+    "Training split at the last checkpoint, mean ± sample std over seeds. Attention AUC: how well w_i ranks",
+    "clean samples above flipped ones (0.5: blind to the noise). Recovered / memorised: percent of the flipped",
+    "samples the target branch predicts as their true / flipped label. l_i and f_i: mean probability the label",
+    "and fused distributions give a flipped sample's true / flipped label (f_i only where it is the target).",
+    "",
+    "| variant | runs | attention AUC | clean samples correct | flipped recovered | flipped memorised | l_i true / flipped | f_i true / flipped |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+  ].join("\n") + "\n";
+}
+
 /** Parses arguments and runs; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const parsed = parseCommand({
@@ -440,7 +532,13 @@ export async function main(args: string[]): Promise<number> {
     progress: values.quiet ? "epochs" : true,
   });
   const results = aggregate(ablation, runs);
-  const md = resultsMarkdown(ablation, results, runs);
+  const noise = await measureAblationNoise(ablation, runs, {
+    dataPath: values["data-path"],
+    overrides: values.set,
+    log: (line) => console.log(line),
+  });
+  const noiseSection = labelNoiseMarkdown(ablation, noise);
+  const md = resultsMarkdown(ablation, results, runs) + (noiseSection ? `\n${noiseSection}` : "");
   await writeTextAtomic(join(ablation.output, "results.md"), md);
   await writeTextAtomic(join(ablation.output, "results.csv"), resultsCsv(results));
   console.log(`\n${md}`);

@@ -362,6 +362,38 @@ export async function evaluateRun(
   }
 }
 
+/** {@linkcode measureLabelNoise}'s result. */
+export interface RunLabelNoise {
+  /** The checkpoint measured. */
+  checkpoint: string;
+  /** Its epoch. */
+  epoch: number;
+  /** How the run treats its flipped training labels. */
+  report: LabelNoiseReport;
+}
+
+/**
+ * Measures only how a run trained with `data.labelNoise` treats its flipped training labels (the
+ * `--label-noise` part of {@linkcode evaluateRun}), by default at its last checkpoint.
+ */
+export async function measureLabelNoise(
+  runDir: string,
+  options: { checkpoint?: "best" | "last"; backend?: BackendName; batchSize?: number } = {},
+): Promise<RunLabelNoise> {
+  const run = await loadRun(runDir, options.checkpoint ?? "last");
+  try {
+    if (run.config.data.labelNoise === 0) {
+      throw new Error(`${runDir}: the run was trained without label noise (data.labelNoise 0)`);
+    }
+    await initBackend(options.backend ?? run.config.backend);
+    const data = await openRunData(run.config);
+    const report = await labelNoiseDiagnostics(run, data, options.batchSize ?? run.config.trainer.batchSize);
+    return { checkpoint: run.checkpointPath, epoch: run.epoch, report };
+  } finally {
+    run.model.dispose();
+  }
+}
+
 /** Parses arguments and runs; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const parsed = parseCommand({

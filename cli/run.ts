@@ -9,6 +9,7 @@
  * - `last.safetensors` and `best.safetensors`: checkpoints, written atomically;
  * - `summary.json` and `summary.txt`: best and last accuracy, wall time, the epoch table;
  * - `label-noise.json`: the flipped training indices, when label noise is on.
+ * - `label-noise-report.json`: written by `deno task ablate`: how the run treats those flipped labels.
  *
  * @module
  */
@@ -48,6 +49,7 @@ export const RUN_FILES = {
   summary: "summary.json",
   table: "summary.txt",
   noise: "label-noise.json",
+  noiseReport: "label-noise-report.json",
 } as const;
 
 /** Writes a text file through a temporary file and a rename. */

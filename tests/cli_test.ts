@@ -5,7 +5,15 @@ import { resolveConfig } from "../core/config.ts";
 import { loadRun, RUN_FILES, trainRun } from "../cli/run.ts";
 import { evaluateRun, formatEvalReport } from "../cli/eval.ts";
 import { predictImages } from "../cli/predict.ts";
-import { ablationRunConfig, aggregate, parseAblation, resultsCsv, runAblation } from "../cli/ablate.ts";
+import {
+  ablationRunConfig,
+  aggregate,
+  labelNoiseMarkdown,
+  measureAblationNoise,
+  parseAblation,
+  resultsCsv,
+  runAblation,
+} from "../cli/ablate.ts";
 import { main as trainMain } from "../cli/train.ts";
 
 /** A tiny, fast configuration on a small synthetic set generated into `dir`. */
@@ -42,7 +50,9 @@ Deno.test("trainRun(): a run stopped after epoch 1 and resumed ends with the sam
   try {
     const config = await tinyConfig(dir);
     const full = await trainRun(config, { ...quiet, runDir: join(dir, "full") });
-    for (const f of Object.values(RUN_FILES).filter((f) => f !== RUN_FILES.noise)) {
+    for (
+      const f of Object.values(RUN_FILES).filter((f) => f !== RUN_FILES.noise && f !== RUN_FILES.noiseReport)
+    ) {
       assert.ok(await Deno.stat(join(full.runDir, f)), `${f} written`);
     }
     const interrupted = join(dir, "interrupted");
@@ -113,7 +123,7 @@ Deno.test("evaluateRun({ labelNoise }): the flipped training labels of a noisy r
 });
 
 /** A tiny two-variant, two-seed ablation file written into `dir`. */
-async function tinyAblation(dir: string): Promise<string> {
+async function tinyAblation(dir: string, options: { set?: string; seeds?: string } = {}): Promise<string> {
   const file = join(dir, "ablation.yaml");
   await Deno.writeTextFile(
     file,
@@ -129,7 +139,8 @@ set:
     } }
   trainer.batchSize: 8
   trainer.epochs: 1
-seeds: [0, 1]
+${options.set ?? ""}
+seeds: ${options.seeds ?? "[0, 1]"}
 output: ${JSON.stringify(join(dir, "out"))}
 variants:
   - { name: baseline, set: { method.distribution: onehot } }
@@ -155,6 +166,36 @@ Deno.test("runAblation(): variants x seeds, mean and std per variant, finished r
     const again: string[] = [];
     await runAblation(ablation, { progress: false, log: (l) => again.push(l) });
     assert.equal(again.filter((l) => l.includes("done before")).length, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await tf.setBackend("cpu");
+  }
+});
+
+Deno.test("measureAblationNoise(): noisy variants measured once, cached, and tabled", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = await tinyAblation(dir, { set: "  data.labelNoise: 0.3", seeds: "[0]" });
+    const ablation = parseAblation(await Deno.readTextFile(file), file);
+    const runs = await runAblation(ablation, { progress: false, log: () => {} });
+    const lines: string[] = [];
+    const noise = await measureAblationNoise(ablation, runs, { log: (l) => lines.push(l) });
+    assert.equal(lines.filter((l) => l.startsWith("measuring")).length, 2);
+    assert.deepEqual(noise.map((n) => [n.variant, n.fused, n.report.flipped]), [
+      ["baseline", false, 7],
+      ["Ada-DF", true, 7],
+    ]);
+    const again: string[] = [];
+    const cached = await measureAblationNoise(ablation, runs, { log: (l) => again.push(l) });
+    assert.deepEqual(again, []);
+    assert.deepEqual(cached, noise);
+    const md = labelNoiseMarkdown(ablation, noise);
+    assert.match(md, /^## How the runs treat their flipped training labels/);
+    const rows = md.split("\n").filter((l) => /^\| (baseline|Ada-DF) \|/.test(l));
+    assert.equal(rows.length, 2);
+    assert.match(rows[0], /\| - \|$/);
+    assert.doesNotMatch(rows[1], /\| - \|$/);
+    assert.equal(labelNoiseMarkdown(ablation, []), "");
   } finally {
     await Deno.remove(dir, { recursive: true });
     await tf.setBackend("cpu");
