@@ -20,8 +20,9 @@
  *
  * Several processes can share an ablation: start `deno task ablate FILE.yaml` again in another terminal
  * (or on another machine that sees the same output folder) and each one takes the runs no other process
- * holds. A process holds a run through a lock file in `OUTPUT/.locks/` that it touches every 30 s; a lock
- * left untouched for 10 minutes (its process died) is taken over, and the run resumes from its last
+ * holds. A process holds a run through a lock file in `OUTPUT/.locks/` that it touches every 30 s and
+ * deletes when it ends or is interrupted; a lock whose process died (on this machine, known at once on
+ * Linux; elsewhere, after 10 minutes without a touch) is taken over, and the run resumes from its last
  * checkpoint. On one machine this pays off as long as cores are idle: a wasm run uses about one core.
  *
  * @module
@@ -199,12 +200,52 @@ interface RunLock {
   release(): Promise<void>;
 }
 
+/** Lock files this process holds, released when it is interrupted (Ctrl-C, SIGTERM). */
+const heldLocks = new Set<string>();
+let signalsHooked = false;
+
+function releaseOnSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  const onSignal = () => {
+    for (const path of heldLocks) {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // already gone
+      }
+    }
+    Deno.exit(130);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, onSignal);
+    } catch {
+      // not supported on this platform (SIGTERM on Windows)
+    }
+  }
+}
+
+/** Whether a lock names a process of this machine that no longer exists (known on Linux only). */
+async function ownerIsGone(path: string): Promise<boolean> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  const match = /^pid (\d+) on (\S+) /.exec(text);
+  if (!match || match[2] !== Deno.hostname()) return false;
+  if (!await Deno.stat("/proc/self").then(() => true, () => false)) return false;
+  return !await Deno.stat(`/proc/${match[1]}`).then(() => true, () => false);
+}
+
 /**
  * Takes the lock file `path` if no other process holds it: created exclusively, touched every
- * `heartbeatMs` while held, and taken over when its owner stopped touching it for `staleMs`. Returns
- * null when another process holds it.
+ * `heartbeatMs` while held, and taken over when its owner stopped touching it for `staleMs` or, on the
+ * same machine, no longer runs. Returns null when another process holds it.
  */
 async function tryLock(path: string, staleMs: number, heartbeatMs: number): Promise<RunLock | null> {
+  const isStale = async (file: string) => {
+    const info = await Deno.stat(file).catch(() => null);
+    if (info === null) return null;
+    return Date.now() - (info.mtime?.getTime() ?? 0) >= staleMs || await ownerIsGone(file);
+  };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await Deno.writeTextFile(
@@ -216,20 +257,21 @@ async function tryLock(path: string, staleMs: number, heartbeatMs: number): Prom
       );
     } catch (error) {
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-      const info = await Deno.stat(path).catch(() => null);
-      if (info === null) continue; // released meanwhile
-      if (Date.now() - (info.mtime?.getTime() ?? 0) < staleMs) return null;
+      const stale = await isStale(path);
+      if (stale === null) continue; // released meanwhile
+      if (!stale) return null;
       // Stale: move it aside (only one process can), check it is the stale one, then try again.
       const aside = `${path}.${crypto.randomUUID().slice(0, 8)}.stale`;
       if (!await Deno.rename(path, aside).then(() => true, () => false)) continue;
-      const moved = await Deno.stat(aside);
-      if (Date.now() - (moved.mtime?.getTime() ?? 0) < staleMs) {
-        await Deno.rename(aside, path).catch(() => {}); // a fresh lock after all: put it back
+      if (!await isStale(aside)) {
+        await Deno.rename(aside, path).catch(() => {}); // a live lock after all: put it back
         return null;
       }
       await Deno.remove(aside).catch(() => {});
       continue;
     }
+    releaseOnSignals();
+    heldLocks.add(path);
     const timer = setInterval(() => {
       const now = new Date();
       Deno.utime(path, now, now).catch(() => {});
@@ -237,6 +279,7 @@ async function tryLock(path: string, staleMs: number, heartbeatMs: number): Prom
     return {
       async release() {
         clearInterval(timer);
+        heldLocks.delete(path);
         await Deno.remove(path).catch(() => {});
       },
     };

@@ -249,26 +249,85 @@ Deno.test("runAblation(): runs locked by a live process are waited for, stale lo
   }
 });
 
+Deno.test("runAblation(): the lock of a process of this machine that no longer runs is taken over at once", {
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = await tinyAblation(dir, { seeds: "[0]" });
+    const ablation = parseAblation(await Deno.readTextFile(file), file);
+    const locks = join(ablation.output, ".locks");
+    await Deno.mkdir(locks, { recursive: true });
+    const gone = new Deno.Command("true").spawn();
+    await gone.status;
+    const pid = gone.pid;
+    await Deno.writeTextFile(
+      join(locks, "baseline-seed0.lock"),
+      `pid ${pid} on ${Deno.hostname()} since now\n`,
+    );
+    const lines: string[] = [];
+    // (Were the dead owner not recognised, the run would be taken over only once the lock is stale.)
+    const log = (l: string) => lines.push(l);
+    const runs = await runAblation(ablation, { progress: false, log, pollSeconds: 1, staleSeconds: 30 });
+    assert.equal(runs.length, 2);
+    assert.deepEqual(lines.filter((l) => l.startsWith("waiting")), []);
+    assert.equal(lines.filter((l) => / training in /.test(l)).length, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await tf.setBackend("cpu");
+  }
+});
+
+/** `deno run` of the ablate task on `file`, with the task's permissions. */
+function ablateCommand(file: string): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-sys",
+      new URL("../cli/ablate.ts", import.meta.url).pathname,
+      file,
+      "--quiet",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+Deno.test(
+  "deno task ablate interrupted: it leaves no lock behind",
+  { ignore: Deno.build.os === "windows" },
+  async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const file = await tinyAblation(dir);
+      const locks = join(dir, "out", ".locks");
+      const child = ablateCommand(file).spawn();
+      const deadline = Date.now() + 60_000;
+      let seen = false;
+      while (!seen && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        seen = await Array.fromAsync(Deno.readDir(locks)).then((e) => e.length > 0, () => false);
+      }
+      assert.ok(seen, "a run was locked");
+      child.kill("SIGTERM");
+      const { code } = await child.output();
+      assert.equal(code, 130);
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(locks)), []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
 Deno.test("deno task ablate in two processes: each run trained once, both print the table", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const file = await tinyAblation(dir);
-    const start = () =>
-      new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          "--allow-ffi",
-          "--allow-sys",
-          new URL("../cli/ablate.ts", import.meta.url).pathname,
-          file,
-          "--quiet",
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
+    const start = () => ablateCommand(file).output();
     const outputs = await Promise.all([start(), start()]);
     const decoder = new TextDecoder();
     const texts = outputs.map((o) => decoder.decode(o.stdout));
