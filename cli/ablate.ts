@@ -499,10 +499,11 @@ export async function measureAblationNoise(
       cached = await measureLabelNoise(run.runDir, { checkpoint: "last" });
       await writeTextAtomic(cache, JSON.stringify(cached, null, 2) + "\n");
     }
+    const distribution = config.method.distribution;
     out.push({
       variant: run.variant,
       seed: run.seed,
-      fused: config.method.distribution === "fused",
+      fused: (typeof distribution === "string" ? distribution : distribution.type) === "fused",
       report: cached.report,
     });
   }
