@@ -27,7 +27,7 @@
  *
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import YAML from "yaml";
 import { resolveConfig, type RunConfig } from "../core/config.ts";
 import { type LabelNoiseReport, summarize } from "../core/metrics.ts";
@@ -303,6 +303,81 @@ export interface RunAblationOptions {
   staleSeconds?: number;
 }
 
+/** How processes share the jobs of an ablation. */
+interface SharingOptions {
+  /** Where the lock files go. */
+  lockDir: string;
+  /** How often to look again at jobs other processes hold. */
+  pollMs: number;
+  /** After how long without a heartbeat a lock is taken over. */
+  staleMs: number;
+  /** Where log lines go. */
+  log: (line: string) => void;
+  /** What the other processes are doing, for the waiting line ("training"). */
+  activity: string;
+}
+
+/**
+ * Does `work` for every job that is not `done`, one job at a time, skipping jobs another process holds
+ * (`<lockDir>/<name>.lock`) and coming back to them until every job is done. `done` is called with
+ * `firstPass` false for jobs that another process finished.
+ */
+async function shareJobs<J extends { name: string }>(
+  jobs: J[],
+  sharing: SharingOptions,
+  done: (job: J, firstPass: boolean) => Promise<boolean>,
+  work: (job: J) => Promise<void>,
+): Promise<void> {
+  await Deno.mkdir(sharing.lockDir, { recursive: true });
+  const heartbeatMs = Math.min(30_000, sharing.staleMs / 4);
+  const finished = new Set<J>();
+  let firstPass = true;
+  let waitingFor = "";
+  while (true) {
+    const held: string[] = [];
+    for (const job of jobs.filter((j) => !finished.has(j))) {
+      if (!await done(job, firstPass)) {
+        const lock = await tryLock(join(sharing.lockDir, `${job.name}.lock`), sharing.staleMs, heartbeatMs);
+        if (!lock) {
+          held.push(job.name);
+          continue;
+        }
+        try {
+          // Another process may have finished it between the check and the lock.
+          if (!await done(job, firstPass)) await work(job);
+        } finally {
+          await lock.release();
+        }
+      }
+      finished.add(job);
+    }
+    firstPass = false;
+    if (held.length === 0) return;
+    if (held.join() !== waitingFor) {
+      waitingFor = held.join();
+      sharing.log(
+        `waiting for ${held.length} run(s) other processes are ${sharing.activity}: ${held.join(", ")}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, sharing.pollMs));
+  }
+}
+
+function sharingOptions(
+  ablation: Ablation,
+  options: { pollSeconds?: number; staleSeconds?: number },
+  log: (line: string) => void,
+  activity: string,
+): SharingOptions {
+  return {
+    lockDir: join(ablation.output, ".locks"),
+    pollMs: (options.pollSeconds ?? 30) * 1000,
+    staleMs: (options.staleSeconds ?? 600) * 1000,
+    log,
+    activity,
+  };
+}
+
 /**
  * Runs (or resumes) every run of an ablation that no other process holds, waits for the runs other
  * processes hold, and returns all results in variant and seed order.
@@ -312,65 +387,46 @@ export async function runAblation(
   options: RunAblationOptions = {},
 ): Promise<AblationRun[]> {
   const log = options.log ?? ((line: string) => console.log(line));
-  const staleMs = (options.staleSeconds ?? 600) * 1000;
-  const pollMs = (options.pollSeconds ?? 30) * 1000;
-  const heartbeatMs = Math.min(30_000, staleMs / 4);
-  const lockDir = join(ablation.output, ".locks");
-  await Deno.mkdir(lockDir, { recursive: true });
   const total = ablation.variants.length * ablation.seeds.length;
-  const pending = ablation.variants.flatMap((variant, v) =>
-    ablation.seeds.map((seed, s) => ({
-      variant,
-      seed,
-      n: v * ablation.seeds.length + s + 1,
-      name: `${slug(variant.name)}-seed${seed}`,
-    }))
+  const jobs = await Promise.all(
+    ablation.variants.flatMap((variant, v) =>
+      ablation.seeds.map(async (seed, s) => {
+        const name = `${slug(variant.name)}-seed${seed}`;
+        return {
+          variant,
+          seed,
+          name,
+          runDir: join(ablation.output, name),
+          config: await ablationRunConfig(ablation, variant, seed, options),
+          where: `[${v * ablation.seeds.length + s + 1}/${total}] ${variant.name}, seed ${seed}`,
+          result: null as AblationRun | null,
+        };
+      })
+    ),
   );
-  const results = new Map<number, AblationRun>();
-  let firstPass = true;
-  let waitingFor = "";
-  while (true) {
-    const held: string[] = [];
-    for (const job of pending.filter((j) => !results.has(j.n))) {
-      const { variant, seed, n } = job;
-      const runDir = join(ablation.output, job.name);
-      const config = await ablationRunConfig(ablation, variant, seed, options);
-      const where = `[${n}/${total}] ${variant.name}, seed ${seed}`;
-      let result = await readFinished(runDir, config.trainer.epochs);
-      if (!result) {
-        const lock = await tryLock(join(lockDir, `${job.name}.lock`), staleMs, heartbeatMs);
-        if (!lock) {
-          held.push(job.name);
-          continue;
-        }
-        try {
-          // Finished by another process between the check and the lock?
-          result = await readFinished(runDir, config.trainer.epochs);
-          if (!result) {
-            const resume = await exists(join(runDir, RUN_FILES.last));
-            if (!resume && await exists(runDir)) await Deno.remove(runDir, { recursive: true });
-            log(`${where}: ${resume ? "resuming" : "training"} in ${runDir}`);
-            await trainRun(config, { runDir, resume, progress: options.progress ?? true, log });
-            result = await readFinished(runDir, config.trainer.epochs);
-            if (!result) throw new Error(`${runDir}: the run ended without a summary`);
-          }
-        } finally {
-          await lock.release();
-        }
-      } else {
-        log(`${where}: ${firstPass ? "done before" : "finished by another process"} (${runDir})`);
+  await shareJobs(
+    jobs,
+    sharingOptions(ablation, options, log, "training"),
+    async (job, firstPass) => {
+      const result = await readFinished(job.runDir, job.config.trainer.epochs);
+      if (!result) return false;
+      if (!job.result) {
+        log(`${job.where}: ${firstPass ? "done before" : "finished by another process"} (${job.runDir})`);
       }
-      results.set(n, { ...result, variant: variant.name, seed });
-    }
-    firstPass = false;
-    if (held.length === 0) break;
-    if (held.join() !== waitingFor) {
-      waitingFor = held.join();
-      log(`waiting for ${held.length} run(s) other processes are training: ${held.join(", ")}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
-  return pending.map((j) => results.get(j.n)!);
+      job.result = { ...result, variant: job.variant.name, seed: job.seed };
+      return true;
+    },
+    async (job) => {
+      const resume = await exists(join(job.runDir, RUN_FILES.last));
+      if (!resume && await exists(job.runDir)) await Deno.remove(job.runDir, { recursive: true });
+      log(`${job.where}: ${resume ? "resuming" : "training"} in ${job.runDir}`);
+      await trainRun(job.config, { runDir: job.runDir, resume, progress: options.progress ?? true, log });
+      const result = await readFinished(job.runDir, job.config.trainer.epochs);
+      if (!result) throw new Error(`${job.runDir}: the run ended without a summary`);
+      job.result = { ...result, variant: job.variant.name, seed: job.seed };
+    },
+  );
+  return jobs.map((j) => j.result!);
 }
 
 /** Mean and standard deviation per variant. */
@@ -480,34 +536,56 @@ export interface AblationNoiseRun {
 export async function measureAblationNoise(
   ablation: Ablation,
   runs: AblationRun[],
-  options: { dataPath?: string; overrides?: string[]; log?: (line: string) => void } = {},
+  options: {
+    dataPath?: string;
+    overrides?: string[];
+    log?: (line: string) => void;
+    pollSeconds?: number;
+    staleSeconds?: number;
+  } = {},
 ): Promise<AblationNoiseRun[]> {
-  const out: AblationNoiseRun[] = [];
+  const log = options.log ?? (() => {});
+  const jobs: { run: AblationRun; name: string; epochs: number; fused: boolean; cache: string }[] = [];
   for (const run of runs) {
     const variant = ablation.variants.find((v) => v.name === run.variant)!;
     const config = await ablationRunConfig(ablation, variant, run.seed, options);
     if (config.data.labelNoise === 0) continue;
-    const cache = join(run.runDir, RUN_FILES.noiseReport);
-    let cached: RunLabelNoise | null = null;
-    try {
-      cached = JSON.parse(await Deno.readTextFile(cache));
-    } catch {
-      cached = null;
-    }
-    if (!cached || cached.epoch !== config.trainer.epochs) {
-      options.log?.(`measuring the flipped labels of ${run.runDir}`);
-      cached = await measureLabelNoise(run.runDir, { checkpoint: "last" });
-      await writeTextAtomic(cache, JSON.stringify(cached, null, 2) + "\n");
-    }
     const distribution = config.method.distribution;
-    out.push({
-      variant: run.variant,
-      seed: run.seed,
+    jobs.push({
+      run,
+      name: `${basename(run.runDir)}.noise`,
+      epochs: config.trainer.epochs,
       fused: (typeof distribution === "string" ? distribution : distribution.type) === "fused",
-      report: cached.report,
+      cache: join(run.runDir, RUN_FILES.noiseReport),
     });
   }
-  return out;
+  const reports = new Map<string, RunLabelNoise>();
+  await shareJobs(
+    jobs,
+    sharingOptions(ablation, options, log, "measuring"),
+    async (job) => {
+      try {
+        const cached: RunLabelNoise = JSON.parse(await Deno.readTextFile(job.cache));
+        if (cached.epoch !== job.epochs) return false;
+        reports.set(job.name, cached);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async (job) => {
+      log(`measuring the flipped labels of ${job.run.runDir}`);
+      const measured = await measureLabelNoise(job.run.runDir, { checkpoint: "last" });
+      await writeTextAtomic(job.cache, JSON.stringify(measured, null, 2) + "\n");
+      reports.set(job.name, measured);
+    },
+  );
+  return jobs.map((job) => ({
+    variant: job.run.variant,
+    seed: job.run.seed,
+    fused: job.fused,
+    report: reports.get(job.name)!.report,
+  }));
 }
 
 /** The label-noise measurements as a Markdown section (empty when there are none). */

@@ -323,10 +323,10 @@ Deno.test(
   },
 );
 
-Deno.test("deno task ablate in two processes: each run trained once, both print the table", async () => {
+Deno.test("deno task ablate in two processes: each run trained and measured once, both print the tables", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const file = await tinyAblation(dir);
+    const file = await tinyAblation(dir, { set: "  data.labelNoise: 0.25" });
     const start = () => ablateCommand(file).output();
     const outputs = await Promise.all([start(), start()]);
     const decoder = new TextDecoder();
@@ -335,6 +335,13 @@ Deno.test("deno task ablate in two processes: each run trained once, both print 
     const trained = texts.flatMap((t) => t.split("\n").filter((l) => / training in /.test(l)));
     assert.equal(trained.length, 4, texts.join("\n---\n"));
     assert.equal(new Set(trained.map((l) => l.split(" in ")[1])).size, 4);
+    // The label-noise measurements are shared too: each run measured once.
+    const measured = texts.flatMap((t) =>
+      t.split("\n").filter((l) => l.startsWith("measuring the flipped labels"))
+    );
+    assert.equal(new Set(measured).size, 4);
+    assert.equal(measured.length, 4, texts.join("\n---\n"));
+    for (const t of texts) assert.match(t, /## How the runs treat their flipped training labels/);
     for (const t of texts) assert.match(t, /\| baseline \| method\.distribution="onehot" \| 2 \|/);
   } finally {
     await Deno.remove(dir, { recursive: true });
