@@ -20,10 +20,10 @@
  *
  * Several processes can share an ablation: start `deno task ablate FILE.yaml` again in another terminal
  * (or on another machine that sees the same output folder) and each one takes the runs no other process
- * holds. A process holds a run through a lock file in `OUTPUT/.locks/` that it touches every 30 s and
- * deletes when it ends or is interrupted; a lock whose process died (on this machine, known at once on
- * Linux; elsewhere, after 10 minutes without a touch) is taken over, and the run resumes from its last
- * checkpoint. On one machine this pays off as long as cores are idle: a wasm run uses about one core.
+ * holds. A process holds a run through a lock file in `OUTPUT/.locks/` that it touches every 15 s and
+ * deletes when it ends or is interrupted (Ctrl-C, SIGTERM); the lock of a process that died otherwise
+ * (killed, crashed) is taken over once it has gone 2 minutes without a touch, and the run resumes from
+ * its last checkpoint. On one machine this pays off as long as cores are idle: a wasm run uses about one core.
  *
  * @module
  */
@@ -226,25 +226,16 @@ function releaseOnSignals(): void {
   }
 }
 
-/** Whether a lock names a process of this machine that no longer exists (known on Linux only). */
-async function ownerIsGone(path: string): Promise<boolean> {
-  const text = await Deno.readTextFile(path).catch(() => "");
-  const match = /^pid (\d+) on (\S+) /.exec(text);
-  if (!match || match[2] !== Deno.hostname()) return false;
-  if (!await Deno.stat("/proc/self").then(() => true, () => false)) return false;
-  return !await Deno.stat(`/proc/${match[1]}`).then(() => true, () => false);
-}
-
 /**
  * Takes the lock file `path` if no other process holds it: created exclusively, touched every
- * `heartbeatMs` while held, and taken over when its owner stopped touching it for `staleMs` or, on the
- * same machine, no longer runs. Returns null when another process holds it.
+ * `heartbeatMs` while held, and taken over when its owner stopped touching it for `staleMs`. Returns null
+ * when another process holds it.
  */
 async function tryLock(path: string, staleMs: number, heartbeatMs: number): Promise<RunLock | null> {
   const isStale = async (file: string) => {
     const info = await Deno.stat(file).catch(() => null);
     if (info === null) return null;
-    return Date.now() - (info.mtime?.getTime() ?? 0) >= staleMs || await ownerIsGone(file);
+    return Date.now() - (info.mtime?.getTime() ?? 0) >= staleMs;
   };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -299,7 +290,7 @@ export interface RunAblationOptions {
   log?: (line: string) => void;
   /** How often to look again at runs other processes hold, in seconds. @default {30} */
   pollSeconds?: number;
-  /** After how long without a heartbeat another process's lock is taken over, in seconds. @default {600} */
+  /** After how long without a heartbeat another process's lock is taken over, in seconds. @default {120} */
   staleSeconds?: number;
 }
 
@@ -329,7 +320,7 @@ async function shareJobs<J extends { name: string }>(
   work: (job: J) => Promise<void>,
 ): Promise<void> {
   await Deno.mkdir(sharing.lockDir, { recursive: true });
-  const heartbeatMs = Math.min(30_000, sharing.staleMs / 4);
+  const heartbeatMs = Math.min(15_000, sharing.staleMs / 8);
   const finished = new Set<J>();
   let firstPass = true;
   let waitingFor = "";
@@ -372,7 +363,7 @@ function sharingOptions(
   return {
     lockDir: join(ablation.output, ".locks"),
     pollMs: (options.pollSeconds ?? 30) * 1000,
-    staleMs: (options.staleSeconds ?? 600) * 1000,
+    staleMs: (options.staleSeconds ?? 120) * 1000,
     log,
     activity,
   };

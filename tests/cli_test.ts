@@ -249,35 +249,6 @@ Deno.test("runAblation(): runs locked by a live process are waited for, stale lo
   }
 });
 
-Deno.test("runAblation(): the lock of a process of this machine that no longer runs is taken over at once", {
-  ignore: Deno.build.os !== "linux",
-}, async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const file = await tinyAblation(dir, { seeds: "[0]" });
-    const ablation = parseAblation(await Deno.readTextFile(file), file);
-    const locks = join(ablation.output, ".locks");
-    await Deno.mkdir(locks, { recursive: true });
-    const gone = new Deno.Command("true").spawn();
-    await gone.status;
-    const pid = gone.pid;
-    await Deno.writeTextFile(
-      join(locks, "baseline-seed0.lock"),
-      `pid ${pid} on ${Deno.hostname()} since now\n`,
-    );
-    const lines: string[] = [];
-    // (Were the dead owner not recognised, the run would be taken over only once the lock is stale.)
-    const log = (l: string) => lines.push(l);
-    const runs = await runAblation(ablation, { progress: false, log, pollSeconds: 1, staleSeconds: 30 });
-    assert.equal(runs.length, 2);
-    assert.deepEqual(lines.filter((l) => l.startsWith("waiting")), []);
-    assert.equal(lines.filter((l) => / training in /.test(l)).length, 2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    await tf.setBackend("cpu");
-  }
-});
-
 /** `deno run` of the ablate task on `file`, with the task's permissions. */
 function ablateCommand(file: string): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
