@@ -46,3 +46,16 @@ export function parseCommand<T extends ParseArgsConfig>(
   }
   return parsed;
 }
+
+/**
+ * The `--checkpoint` value of a task, `best` or `last`; anything else prints the error through `error`
+ * and gives null (the task then exits with code 2).
+ */
+export function checkpointOption(
+  value: string | undefined,
+  error: (line: string) => void = console.error,
+): "best" | "last" | null {
+  if (value === "best" || value === "last") return value;
+  error(`--checkpoint must be best or last, got '${value}'`);
+  return null;
+}

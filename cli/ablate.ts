@@ -31,6 +31,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import YAML from "yaml";
 import { resolveConfig, type RunConfig } from "../core/config.ts";
 import { type LabelNoiseReport, summarize } from "../core/metrics.ts";
+import { pluginName } from "../strategies/registry.ts";
 import { RUN_FILES, trainRun, writeTextAtomic } from "./run.ts";
 import { measureLabelNoise, type RunLabelNoise } from "./eval.ts";
 import { formatDuration } from "./progress.ts";
@@ -168,6 +169,8 @@ export interface AblationRun {
   seed: number;
   /** Run folder. */
   runDir: string;
+  /** The run's resolved configuration. */
+  config: RunConfig;
   /** Best test accuracy. */
   bestAccuracy: number;
   /** Test accuracy after the last epoch. */
@@ -176,14 +179,24 @@ export interface AblationRun {
   lastMeanClassAccuracy: number;
 }
 
-async function readFinished(runDir: string, epochs: number): Promise<AblationRun | null> {
+/** A run of an ablation: which variant and seed, where, and how it is configured. */
+interface AblationJob {
+  variant: AblationVariant;
+  seed: number;
+  runDir: string;
+  config: RunConfig;
+}
+
+/** The job's results from its `summary.json`, or null while it has not run all its epochs. */
+async function readFinished(job: AblationJob): Promise<AblationRun | null> {
   try {
-    const s = JSON.parse(await Deno.readTextFile(join(runDir, RUN_FILES.summary)));
-    if (s.epochs !== epochs) return null;
+    const s = JSON.parse(await Deno.readTextFile(join(job.runDir, RUN_FILES.summary)));
+    if (s.epochs !== job.config.trainer.epochs) return null;
     return {
-      variant: "",
-      seed: 0,
-      runDir,
+      variant: job.variant.name,
+      seed: job.seed,
+      runDir: job.runDir,
+      config: job.config,
       bestAccuracy: s.bestAccuracy ?? NaN,
       lastAccuracy: s.lastAccuracy ?? NaN,
       lastMeanClassAccuracy: s.lastMeanClassAccuracy ?? NaN,
@@ -399,12 +412,12 @@ export async function runAblation(
     jobs,
     sharingOptions(ablation, options, log, "training"),
     async (job, firstPass) => {
-      const result = await readFinished(job.runDir, job.config.trainer.epochs);
+      const result = await readFinished(job);
       if (!result) return false;
       if (!job.result) {
         log(`${job.where}: ${firstPass ? "done before" : "finished by another process"} (${job.runDir})`);
       }
-      job.result = { ...result, variant: job.variant.name, seed: job.seed };
+      job.result = result;
       return true;
     },
     async (job) => {
@@ -412,9 +425,8 @@ export async function runAblation(
       if (!resume && await exists(job.runDir)) await Deno.remove(job.runDir, { recursive: true });
       log(`${job.where}: ${resume ? "resuming" : "training"} in ${job.runDir}`);
       await trainRun(job.config, { runDir: job.runDir, resume, progress: options.progress ?? true, log });
-      const result = await readFinished(job.runDir, job.config.trainer.epochs);
-      if (!result) throw new Error(`${job.runDir}: the run ended without a summary`);
-      job.result = { ...result, variant: job.variant.name, seed: job.seed };
+      job.result = await readFinished(job);
+      if (!job.result) throw new Error(`${job.runDir}: the run ended without a summary`);
     },
   );
   return jobs.map((j) => j.result!);
@@ -527,29 +539,14 @@ export interface AblationNoiseRun {
 export async function measureAblationNoise(
   ablation: Ablation,
   runs: AblationRun[],
-  options: {
-    dataPath?: string;
-    overrides?: string[];
-    log?: (line: string) => void;
-    pollSeconds?: number;
-    staleSeconds?: number;
-  } = {},
+  options: { log?: (line: string) => void; pollSeconds?: number; staleSeconds?: number } = {},
 ): Promise<AblationNoiseRun[]> {
   const log = options.log ?? (() => {});
-  const jobs: { run: AblationRun; name: string; epochs: number; fused: boolean; cache: string }[] = [];
-  for (const run of runs) {
-    const variant = ablation.variants.find((v) => v.name === run.variant)!;
-    const config = await ablationRunConfig(ablation, variant, run.seed, options);
-    if (config.data.labelNoise === 0) continue;
-    const distribution = config.method.distribution;
-    jobs.push({
-      run,
-      name: `${basename(run.runDir)}.noise`,
-      epochs: config.trainer.epochs,
-      fused: (typeof distribution === "string" ? distribution : distribution.type) === "fused",
-      cache: join(run.runDir, RUN_FILES.noiseReport),
-    });
-  }
+  const jobs = runs.filter((run) => run.config.data.labelNoise > 0).map((run) => ({
+    run,
+    name: `${basename(run.runDir)}.noise`,
+    cache: join(run.runDir, RUN_FILES.noiseReport),
+  }));
   const reports = new Map<string, RunLabelNoise>();
   await shareJobs(
     jobs,
@@ -557,7 +554,7 @@ export async function measureAblationNoise(
     async (job) => {
       try {
         const cached: RunLabelNoise = JSON.parse(await Deno.readTextFile(job.cache));
-        if (cached.epoch !== job.epochs) return false;
+        if (cached.epoch !== job.run.config.trainer.epochs) return false;
         reports.set(job.name, cached);
         return true;
       } catch {
@@ -574,7 +571,7 @@ export async function measureAblationNoise(
   return jobs.map((job) => ({
     variant: job.run.variant,
     seed: job.run.seed,
-    fused: job.fused,
+    fused: pluginName(job.run.config.method.distribution) === "fused",
     report: reports.get(job.name)!.report,
   }));
 }
@@ -645,11 +642,7 @@ export async function main(args: string[]): Promise<number> {
     progress: values.quiet ? "epochs" : true,
   });
   const results = aggregate(ablation, runs);
-  const noise = await measureAblationNoise(ablation, runs, {
-    dataPath: values["data-path"],
-    overrides: values.set,
-    log: (line) => console.log(line),
-  });
+  const noise = await measureAblationNoise(ablation, runs, { log: (line) => console.log(line) });
   const noiseSection = labelNoiseMarkdown(ablation, noise);
   const md = resultsMarkdown(ablation, results, runs) + (noiseSection ? `\n${noiseSection}` : "");
   await writeTextAtomic(join(ablation.output, "results.md"), md);

@@ -29,7 +29,7 @@ import {
   openDataset,
 } from "../datasets/mod.ts";
 import { type LoadedRun, loadRun, openRunData, type RunData } from "./run.ts";
-import { parseCommand, runMain } from "./_main.ts";
+import { checkpointOption, parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task eval RUN_DIR [options]
 
@@ -175,6 +175,15 @@ async function divergences(run: LoadedRun, loader: DataLoader): Promise<Distribu
   };
 }
 
+/** Throws unless the run was trained with label noise (else it has no flipped labels to measure). */
+function requireLabelNoise(run: LoadedRun, runDir: string): void {
+  if (run.config.data.labelNoise === 0) {
+    throw new Error(
+      `${runDir}: the run was trained without label noise (data.labelNoise 0): there are no flipped labels to measure`,
+    );
+  }
+}
+
 /**
  * How the run treats its flipped training labels: one pass over the training split (no augmentation,
  * one crop) with the labels it was trained on.
@@ -316,12 +325,13 @@ export async function evaluateRun(
     let dataset: Dataset;
     let description: string;
     let runData: RunData | undefined;
-    if (options.labelNoise && (options.dataset || run.config.data.labelNoise === 0)) {
-      throw new Error(
-        options.dataset
-          ? "--label-noise measures the run's own training split; it does not combine with --dataset"
-          : `${runDir}: the run was trained without label noise (data.labelNoise 0); --label-noise needs one that was`,
-      );
+    if (options.labelNoise) {
+      if (options.dataset) {
+        throw new Error(
+          "--label-noise measures the run's own training split; it does not combine with --dataset",
+        );
+      }
+      requireLabelNoise(run, runDir);
     }
     if (options.dataset) {
       if (!options.dataPath) throw new Error("--dataset needs --data-path");
@@ -382,9 +392,7 @@ export async function measureLabelNoise(
 ): Promise<RunLabelNoise> {
   const run = await loadRun(runDir, options.checkpoint ?? "last");
   try {
-    if (run.config.data.labelNoise === 0) {
-      throw new Error(`${runDir}: the run was trained without label noise (data.labelNoise 0)`);
-    }
+    requireLabelNoise(run, runDir);
     await initBackend(options.backend ?? run.config.backend);
     const data = await openRunData(run.config);
     const report = await labelNoiseDiagnostics(run, data, options.batchSize ?? run.config.trainer.batchSize);
@@ -417,17 +425,15 @@ export async function main(args: string[]): Promise<number> {
     console.error(`expected one run folder, got ${positionals.length}\n\n${USAGE}`);
     return 2;
   }
-  if (values.checkpoint !== "best" && values.checkpoint !== "last") {
-    console.error(`--checkpoint must be best or last, got '${values.checkpoint}'`);
-    return 2;
-  }
+  const checkpoint = checkpointOption(values.checkpoint);
+  if (checkpoint === null) return 2;
   const batch = values.batch === undefined ? undefined : Number(values.batch);
   if (batch !== undefined && !(Number.isInteger(batch) && batch > 0)) {
     console.error(`--batch must be a positive integer, got '${values.batch}'`);
     return 2;
   }
   const report = await evaluateRun(positionals[0], {
-    checkpoint: values.checkpoint,
+    checkpoint,
     dataset: values.dataset,
     dataPath: values["data-path"],
     split: values.split,

@@ -15,7 +15,7 @@
  * @module
  */
 import { exportRun } from "../io/export.ts";
-import { parseCommand, runMain } from "./_main.ts";
+import { checkpointOption, parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task export RUN_DIR --out DIR [options]
 
@@ -74,12 +74,10 @@ export async function main(args: string[], options: ExportMainOptions = {}): Pro
     error(`expected one run folder and --out DIR\n\n${USAGE}`);
     return 2;
   }
-  if (values.checkpoint !== "best" && values.checkpoint !== "last") {
-    error(`--checkpoint must be best or last, got '${values.checkpoint}'`);
-    return 2;
-  }
+  const checkpoint = checkpointOption(values.checkpoint, error);
+  if (checkpoint === null) return 2;
   const result = await exportRun(positionals[0], values.out, {
-    checkpoint: values.checkpoint,
+    checkpoint,
     runtime: !values["no-runtime"],
   });
   const p = result.preprocess;

@@ -14,7 +14,7 @@ import { type BackendName, initBackend } from "../engine/backend.ts";
 import { Random } from "../core/random.ts";
 import { ImagePipeline } from "../datasets/mod.ts";
 import { type LoadedRun, loadRun } from "./run.ts";
-import { parseCommand, runMain } from "./_main.ts";
+import { checkpointOption, parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task predict RUN_DIR IMAGE... [options]
 
@@ -100,12 +100,10 @@ export async function main(args: string[]): Promise<number> {
     console.error(`expected a run folder and at least one image\n\n${USAGE}`);
     return 2;
   }
-  if (values.checkpoint !== "best" && values.checkpoint !== "last") {
-    console.error(`--checkpoint must be best or last, got '${values.checkpoint}'`);
-    return 2;
-  }
+  const checkpoint = checkpointOption(values.checkpoint);
+  if (checkpoint === null) return 2;
   const [runDir, ...images] = positionals;
-  const run = await loadRun(runDir, values.checkpoint);
+  const run = await loadRun(runDir, checkpoint);
   try {
     await initBackend((values.backend as BackendName | undefined) ?? run.config.backend);
     const predictions = await predictImages(run, images);

@@ -16,7 +16,7 @@
 import { join, resolve } from "node:path";
 import { type BackendInfo, initBackend } from "../engine/backend.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
-import { buildPlugins } from "../strategies/registry.ts";
+import { buildPlugins, pluginName } from "../strategies/registry.ts";
 import { type EpochMetrics, type RunSummary, Trainer, type TrainerHooks } from "../core/trainer.ts";
 import { configToYaml, loadConfigFile, type RunConfig } from "../core/config.ts";
 import {
@@ -215,8 +215,7 @@ export interface TrainRunResult {
 
 /** A default run folder name: `<dataset>-<distribution>-<UTC timestamp>`. */
 export function defaultRunName(config: RunConfig): string {
-  const spec = config.method.distribution;
-  const method = typeof spec === "string" ? spec : spec.type;
+  const method = pluginName(config.method.distribution);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
   return `${config.data.dataset}-${method}-${stamp}`;
 }

@@ -133,6 +133,20 @@ export type PluginFactory<F extends PluginFamily> = (options: PluginOptions) => 
 export type PluginSpec = string | ({ type: string } & PluginOptions);
 
 /**
+ * The plugin a spec names: the string itself, or its `type`.
+ *
+ * @example
+ * ```ts
+ * import { pluginName } from "./registry.ts";
+ * console.assert(pluginName("fused") === "fused");
+ * console.assert(pluginName({ type: "fused", stopGradient: true }) === "fused");
+ * ```
+ */
+export function pluginName(spec: PluginSpec): string {
+  return typeof spec === "string" ? spec : spec.type;
+}
+
+/**
  * A plugin config: one spec per family; a missing family takes the Ada-DF default.
  *
  * @example The Ada-DF plugins with SCN's rank margin

@@ -15,6 +15,9 @@ import {
   runAblation,
 } from "../cli/ablate.ts";
 import { main as trainMain } from "../cli/train.ts";
+import { main as evalMain } from "../cli/eval.ts";
+import { main as predictMain } from "../cli/predict.ts";
+import { taskCommand } from "./_cli.ts";
 
 /** A tiny, fast configuration on a small synthetic set generated into `dir`. */
 async function tinyConfig(dir: string, extra: string[] = []) {
@@ -249,25 +252,6 @@ Deno.test("runAblation(): runs locked by a live process are waited for, stale lo
   }
 });
 
-/** `deno run` of the ablate task on `file`, with the task's permissions. */
-function ablateCommand(file: string): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-sys",
-      new URL("../cli/ablate.ts", import.meta.url).pathname,
-      file,
-      "--quiet",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  });
-}
-
 Deno.test(
   "deno task ablate interrupted: it leaves no lock behind",
   { ignore: Deno.build.os === "windows" },
@@ -276,7 +260,7 @@ Deno.test(
     try {
       const file = await tinyAblation(dir);
       const locks = join(dir, "out", ".locks");
-      const child = ablateCommand(file).spawn();
+      const child = taskCommand("ablate.ts", [file, "--quiet"]).spawn();
       const deadline = Date.now() + 60_000;
       let seen = false;
       while (!seen && Date.now() < deadline) {
@@ -298,7 +282,7 @@ Deno.test("deno task ablate in two processes: each run trained and measured once
   const dir = await Deno.makeTempDir();
   try {
     const file = await tinyAblation(dir, { set: "  data.labelNoise: 0.25" });
-    const start = () => ablateCommand(file).output();
+    const start = () => taskCommand("ablate.ts", [file, "--quiet"]).output();
     const outputs = await Promise.all([start(), start()]);
     const decoder = new TextDecoder();
     const texts = outputs.map((o) => decoder.decode(o.stdout));
@@ -358,7 +342,7 @@ Deno.test("parseAblation() names the file and the problem", () => {
   assert.throws(() => parseAblation("seeds: [-1]\nvariants: [{name: x}]", "d.yaml"), /seeds: expected/);
 });
 
-Deno.test("deno task train rejects bad arguments with exit code 2", async () => {
+Deno.test("deno task train, eval and predict reject bad arguments with exit code 2", async () => {
   const errors: string[] = [];
   const original = console.error;
   console.error = (m: string) => void errors.push(m);
@@ -366,8 +350,14 @@ Deno.test("deno task train rejects bad arguments with exit code 2", async () => 
     assert.equal(await trainMain(["--bogus"]), 2);
     assert.equal(await trainMain(["--preset", "synthetic", "--config", "x.yaml"]), 2);
     assert.equal(await trainMain(["--resume", "runs/x", "--set", "trainer.epochs=2"]), 2);
+    assert.equal(await evalMain(["runs/x", "--checkpoint", "first"]), 2);
+    assert.equal(await predictMain(["runs/x", "a.jpg", "--checkpoint", "first"]), 2);
   } finally {
     console.error = original;
   }
   assert.match(errors[0], /bogus/);
+  assert.deepEqual(errors.slice(-2), [
+    "--checkpoint must be best or last, got 'first'",
+    "--checkpoint must be best or last, got 'first'",
+  ]);
 });

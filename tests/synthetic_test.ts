@@ -16,6 +16,7 @@ import {
 } from "../datasets/synthetic.ts";
 import { argmax, blendActions, majorityVote } from "../datasets/_faces_sampling.ts";
 import { parseSynthArgs } from "../cli/synth.ts";
+import { taskCommand } from "./_cli.ts";
 
 const SMALL = { count: 30, seed: 7, size: 32, concurrency: 4 } as const;
 
@@ -387,22 +388,7 @@ Deno.test("parseSynthArgs() reads the options and rejects bad arguments", () => 
 });
 
 Deno.test("cli/synth.ts exits with code 2 on bad arguments and generates on good ones", async () => {
-  const script = new URL("../cli/synth.ts", import.meta.url).pathname;
-  const run = (args: string[]) =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-ffi",
-        "--allow-sys",
-        script,
-        ...args,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+  const run = (args: string[]) => taskCommand("synth.ts", args).output();
   const bad = await run(["--out", "x", "--count", "2.5", "--seed", "1"]);
   assert.equal(bad.code, 2);
   assert.match(new TextDecoder().decode(bad.stderr), /--count must be a non-negative integer, got "2.5"/);
