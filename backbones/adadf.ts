@@ -8,7 +8,7 @@
  * @module
  */
 import { type Tensor1D, type Tensor2D, type Tensor4D, tf, type Variable } from "../engine/tf.ts";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import { type ForwardMode, Initializer, linear, type ParameterStore } from "./layers.ts";
 import {
   type BackboneName,

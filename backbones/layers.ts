@@ -9,7 +9,7 @@
  * @module
  */
 import { type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, tf, type Variable } from "../engine/tf.ts";
-import type { Random } from "../core/random.ts";
+import type { Random } from "../engine/random.ts";
 
 /**
  * BatchNorm's running-average momentum, as in PyTorch.
@@ -44,7 +44,7 @@ export const BN_EPSILON = 1e-5;
  * @example Build a store by hand and fill it with an {@linkcode Initializer}
  * ```ts
  * import { Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).batchNorm("bn1", 4);
  * console.assert(store.params.has("bn1.weight") && store.buffers.has("bn1.running_var"));
@@ -63,7 +63,7 @@ export interface ParameterStore {
  * @example Train without moving BatchNorm's running statistics
  * ```ts
  * import { batchNorm, type ForwardMode, Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { tf } from "../engine/tf.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).batchNorm("bn", 2);
@@ -88,7 +88,7 @@ export interface ForwardMode {
  * @example Look a weight up by its state_dict name
  * ```ts
  * import { Initializer, param, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).linear("fc", 4, 2);
  * console.assert(param(store, "fc.weight").shape.join("x") === "4x2");
@@ -106,7 +106,7 @@ export function param(store: ParameterStore, name: string): Variable {
  * @example A 3x3 convolution with stride 1 and padding 1 keeps the spatial size
  * ```ts
  * import { conv2d, Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { tf } from "../engine/tf.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).conv("conv1", 3, 3, 3, 8);
@@ -139,7 +139,7 @@ export function conv2d(
  * @example Normalise with the batch's statistics in training
  * ```ts
  * import { batchNorm, Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { tf } from "../engine/tf.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).batchNorm("bn1", 1);
@@ -223,7 +223,7 @@ function trainingBatchNorm(
  * @example A fully connected layer on a batch of features
  * ```ts
  * import { Initializer, linear, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { tf } from "../engine/tf.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).linear("fc", 64, 7);
@@ -259,7 +259,7 @@ export function globalAvgPool(x: Tensor4D): Tensor2D {
  * @example Initialise a conv layer and its BatchNorm, reproducibly
  * ```ts
  * import { Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * const init = new Initializer(store, new Random(42));
  * init.conv("conv1", 7, 7, 3, 8);

@@ -7,7 +7,7 @@
  * @module
  */
 import { type Tensor2D, type Tensor4D, tf } from "../engine/tf.ts";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import {
   batchNorm,
   conv2d,
@@ -153,7 +153,7 @@ function initStage(init: Initializer, spec: ResNetSpec, stage: number, prefix: s
  * ```ts
  * import { initStem, resnetSpec } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * initStem(new Initializer(store, new Random(0), false), resnetSpec("tiny"));
  * console.assert(store.params.has("conv1.weight") && store.params.has("layer1.0.conv2.weight"));
@@ -173,7 +173,7 @@ export function initStem(init: Initializer, spec: ResNetSpec, prefix = ""): void
  * ```ts
  * import { initBranch, initStem, resnetSpec } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * const init = new Initializer(store, new Random(0));
  * initStem(init, resnetSpec("tiny"));
@@ -229,7 +229,7 @@ function stage(
  * ```ts
  * import { initStem, resnetSpec, stemForward } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { tf } from "../engine/tf.ts";
  * const spec = resnetSpec("tiny");
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
@@ -257,7 +257,7 @@ export function stemForward(
  * ```ts
  * import { branchForward, featureSize, initBranch, initStem, resnetSpec, stemForward } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { tf } from "../engine/tf.ts";
  * const spec = resnetSpec("tiny");
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
@@ -371,7 +371,7 @@ export function resnetForward(net: ResNet, x: Tensor4D, mode: ForwardMode): Tens
  * ```ts
  * import { countParameters, createResNet } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).linear("fc", 4, 2);
  * console.assert(countParameters(store) === 4 * 2 + 2);

@@ -19,7 +19,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import sharp from "sharp";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import {
   DataLoader,
   ImagePipeline,

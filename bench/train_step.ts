@@ -20,12 +20,12 @@ import { tf } from "../engine/tf.ts";
 import { type BackendName, initBackend } from "../engine/backend.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { type BackboneName, BACKBONES } from "../backbones/resnet.ts";
-import { disposeOutputs, trainStep } from "../core/step.ts";
-import { Adam } from "../core/optim.ts";
+import { disposeOutputs, trainStep } from "../training/step.ts";
+import { Adam } from "../training/optim.ts";
 import { buildPlugins } from "../strategies/registry.ts";
 import { computeObjective } from "../strategies/objective.ts";
-import { thresholdDistributions } from "../core/math.ts";
-import { Random } from "../core/random.ts";
+import { thresholdDistributions } from "../strategies/functional.ts";
+import { Random } from "../engine/random.ts";
 
 const USAGE =
   "usage: bench [--backend auto|wasm|webgpu|tensorflow|cpu] [--backbone resnet18|resnet50|tiny] " +

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { exportRun } from "../io/export.ts";
+import { exportRun } from "../experiments/export.ts";
 import { checkpointOption, parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task export RUN_DIR --out DIR [options]

@@ -12,7 +12,7 @@
 import { Buffer } from "node:buffer";
 import { parseArgs } from "node:util";
 import sharp, { type OverlayOptions } from "sharp";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import {
   renderFace,
   sampleDistribution,

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { resolveConfig } from "../core/config.ts";
-import { readRunConfig, trainRun } from "./run.ts";
-import { formatDuration } from "./progress.ts";
+import { resolveConfig } from "../experiments/config.ts";
+import { readRunConfig, trainRun } from "../experiments/run.ts";
+import { formatDuration } from "../experiments/progress.ts";
 import { parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task train [options]

@@ -5,7 +5,7 @@
  * @module
  */
 import sharp from "sharp";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import type { FaceParams } from "./_faces_sampling.ts";
 import { mixColor } from "./_faces_sampling.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Random } from "../core/random.ts";
+import type { Random } from "../engine/random.ts";
 import { RAF_DB_CLASSES } from "./classes.ts";
 
 /** Class names of the synthetic set: RAF-DB's classes and order (labels 1..7 in the label file). */

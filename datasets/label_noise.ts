@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 
 /**
  * Options of {@linkcode applyLabelNoise}.

@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { Random } from "../core/random.ts";
-import { deriveSeed } from "./_seed.ts";
+import { Random } from "../engine/random.ts";
+import { deriveSeed } from "../engine/random.ts";
 import { ImagePipeline, type PipelineOptions } from "./pipeline.ts";
 import { type Sampler, sequentialSampler } from "./samplers.ts";
 import { type Dataset, DatasetError } from "./types.ts";

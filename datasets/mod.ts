@@ -35,4 +35,4 @@ export * from "./pipeline.ts";
 export * from "./samplers.ts";
 export * from "./loader.ts";
 export * from "./label_noise.ts";
-export { Random, type RandomState } from "../core/random.ts";
+export { Random, type RandomState } from "../engine/random.ts";

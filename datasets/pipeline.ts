@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Random } from "../core/random.ts";
+import type { Random } from "../engine/random.ts";
 import { decodeImage, type ResizeKernel } from "./image.ts";
 import { RandAugment, type RandAugmentHparams } from "./randaugment.ts";
 import {
@@ -31,7 +31,7 @@ import type { DatasetItem } from "./types.ts";
  *
  * @example Augment a raw 16x16 image into a float buffer
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { ImagePipeline, type PipelineOptions } from "./pipeline.ts";
  * const options: PipelineOptions = {
  *   size: 8,
@@ -99,7 +99,7 @@ export interface PipelineOptions {
  *
  * @example Write two items into one batch buffer
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { ImagePipeline, type PipelineTarget } from "./pipeline.ts";
  * const pipeline = new ImagePipeline({ size: 4 });
  * const batch = new Float32Array(2 * pipeline.floatsPerItem);
@@ -127,7 +127,7 @@ export interface PipelineTarget {
  *
  * @example Process one item into a buffer
  * ```ts ignore
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { ImagePipeline } from "./pipeline.ts";
  * const pipeline = new ImagePipeline({ size: 112, randAugment: "rand-m5-n3-mstd0.5", hflip: 0.5 });
  * const out = new Float32Array(pipeline.floatsPerItem);

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import type { Random } from "../core/random.ts";
+import type { Random } from "../engine/random.ts";
 import {
   autoContrast,
   brightness,
@@ -197,7 +197,7 @@ export interface RandAugmentHparams {
  * @example Build a configuration without a string
  * ```ts
  * import { DEFAULT_HPARAMS, RAND_TRANSFORMS, RandAugment, type RandAugmentConfig } from "./randaugment.ts";
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { rgbImage } from "./transforms.ts";
  * const config: RandAugmentConfig = {
  *   ops: RAND_TRANSFORMS,
@@ -476,7 +476,7 @@ const GEOMETRIC = new Set<RandAugmentOpName>([
  *
  * @example See which operations ran
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { type AppliedOp, RandAugment } from "./randaugment.ts";
  * import { rgbImage } from "./transforms.ts";
  * const log: AppliedOp[] = [];
@@ -503,7 +503,7 @@ export interface AppliedOp {
  *
  * @example Augment an image reproducibly
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { RandAugment } from "./randaugment.ts";
  * import { rgbImage } from "./transforms.ts";
  * const augment = new RandAugment("rand-m5-n3-mstd0.5");

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { Random } from "../core/random.ts";
-import { deriveSeed } from "./_seed.ts";
+import { Random } from "../engine/random.ts";
+import { deriveSeed } from "../engine/random.ts";
 
 /**
  * An epoch order over dataset indices.

@@ -31,7 +31,7 @@
  * @module
  */
 import { join } from "node:path";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import { type FaceFormat, faceSvg as buildFaceSvg, renderFaceImage } from "./_faces.ts";
 import {
   argmax,
@@ -568,7 +568,7 @@ export async function ensureSynthetic(
  *
  * @example A clear Happiness sample
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { sampleDistribution } from "./synthetic.ts";
  * const d = sampleDistribution(new Random(1), { kind: "clear", dominant: 3 });
  * console.assert(d.probabilities.indexOf(Math.max(...d.probabilities)) === 3);
@@ -584,7 +584,7 @@ export function sampleDistribution(random: Random, options?: SampleDistributionO
  *
  * @example
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { sampleFaceParams } from "./synthetic.ts";
  * const params = sampleFaceParams(new Random(3), [0, 0, 0, 1, 0, 0, 0], { nuisance: 0 });
  * console.assert(params.actions.lipCornerPull > 0.3);
@@ -609,7 +609,7 @@ export function sampleFaceParams(
  *
  * @example
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { faceSvg, sampleFaceParams } from "./synthetic.ts";
  * const svg = faceSvg(sampleFaceParams(new Random(0), [1, 0, 0, 0, 0, 0, 0]), 112);
  * console.assert(svg.startsWith("<svg"));
@@ -624,7 +624,7 @@ export function faceSvg(params: FaceParams, size = 112): string {
  *
  * @example Render a surprised face to a PNG file
  * ```ts ignore
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { renderFace, sampleFaceParams } from "./synthetic.ts";
  * const params = sampleFaceParams(new Random(5), [1, 0, 0, 0, 0, 0, 0], { nuisance: 0 });
  * await Deno.writeFile("surprise.png", await renderFace(params, 112, { format: "png" }));

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { Random } from "../core/random.ts";
+import type { Random } from "../engine/random.ts";
 
 /**
  * An 8-bit RGB image: `data.length === width * height * 3`.
@@ -759,7 +759,7 @@ export function normalizeInto(
  *
  * @example Erase a rectangle in the second image of a batch
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { type FloatImage, randomErasingInPlace } from "./transforms.ts";
  * const batch = new Float32Array(2 * 8 * 8 * 3).fill(1);
  * const second: FloatImage = { data: batch, width: 8, height: 8, offset: 8 * 8 * 3 };
@@ -783,7 +783,7 @@ export interface FloatImage {
  *
  * @example The reference recipe's erasing, always on, with random values
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { randomErasingInPlace, type RandomErasingOptions } from "./transforms.ts";
  * const options: RandomErasingOptions = { p: 1, scale: [0.02, 0.25], ratio: [0.3, 3.3], value: "random" };
  * const pixels = new Float32Array(16 * 16 * 3);
@@ -822,7 +822,7 @@ export interface RandomErasingOptions {
  *
  * @example
  * ```ts
- * import { Random } from "../core/random.ts";
+ * import { Random } from "../engine/random.ts";
  * import { randomErasingInPlace } from "./transforms.ts";
  * const pixels = new Float32Array(8 * 8 * 3).fill(1);
  * const box = randomErasingInPlace({ data: pixels, width: 8, height: 8 }, new Random(1), { p: 1, value: 0 });

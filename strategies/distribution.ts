@@ -7,7 +7,7 @@
  * @module
  */
 import { type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
-import { fuseDistributions, stopGradient } from "../core/math.ts";
+import { fuseDistributions, stopGradient } from "./functional.ts";
 import { checkOptions } from "./_options.ts";
 
 /**

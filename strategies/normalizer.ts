@@ -6,7 +6,7 @@
  * @module
  */
 import { type Tensor1D, tf } from "../engine/tf.ts";
-import { normalizeAttention } from "../core/math.ts";
+import { normalizeAttention } from "./functional.ts";
 import { checkOptions, checkRange } from "./_options.ts";
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Scalar, type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
-import { type AdaDfLossResult, crossEntropy, klDivergence } from "../core/math.ts";
+import { type AdaDfLossResult, crossEntropy, klDivergence } from "./functional.ts";
 import type { Attention } from "./attention.ts";
 import type { DistributionSource } from "./distribution.ts";
 import type { Regularizer } from "./regularizer.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Scalar, type Tensor1D, tf } from "../engine/tf.ts";
-import { rankRegularization } from "../core/math.ts";
+import { rankRegularization } from "./functional.ts";
 import { checkOptions, checkRange } from "./_options.ts";
 
 /**

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type RampWeights, rampWeights } from "../core/math.ts";
+import { type RampWeights, rampWeights } from "./functional.ts";
 import { checkOptions } from "./_options.ts";
 
 /**

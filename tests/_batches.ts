@@ -3,8 +3,8 @@
  * position on a noisy background, so a tiny CNN separates them in a few epochs.
  */
 import type { Batch } from "../datasets/loader.ts";
-import type { BatchSource } from "../core/trainer.ts";
-import { Random } from "../core/random.ts";
+import type { BatchSource } from "../training/trainer.ts";
+import { Random } from "../engine/random.ts";
 
 export interface BlobSetOptions {
   count: number;

@@ -4,8 +4,8 @@ import { initBackend } from "../engine/backend.ts";
 import { countParameters, createResNet, resnetForward } from "../backbones/resnet.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { batchNorm, BN_EPSILON, type ParameterStore } from "../backbones/layers.ts";
-import { disposeOutputs, trainStep } from "../core/step.ts";
-import { Adam } from "../core/optim.ts";
+import { disposeOutputs, trainStep } from "../training/step.ts";
+import { Adam } from "../training/optim.ts";
 
 /** torchvision's state_dict names and (PyTorch-layout) shapes, from tests/fixtures/make_torchvision_keys.py. */
 async function torchvisionKeys(name: string): Promise<Map<string, number[]>> {

@@ -4,15 +4,15 @@ import { tf } from "../engine/tf.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { createResNet } from "../backbones/resnet.ts";
 import { buildPlugins } from "../strategies/registry.ts";
-import { Trainer } from "../core/trainer.ts";
+import { Trainer } from "../training/trainer.ts";
 import {
   initFromPretrained,
   loadCheckpoint,
   loadModelStateDict,
   modelStateDict,
   saveCheckpoint,
-} from "../io/checkpoint.ts";
-import { writeSafetensors } from "../io/safetensors.ts";
+} from "../training/checkpoint.ts";
+import { writeSafetensors } from "../formats/safetensors.ts";
 import { blobSet } from "./_batches.ts";
 
 Deno.test("saveCheckpoint() then loadCheckpoint() restores weights, moments and trainer state", async () => {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tf } from "../engine/tf.ts";
-import { resolveConfig } from "../core/config.ts";
-import { loadRun, RUN_FILES, trainRun } from "../cli/run.ts";
-import { evaluateRun, formatEvalReport } from "../cli/eval.ts";
-import { predictImages } from "../cli/predict.ts";
+import { resolveConfig } from "../experiments/config.ts";
+import { loadRun, RUN_FILES, trainRun } from "../experiments/run.ts";
+import { evaluateRun, formatEvalReport } from "../experiments/eval.ts";
+import { predictImages } from "../experiments/predict.ts";
 import {
   ablationRunConfig,
   aggregate,
@@ -13,7 +13,7 @@ import {
   parseAblation,
   resultsCsv,
   runAblation,
-} from "../cli/ablate.ts";
+} from "../experiments/ablation.ts";
 import { main as trainMain } from "../cli/train.ts";
 import { main as evalMain } from "../cli/eval.ts";
 import { main as predictMain } from "../cli/predict.ts";

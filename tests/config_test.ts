@@ -14,7 +14,7 @@ import {
   resolveConfig,
   type RunConfig,
   validateConfig,
-} from "../core/config.ts";
+} from "../experiments/config.ts";
 
 const PAPER_PRESETS = ["affectnet7", "rafdb", "sfew"];
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import {
   DataLoader,
   DatasetError,

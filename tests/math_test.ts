@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../engine/tf.ts";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import {
   adaDfLoss,
   crossEntropy,
@@ -12,7 +12,7 @@ import {
   rankRegularization,
   stopGradient,
   thresholdDistributions,
-} from "../core/math.ts";
+} from "../strategies/functional.ts";
 import { buildPlugins, computeObjective } from "../strategies/mod.ts";
 
 type Nested = number | Nested[];

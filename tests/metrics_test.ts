@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { labelNoiseReport, rocAuc } from "../core/metrics.ts";
-import { Random } from "../core/random.ts";
+import { labelNoiseReport, rocAuc } from "../training/metrics.ts";
+import { Random } from "../engine/random.ts";
 
 /** The definition: the fraction of (positive, negative) pairs ordered correctly, ties one half. */
 function pairwiseAuc(pos: number[], neg: number[]): number {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { deflateRawSync } from "node:zlib";
-import { decodeStateDict, readStateDict } from "../io/pytorch.ts";
-import { encodeSafetensors, type StateDict } from "../io/safetensors.ts";
-import { crc32, ZipReader } from "../io/_zip.ts";
+import { decodeStateDict, readStateDict } from "../formats/pytorch.ts";
+import { encodeSafetensors, type StateDict } from "../formats/safetensors.ts";
+import { crc32, ZipReader } from "../formats/_zip.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 const fixture = (name: string): string => new URL(name, FIXTURES).pathname;

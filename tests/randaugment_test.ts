@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import {
   type AppliedOp,
   applyOp,

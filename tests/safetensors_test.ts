@@ -6,7 +6,7 @@ import {
   type NamedTensor,
   readSafetensors,
   writeSafetensors,
-} from "../io/safetensors.ts";
+} from "../formats/safetensors.ts";
 
 const f32 = (values: number[], shape = [values.length]): NamedTensor => ({
   dtype: "float32",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { NamedTensor } from "../io/safetensors.ts";
+import type { NamedTensor } from "../formats/safetensors.ts";
 import {
   formatLoadReport,
   loadIntoParameters,
@@ -7,7 +7,7 @@ import {
   permuteTensor,
   tfToTorchLayout,
   torchToTfLayout,
-} from "../io/state_dict.ts";
+} from "../backbones/state_dict.ts";
 
 /** A toy model: parameter shapes, and the values each `assign` stored. */
 function model(shapes: Record<string, number[]>) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../engine/tf.ts";
-import { adaDfLoss, crossEntropy, mineClassDistributions } from "../core/math.ts";
+import { adaDfLoss, crossEntropy, mineClassDistributions } from "../strategies/functional.ts";
 import {
   ABLATION_PRESETS,
   adaptiveNormalizer,

@@ -3,7 +3,7 @@ import { tf } from "../engine/tf.ts";
 import { initBackend } from "../engine/backend.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { buildPlugins, type PluginConfig } from "../strategies/registry.ts";
-import { type EpochMetrics, Trainer, type TrainerHooks } from "../core/trainer.ts";
+import { type EpochMetrics, Trainer, type TrainerHooks } from "../training/trainer.ts";
 import { blobSet } from "./_batches.ts";
 
 const C = 3;

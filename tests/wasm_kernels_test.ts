@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../engine/tf.ts";
 import { initBackend } from "../engine/backend.ts";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 
 type Pad = "same" | "valid" | number | [
   [number, number],

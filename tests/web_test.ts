@@ -3,10 +3,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { tf } from "../engine/tf.ts";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
-import { exportInferenceModel } from "../io/export.ts";
-import { loadExportedModel, predict } from "../io/inference.ts";
+import { exportInferenceModel } from "../experiments/export.ts";
+import { loadExportedModel, predict } from "../experiments/inference.ts";
 
 const CLASSES = ["Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral"];
 const SERVE = fileURLToPath(new URL("../examples/web/serve.ts", import.meta.url));

@@ -3,7 +3,7 @@ import { tf } from "../engine/tf.ts";
 import { findGpuAdapter, initBackend } from "../engine/backend.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { buildPlugins } from "../strategies/registry.ts";
-import { Trainer } from "../core/trainer.ts";
+import { Trainer } from "../training/trainer.ts";
 import { blobSet } from "./_batches.ts";
 
 const adapter = await findGpuAdapter().catch(() => null);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BatchMetrics, EpochMetrics, RunSummary, Trainer, TrainerHooks } from "../core/trainer.ts";
+import type { BatchMetrics, EpochMetrics, RunSummary, Trainer, TrainerHooks } from "../training/trainer.ts";
 
 /** Options of {@linkcode progressHooks}. */
 export interface ProgressOptions {

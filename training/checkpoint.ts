@@ -13,10 +13,10 @@
 import { tf } from "../engine/tf.ts";
 import type { AdaDfModel } from "../backbones/adadf.ts";
 import type { ParameterStore } from "../backbones/layers.ts";
-import type { AdamState } from "../core/optim.ts";
-import type { TrainerState } from "../core/trainer.ts";
-import { readSafetensors, type StateDict, writeSafetensors } from "./safetensors.ts";
-import { readStateDict } from "./pytorch.ts";
+import type { AdamState } from "./optim.ts";
+import type { TrainerState } from "./trainer.ts";
+import { readSafetensors, type StateDict, writeSafetensors } from "../formats/safetensors.ts";
+import { readStateDict } from "../formats/pytorch.ts";
 import {
   formatLoadReport,
   loadIntoParameters,
@@ -25,7 +25,7 @@ import {
   type ParameterTarget,
   tfToTorchLayout,
   torchToTfLayout,
-} from "./state_dict.ts";
+} from "../backbones/state_dict.ts";
 
 /**
  * The value of the checkpoint's `format` metadata.
@@ -34,7 +34,7 @@ import {
  * ```ts
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { CHECKPOINT_FORMAT, saveCheckpoint } from "./checkpoint.ts";
- * import { readSafetensors } from "./safetensors.ts";
+ * import { readSafetensors } from "../formats/safetensors.ts";
  * const dir = await Deno.makeTempDir();
  * const model = new AdaDfModel("tiny", { numClasses: 2 });
  * await saveCheckpoint(`${dir}/last.safetensors`, { model, classNames: ["a", "b"] });
@@ -52,7 +52,7 @@ export const CHECKPOINT_FORMAT = "ada-df-checkpoint";
  * ```ts
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { CHECKPOINT_VERSION, saveCheckpoint } from "./checkpoint.ts";
- * import { readSafetensors } from "./safetensors.ts";
+ * import { readSafetensors } from "../formats/safetensors.ts";
  * const dir = await Deno.makeTempDir();
  * const model = new AdaDfModel("tiny", { numClasses: 2 });
  * await saveCheckpoint(`${dir}/last.safetensors`, { model, classNames: ["a", "b"] });
@@ -165,7 +165,7 @@ export function loadModelStateDict(
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { createResNet } from "../backbones/resnet.ts";
  * import { initFromPretrained, type InitFromPretrainedOptions, modelStateDict } from "./checkpoint.ts";
- * import { writeSafetensors } from "./safetensors.ts";
+ * import { writeSafetensors } from "../formats/safetensors.ts";
  * const dir = await Deno.makeTempDir();
  * const pretrained = createResNet("tiny", { numClasses: 7 });
  * await writeSafetensors(`${dir}/resnet.safetensors`, await modelStateDict(pretrained));
@@ -234,7 +234,7 @@ function revive(_key: string, value: unknown): unknown {
  * ```ts
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { buildPlugins } from "../strategies/registry.ts";
- * import { Trainer } from "../core/trainer.ts";
+ * import { Trainer } from "./trainer.ts";
  * import { loadCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "./checkpoint.ts";
  * const model = new AdaDfModel("tiny", { numClasses: 2 });
  * const trainer = new Trainer({

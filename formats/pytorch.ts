@@ -42,7 +42,7 @@ import {
 import { StorageType, TensorRef, unpickle } from "./_pickle.ts";
 import { decodeSafetensors } from "./safetensors.ts";
 import { ZipReader } from "./_zip.ts";
-import { readWholeFile } from "./_file.ts";
+import { readWholeFile } from "../engine/files.ts";
 
 /**
  * Options for {@linkcode readStateDict} and {@linkcode decodeStateDict}.

@@ -108,7 +108,7 @@ function constantRows(numClasses: number, diagonal: number, offDiagonal: number)
  * @example Detach the targets of a loss
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { stopGradient } from "./math.ts";
+ * import { stopGradient } from "./functional.ts";
  *
  * const x = tf.scalar(3);
  * const grad = tf.grad((v: tf.Tensor) => v.mul(stopGradient(v)))(x);
@@ -134,7 +134,7 @@ export function stopGradient<T extends Tensor>(x: T): T {
  *
  * @example Three classes, t = 0.7
  * ```ts
- * import { thresholdDistributions } from "./math.ts";
+ * import { thresholdDistributions } from "./functional.ts";
  *
  * const d = thresholdDistributions(3, 0.7);
  * // [[0.7, 0.15, 0.15], [0.15, 0.7, 0.15], [0.15, 0.15, 0.7]]
@@ -154,7 +154,7 @@ export function thresholdDistributions(numClasses: number, threshold: number): T
  * @example The reference code's per-epoch fallback rows
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { mineClassDistributions, type MineClassDistributionsOptions } from "./math.ts";
+ * import { mineClassDistributions, type MineClassDistributionsOptions } from "./functional.ts";
  * const options: MineClassDistributionsOptions = { threshold: 0.7, legacyFallback: true };
  * const probs = tf.tensor2d([[0.5, 0.3, 0.2], [0.2, 0.7, 0.1]]);
  * const c = mineClassDistributions(probs, tf.tensor1d([0, 1], "int32"), options);
@@ -196,7 +196,7 @@ export interface MineClassDistributionsOptions {
  * @example Two classes, t = 0.6
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { mineClassDistributions } from "./math.ts";
+ * import { mineClassDistributions } from "./functional.ts";
  *
  * const probs = tf.tensor2d([[0.9, 0.1], [0.7, 0.3], [0.5, 0.5]]);
  * const labels = tf.tensor1d([0, 0, 1], "int32");
@@ -241,7 +241,7 @@ export function mineClassDistributions(
  * @example Normalise to [0.5, 1]
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { normalizeAttention, type NormalizeAttentionOptions } from "./math.ts";
+ * import { normalizeAttention, type NormalizeAttentionOptions } from "./functional.ts";
  * const options: NormalizeAttentionOptions = { minWeight: 0.5, maxWeight: 1 };
  * const w = normalizeAttention(tf.tensor1d([0.1, 0.3, 0.5]), options);
  * console.log(w.arraySync()); // [0.5, 0.75, 1]
@@ -278,7 +278,7 @@ export interface NormalizeAttentionOptions {
  * @example
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { normalizeAttention } from "./math.ts";
+ * import { normalizeAttention } from "./functional.ts";
  *
  * const w = normalizeAttention(tf.tensor1d([0.5, 0.7, 0.9]));
  * // [0.2, 0.6, 1.0]
@@ -315,7 +315,7 @@ export function normalizeAttention(
  * @example Build the inputs, then fuse
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { fuseDistributions, type FuseDistributionsInputs, thresholdDistributions } from "./math.ts";
+ * import { fuseDistributions, type FuseDistributionsInputs, thresholdDistributions } from "./functional.ts";
  * const inputs: FuseDistributionsInputs = {
  *   labelDistributions: tf.softmax(tf.tensor2d([[2, 0, 0], [0, 0, 1]])),
  *   classDistributions: thresholdDistributions(3, 0.7),
@@ -347,7 +347,7 @@ export interface FuseDistributionsInputs {
  * @example
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { fuseDistributions } from "./math.ts";
+ * import { fuseDistributions } from "./functional.ts";
  *
  * const f = fuseDistributions({
  *   labelDistributions: tf.tensor2d([[0.5, 0.5]]),
@@ -391,7 +391,7 @@ export function fuseDistributions(inputs: FuseDistributionsInputs): Tensor2D {
  * @example The reference's split with stacked crops: 2 images of 2 crops each
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { rankRegularization, type RankRegularizationOptions } from "./math.ts";
+ * import { rankRegularization, type RankRegularizationOptions } from "./functional.ts";
  * const options: RankRegularizationOptions = { ratio: 0.5, margin: 0.1, batchSize: 2 };
  * const rr = rankRegularization(tf.tensor1d([0.9, 0.2, 0.5, 0.4]), options);
  * // high group: 0.9, low group: 0.2 (the middle two are in neither); max(0, 0.1 - 0.7) = 0
@@ -441,7 +441,7 @@ export interface RankRegularizationOptions {
  * @example
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { rankRegularization } from "./math.ts";
+ * import { rankRegularization } from "./functional.ts";
  *
  * const w = tf.tensor1d([0.5, 0.52, 0.54, 0.56]);
  * const rr = rankRegularization(w, { ratio: 0.5, margin: 0.07 });
@@ -488,7 +488,7 @@ export function rankRegularization(
  *
  * @example Weight the two loss terms of an epoch
  * ```ts
- * import { rampWeights, type RampWeights } from "./math.ts";
+ * import { rampWeights, type RampWeights } from "./functional.ts";
  * const { alpha1, alpha2 }: RampWeights = rampWeights(1, 3);
  * const [ce, kl] = [1.2, 0.8];
  * const loss = alpha2 * ce + alpha1 * kl;
@@ -512,7 +512,7 @@ export interface RampWeights {
  *
  * @example
  * ```ts
- * import { rampWeights } from "./math.ts";
+ * import { rampWeights } from "./functional.ts";
  *
  * rampWeights(3, 3); // { alpha1: 1, alpha2: 1 }
  * rampWeights(6, 3); // { alpha1: 1, alpha2: exp(-0.25) }
@@ -539,7 +539,7 @@ export function rampWeights(epoch: number, beta: number): RampWeights {
  * @example
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { crossEntropy } from "./math.ts";
+ * import { crossEntropy } from "./functional.ts";
  *
  * const ce = crossEntropy(tf.tensor2d([[0, 0]]), tf.tensor1d([1], "int32"));
  * // log 2
@@ -563,7 +563,7 @@ export function crossEntropy(logits: Tensor2D, labels: Tensor1D): Scalar {
  * @example Divide by the number of images, not of crops
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { klDivergence, type KlDivergenceOptions } from "./math.ts";
+ * import { klDivergence, type KlDivergenceOptions } from "./functional.ts";
  * const logits = tf.tensor2d([[0, 0], [0, 0], [0, 0], [0, 0]]); // 2 images x 2 crops
  * const targets = tf.tensor2d([[1, 0], [1, 0], [1, 0], [1, 0]]);
  * const options: KlDivergenceOptions = { batchSize: 2 };
@@ -593,7 +593,7 @@ export interface KlDivergenceOptions {
  * @example
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { klDivergence } from "./math.ts";
+ * import { klDivergence } from "./functional.ts";
  *
  * const kl = klDivergence(tf.tensor2d([[0, 0]]), tf.tensor2d([[0.5, 0.5]]));
  * // 0: the prediction equals the target
@@ -632,7 +632,7 @@ export function klDivergence(
  * @example The inputs of a batch of two, three classes
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { adaDfLoss, type AdaDfLossInputs, thresholdDistributions } from "./math.ts";
+ * import { adaDfLoss, type AdaDfLossInputs, thresholdDistributions } from "./functional.ts";
  * const inputs: AdaDfLossInputs = {
  *   auxLogits: tf.tensor2d([[2, 0, 0], [0, 1, 0]]),
  *   targetLogits: tf.tensor2d([[1, 0, 0], [0, 2, 0]]),
@@ -663,7 +663,7 @@ export interface AdaDfLossInputs {
  * @example The AffectNet settings, with the targets detached
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { adaDfLoss, type AdaDfLossOptions, thresholdDistributions } from "./math.ts";
+ * import { adaDfLoss, type AdaDfLossOptions, thresholdDistributions } from "./functional.ts";
  * const options: AdaDfLossOptions = { epoch: 2, beta: 5, minWeight: 0.2, maxWeight: 1, stopGradient: true };
  * const loss = adaDfLoss({
  *   auxLogits: tf.tensor2d([[2, 0], [0, 1]]),
@@ -731,7 +731,7 @@ export interface AdaDfLossOptions {
  * @example Log the terms, then free them
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { adaDfLoss, type AdaDfLossResult, thresholdDistributions } from "./math.ts";
+ * import { adaDfLoss, type AdaDfLossResult, thresholdDistributions } from "./functional.ts";
  * const loss: AdaDfLossResult = adaDfLoss({
  *   auxLogits: tf.tensor2d([[2, 0], [0, 1]]),
  *   targetLogits: tf.tensor2d([[1, 0], [0, 2]]),
@@ -772,7 +772,7 @@ export type AdaDfLossResult = {
  * @example One training step's loss
  * ```ts
  * import { tf } from "../engine/tf.ts";
- * import { adaDfLoss, thresholdDistributions } from "./math.ts";
+ * import { adaDfLoss, thresholdDistributions } from "./functional.ts";
  *
  * const loss = adaDfLoss({
  *   auxLogits: tf.tensor2d([[2, 0, 0], [0, 1, 0], [0, 0, 3]]),

@@ -7,9 +7,9 @@
  */
 import { join, resolve } from "node:path";
 import { type LayersModel, type Tensor2D, tf } from "../engine/tf.ts";
-import { Random } from "../core/random.ts";
+import { Random } from "../engine/random.ts";
 import { ImagePipeline } from "../datasets/pipeline.ts";
-import { readWholeFile } from "./_file.ts";
+import { readWholeFile } from "../engine/files.ts";
 import { EXPORT_FILES, PREPROCESS_FORMAT, type PreprocessSpec } from "./export.ts";
 
 /**

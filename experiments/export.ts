@@ -31,9 +31,9 @@ import { AdaDfModel } from "../backbones/adadf.ts";
 import { BN_EPSILON, type ParameterStore } from "../backbones/layers.ts";
 import { type BackboneName, featureSize, type ResNetSpec } from "../backbones/resnet.ts";
 import { IMAGENET_MEAN, IMAGENET_STD, type Rgb } from "../datasets/transforms.ts";
-import { loadConfigFile, type RunConfig } from "../core/config.ts";
+import { loadConfigFile, type RunConfig } from "./config.ts";
 import { buildPlugins } from "../strategies/registry.ts";
-import { loadCheckpoint, loadModelStateDict } from "./checkpoint.ts";
+import { loadCheckpoint, loadModelStateDict } from "../training/checkpoint.ts";
 
 /**
  * The names of the files in an export folder.
@@ -590,8 +590,8 @@ export async function exportInferenceModel(
  * @example Export the last checkpoint of a run folder
  * ```ts
  * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { configToYaml, validateConfig } from "../core/config.ts";
- * import { saveCheckpoint } from "./checkpoint.ts";
+ * import { configToYaml, validateConfig } from "./config.ts";
+ * import { saveCheckpoint } from "../training/checkpoint.ts";
  * import { exportRun, type ExportRunOptions } from "./export.ts";
  * // A run folder as the trainer leaves it: config.yaml and a checkpoint.
  * const runDir = await Deno.makeTempDir();
@@ -625,8 +625,8 @@ export interface ExportRunOptions {
  * @example Which checkpoint was exported
  * ```ts
  * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { configToYaml, validateConfig } from "../core/config.ts";
- * import { saveCheckpoint } from "./checkpoint.ts";
+ * import { configToYaml, validateConfig } from "./config.ts";
+ * import { saveCheckpoint } from "../training/checkpoint.ts";
  * import { exportRun, type ExportRunResult } from "./export.ts";
  * const runDir = await Deno.makeTempDir();
  * const config = validateConfig({ model: { backbone: "tiny" }, data: { size: 32 } });

@@ -37,7 +37,7 @@ import {
   widen,
 } from "./_dtype.ts";
 import type { DType } from "./_dtype.ts";
-import { readWholeFile } from "./_file.ts";
+import { readWholeFile } from "../engine/files.ts";
 
 export type { DType, NamedTensor, StateDict, TensorData } from "./_dtype.ts";
 

@@ -17,8 +17,8 @@ import { join, resolve } from "node:path";
 import { type BackendInfo, initBackend } from "../engine/backend.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { buildPlugins, pluginName } from "../strategies/registry.ts";
-import { type EpochMetrics, type RunSummary, Trainer, type TrainerHooks } from "../core/trainer.ts";
-import { configToYaml, loadConfigFile, type RunConfig } from "../core/config.ts";
+import { type EpochMetrics, type RunSummary, Trainer, type TrainerHooks } from "../training/trainer.ts";
+import { configToYaml, loadConfigFile, type RunConfig } from "./config.ts";
 import {
   applyLabelNoise,
   classBalancedSampler,
@@ -37,7 +37,7 @@ import {
   loadCheckpoint,
   loadModelStateDict,
   saveCheckpoint,
-} from "../io/checkpoint.ts";
+} from "../training/checkpoint.ts";
 import { progressHooks, summaryTable } from "./progress.ts";
 
 /** The files of a run folder. */

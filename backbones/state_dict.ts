@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { bfloat16ToFloat32, float16ToFloat32, type NamedTensor } from "./_dtype.ts";
+import { bfloat16ToFloat32, float16ToFloat32, type NamedTensor } from "../formats/_dtype.ts";
 
 /**
  * One parameter of a model as {@linkcode loadIntoParameters} sees it.

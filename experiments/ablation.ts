@@ -1,0 +1,605 @@
+/**
+ * `deno task ablate FILE.yaml`: runs every variant of an ablation with every seed, one run after
+ * another (a run that stopped is resumed, a finished one is read back), then writes `results.md` and
+ * `results.csv` (mean +- std per variant) and prints the paper-style table. Where variants train with
+ * label noise, `results.md` also tells how the runs treat their flipped training labels (see
+ * `deno task eval --label-noise`).
+ *
+ * The ablation file:
+ *
+ * ```yaml
+ * name: Table 2 on the synthetic set
+ * base: synthetic              # a preset name, or a config file relative to this file
+ * set: { trainer.epochs: 3 }   # overrides for every run (any config field)
+ * seeds: [0, 1, 2]
+ * output: runs/ablation-synthetic
+ * variants:
+ *   - { name: baseline, set: { method.distribution: onehot } }
+ *   - { name: Ada-DF, set: { method.distribution: fused } }
+ * ```
+ *
+ * Several processes can share an ablation: start `deno task ablate FILE.yaml` again in another terminal
+ * (or on another machine that sees the same output folder) and each one takes the runs no other process
+ * holds. A process holds a run through a lock file in `OUTPUT/.locks/` that it touches every 15 s and
+ * deletes when it ends or is interrupted (Ctrl-C, SIGTERM); the lock of a process that died otherwise
+ * (killed, crashed) is taken over once it has gone 2 minutes without a touch, and the run resumes from
+ * its last checkpoint. On one machine this pays off as long as cores are idle: a wasm run uses about one core.
+ *
+ * @module
+ */
+import { basename, dirname, join, resolve } from "node:path";
+import YAML from "yaml";
+import { resolveConfig, type RunConfig } from "./config.ts";
+import { type LabelNoiseReport, summarize } from "../training/metrics.ts";
+import { pluginName } from "../strategies/registry.ts";
+import { RUN_FILES, trainRun, writeTextAtomic } from "./run.ts";
+import { measureLabelNoise, type RunLabelNoise } from "./eval.ts";
+
+/** One variant of an ablation. */
+export interface AblationVariant {
+  /** Its name in the table. */
+  name: string;
+  /** Its config overrides (dotted path -> value). */
+  set: Record<string, unknown>;
+}
+
+/** A parsed ablation file. */
+export interface Ablation {
+  /** Title of the table. */
+  name: string;
+  /** Preset name or config file path (resolved). */
+  base: string;
+  /** Whether `base` is a file (else a preset). */
+  baseIsFile: boolean;
+  /** Overrides for every run. */
+  set: Record<string, unknown>;
+  /** Seeds. */
+  seeds: number[];
+  /** Output folder (resolved). */
+  output: string;
+  /** Variants in table order. */
+  variants: AblationVariant[];
+}
+
+function fail(file: string, message: string): never {
+  throw new Error(`${file}: ${message}`);
+}
+
+function overrideMap(file: string, where: string, value: unknown): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    fail(file, `${where}: expected a map of path: value`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Parses and checks an ablation file's text. */
+export function parseAblation(text: string, file: string): Ablation {
+  let doc: unknown;
+  try {
+    doc = YAML.parse(text, { prettyErrors: true });
+  } catch (e) {
+    fail(file, `YAML syntax error: ${(e as Error).message}`);
+  }
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) fail(file, "expected a map at the top level");
+  const d = doc as Record<string, unknown>;
+  const known = ["name", "base", "set", "seeds", "output", "variants"];
+  for (const key of Object.keys(d)) {
+    if (!known.includes(key)) fail(file, `unknown key ${key} (expected one of ${known.join(", ")})`);
+  }
+  const base = d.base ?? "synthetic";
+  if (typeof base !== "string" || !base) fail(file, "base: expected a preset name or a config file");
+  const baseIsFile = /[\\/]|\.ya?ml$/.test(base);
+  const seeds = d.seeds ?? [0];
+  if (!Array.isArray(seeds) || seeds.length === 0 || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
+    fail(file, "seeds: expected a non-empty list of integers >= 0");
+  }
+  if (new Set(seeds).size !== seeds.length) fail(file, "seeds: each seed once");
+  if (!Array.isArray(d.variants) || d.variants.length === 0) {
+    fail(file, "variants: expected a non-empty list");
+  }
+  const names = new Set<string>();
+  const variants = d.variants.map((v, i) => {
+    if (!v || typeof v !== "object" || Array.isArray(v)) fail(file, `variants[${i}]: expected { name, set }`);
+    const { name, set, ...rest } = v as Record<string, unknown>;
+    if (Object.keys(rest).length) fail(file, `variants[${i}]: unknown key ${Object.keys(rest)[0]}`);
+    if (typeof name !== "string" || !name) fail(file, `variants[${i}].name: expected a string`);
+    if (names.has(name)) fail(file, `variants[${i}].name: '${name}' appears twice`);
+    names.add(name);
+    return { name, set: overrideMap(file, `variants[${i}].set`, set) };
+  });
+  const output = d.output ?? join("runs", `ablation-${slug(String(d.name ?? "ablation"))}`);
+  if (typeof output !== "string") fail(file, "output: expected a folder");
+  const here = dirname(file);
+  return {
+    name: typeof d.name === "string" ? d.name : file,
+    base: baseIsFile ? resolve(here, base) : base,
+    baseIsFile,
+    set: overrideMap(file, "set", d.set),
+    seeds: seeds as number[],
+    output: resolve(output),
+    variants,
+  };
+}
+
+/** A folder-friendly form of a name. */
+export function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "variant";
+}
+
+function toOverrides(set: Record<string, unknown>): string[] {
+  return Object.entries(set).map(([path, value]) => `${path}=${JSON.stringify(value)}`);
+}
+
+/** The resolved config of one run of an ablation. */
+export async function ablationRunConfig(
+  ablation: Ablation,
+  variant: AblationVariant,
+  seed: number,
+  extra: { dataPath?: string; overrides?: string[] } = {},
+): Promise<RunConfig> {
+  return await resolveConfig({
+    ...(ablation.baseIsFile ? { file: ablation.base } : { preset: ablation.base }),
+    dataPath: extra.dataPath,
+    overrides: [
+      ...toOverrides(ablation.set),
+      ...(extra.overrides ?? []),
+      ...toOverrides(variant.set),
+      `seed=${seed}`,
+    ],
+  });
+}
+
+/** One finished run of an ablation. */
+export interface AblationRun {
+  /** Variant name. */
+  variant: string;
+  /** Seed. */
+  seed: number;
+  /** Run folder. */
+  runDir: string;
+  /** The run's resolved configuration. */
+  config: RunConfig;
+  /** Best test accuracy. */
+  bestAccuracy: number;
+  /** Test accuracy after the last epoch. */
+  lastAccuracy: number;
+  /** Mean class accuracy after the last epoch. */
+  lastMeanClassAccuracy: number;
+}
+
+/** A run of an ablation: which variant and seed, where, and how it is configured. */
+interface AblationJob {
+  variant: AblationVariant;
+  seed: number;
+  runDir: string;
+  config: RunConfig;
+}
+
+/** The job's results from its `summary.json`, or null while it has not run all its epochs. */
+async function readFinished(job: AblationJob): Promise<AblationRun | null> {
+  try {
+    const s = JSON.parse(await Deno.readTextFile(join(job.runDir, RUN_FILES.summary)));
+    if (s.epochs !== job.config.trainer.epochs) return null;
+    return {
+      variant: job.variant.name,
+      seed: job.seed,
+      runDir: job.runDir,
+      config: job.config,
+      bestAccuracy: s.bestAccuracy ?? NaN,
+      lastAccuracy: s.lastAccuracy ?? NaN,
+      lastMeanClassAccuracy: s.lastMeanClassAccuracy ?? NaN,
+    };
+  } catch {
+    return null;
+  }
+}
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+/** A run held by this process; `release` deletes its lock. */
+interface RunLock {
+  release(): Promise<void>;
+}
+
+/** Lock files this process holds, released when it is interrupted (Ctrl-C, SIGTERM). */
+const heldLocks = new Set<string>();
+let signalsHooked = false;
+
+function releaseOnSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  const onSignal = () => {
+    for (const path of heldLocks) {
+      try {
+        Deno.removeSync(path);
+      } catch {
+        // already gone
+      }
+    }
+    Deno.exit(130);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, onSignal);
+    } catch {
+      // not supported on this platform (SIGTERM on Windows)
+    }
+  }
+}
+
+/**
+ * Takes the lock file `path` if no other process holds it: created exclusively, touched every
+ * `heartbeatMs` while held, and taken over when its owner stopped touching it for `staleMs`. Returns null
+ * when another process holds it.
+ */
+async function tryLock(path: string, staleMs: number, heartbeatMs: number): Promise<RunLock | null> {
+  const isStale = async (file: string) => {
+    const info = await Deno.stat(file).catch(() => null);
+    if (info === null) return null;
+    return Date.now() - (info.mtime?.getTime() ?? 0) >= staleMs;
+  };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await Deno.writeTextFile(
+        path,
+        `pid ${Deno.pid} on ${Deno.hostname()} since ${new Date().toISOString()}\n`,
+        {
+          createNew: true,
+        },
+      );
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      const stale = await isStale(path);
+      if (stale === null) continue; // released meanwhile
+      if (!stale) return null;
+      // Stale: move it aside (only one process can), check it is the stale one, then try again.
+      const aside = `${path}.${crypto.randomUUID().slice(0, 8)}.stale`;
+      if (!await Deno.rename(path, aside).then(() => true, () => false)) continue;
+      if (!await isStale(aside)) {
+        await Deno.rename(aside, path).catch(() => {}); // a live lock after all: put it back
+        return null;
+      }
+      await Deno.remove(aside).catch(() => {});
+      continue;
+    }
+    releaseOnSignals();
+    heldLocks.add(path);
+    const timer = setInterval(() => {
+      const now = new Date();
+      Deno.utime(path, now, now).catch(() => {});
+    }, heartbeatMs);
+    return {
+      async release() {
+        clearInterval(timer);
+        heldLocks.delete(path);
+        await Deno.remove(path).catch(() => {});
+      },
+    };
+  }
+  return null;
+}
+
+/** Options of {@linkcode runAblation}. */
+export interface RunAblationOptions {
+  /** `--data-path`. */
+  dataPath?: string;
+  /** Extra overrides for every run. */
+  overrides?: string[];
+  /** Progress display, as `trainRun`'s `progress` option. @default {true} */
+  progress?: boolean | "epochs";
+  /** Where log lines go. @default {console.log} */
+  log?: (line: string) => void;
+  /** How often to look again at runs other processes hold, in seconds. @default {30} */
+  pollSeconds?: number;
+  /** After how long without a heartbeat another process's lock is taken over, in seconds. @default {120} */
+  staleSeconds?: number;
+}
+
+/** How processes share the jobs of an ablation. */
+interface SharingOptions {
+  /** Where the lock files go. */
+  lockDir: string;
+  /** How often to look again at jobs other processes hold. */
+  pollMs: number;
+  /** After how long without a heartbeat a lock is taken over. */
+  staleMs: number;
+  /** Where log lines go. */
+  log: (line: string) => void;
+  /** What the other processes are doing, for the waiting line ("training"). */
+  activity: string;
+}
+
+/**
+ * Does `work` for every job that is not `done`, one job at a time, skipping jobs another process holds
+ * (`<lockDir>/<name>.lock`) and coming back to them until every job is done. `done` is called with
+ * `firstPass` false for jobs that another process finished.
+ */
+async function shareJobs<J extends { name: string }>(
+  jobs: J[],
+  sharing: SharingOptions,
+  done: (job: J, firstPass: boolean) => Promise<boolean>,
+  work: (job: J) => Promise<void>,
+): Promise<void> {
+  await Deno.mkdir(sharing.lockDir, { recursive: true });
+  const heartbeatMs = Math.min(15_000, sharing.staleMs / 8);
+  const finished = new Set<J>();
+  let firstPass = true;
+  let waitingFor = "";
+  while (true) {
+    const held: string[] = [];
+    for (const job of jobs.filter((j) => !finished.has(j))) {
+      if (!await done(job, firstPass)) {
+        const lock = await tryLock(join(sharing.lockDir, `${job.name}.lock`), sharing.staleMs, heartbeatMs);
+        if (!lock) {
+          held.push(job.name);
+          continue;
+        }
+        try {
+          // Another process may have finished it between the check and the lock.
+          if (!await done(job, firstPass)) await work(job);
+        } finally {
+          await lock.release();
+        }
+      }
+      finished.add(job);
+    }
+    firstPass = false;
+    if (held.length === 0) return;
+    if (held.join() !== waitingFor) {
+      waitingFor = held.join();
+      sharing.log(
+        `waiting for ${held.length} run(s) other processes are ${sharing.activity}: ${held.join(", ")}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, sharing.pollMs));
+  }
+}
+
+function sharingOptions(
+  ablation: Ablation,
+  options: { pollSeconds?: number; staleSeconds?: number },
+  log: (line: string) => void,
+  activity: string,
+): SharingOptions {
+  return {
+    lockDir: join(ablation.output, ".locks"),
+    pollMs: (options.pollSeconds ?? 30) * 1000,
+    staleMs: (options.staleSeconds ?? 120) * 1000,
+    log,
+    activity,
+  };
+}
+
+/**
+ * Runs (or resumes) every run of an ablation that no other process holds, waits for the runs other
+ * processes hold, and returns all results in variant and seed order.
+ */
+export async function runAblation(
+  ablation: Ablation,
+  options: RunAblationOptions = {},
+): Promise<AblationRun[]> {
+  const log = options.log ?? ((line: string) => console.log(line));
+  const total = ablation.variants.length * ablation.seeds.length;
+  const jobs = await Promise.all(
+    ablation.variants.flatMap((variant, v) =>
+      ablation.seeds.map(async (seed, s) => {
+        const name = `${slug(variant.name)}-seed${seed}`;
+        return {
+          variant,
+          seed,
+          name,
+          runDir: join(ablation.output, name),
+          config: await ablationRunConfig(ablation, variant, seed, options),
+          where: `[${v * ablation.seeds.length + s + 1}/${total}] ${variant.name}, seed ${seed}`,
+          result: null as AblationRun | null,
+        };
+      })
+    ),
+  );
+  await shareJobs(
+    jobs,
+    sharingOptions(ablation, options, log, "training"),
+    async (job, firstPass) => {
+      const result = await readFinished(job);
+      if (!result) return false;
+      if (!job.result) {
+        log(`${job.where}: ${firstPass ? "done before" : "finished by another process"} (${job.runDir})`);
+      }
+      job.result = result;
+      return true;
+    },
+    async (job) => {
+      const resume = await exists(join(job.runDir, RUN_FILES.last));
+      if (!resume && await exists(job.runDir)) await Deno.remove(job.runDir, { recursive: true });
+      log(`${job.where}: ${resume ? "resuming" : "training"} in ${job.runDir}`);
+      await trainRun(job.config, { runDir: job.runDir, resume, progress: options.progress ?? true, log });
+      job.result = await readFinished(job);
+      if (!job.result) throw new Error(`${job.runDir}: the run ended without a summary`);
+    },
+  );
+  return jobs.map((j) => j.result!);
+}
+
+/** Mean and standard deviation per variant. */
+export interface VariantResult {
+  /** Variant name. */
+  variant: string;
+  /** Runs (seeds). */
+  runs: number;
+  /** Best test accuracy: mean and std over seeds. */
+  best: { mean: number; std: number };
+  /** Last test accuracy. */
+  last: { mean: number; std: number };
+  /** Last mean class accuracy. */
+  meanClass: { mean: number; std: number };
+}
+
+/** Mean and sample standard deviation (0 for a single value). */
+function stat(xs: number[]): { mean: number; std: number } {
+  const s = summarize(xs);
+  const sampleStd = xs.length > 1 ? s.std * Math.sqrt(xs.length / (xs.length - 1)) : 0;
+  return { mean: s.mean, std: sampleStd };
+}
+
+/** Aggregates runs per variant (in variant order). Std is the sample standard deviation. */
+export function aggregate(ablation: Ablation, runs: AblationRun[]): VariantResult[] {
+  return ablation.variants.map((v) => {
+    const mine = runs.filter((r) => r.variant === v.name);
+    return {
+      variant: v.name,
+      runs: mine.length,
+      best: stat(mine.map((r) => r.bestAccuracy)),
+      last: stat(mine.map((r) => r.lastAccuracy)),
+      meanClass: stat(mine.map((r) => r.lastMeanClassAccuracy)),
+    };
+  });
+}
+
+const pm = (s: { mean: number; std: number }) => `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}`;
+
+/** The results as a Markdown table (accuracies in percent, mean ± std over seeds) plus per-run rows. */
+export function resultsMarkdown(ablation: Ablation, results: VariantResult[], runs: AblationRun[]): string {
+  const lines = [
+    `# ${ablation.name}`,
+    "",
+    `Seeds: ${ablation.seeds.join(", ")}. Test accuracy in percent, mean ± sample std over seeds.`,
+    "",
+    "| variant | what changes | runs | best accuracy | last accuracy | last mean class accuracy |",
+    "| --- | --- | ---: | ---: | ---: | ---: |",
+    ...results.map((r) => {
+      const set = ablation.variants.find((v) => v.name === r.variant)!.set;
+      const what = Object.entries(set).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ") || "-";
+      return `| ${r.variant} | ${what} | ${r.runs} | ${pm(r.best)} | ${pm(r.last)} | ${pm(r.meanClass)} |`;
+    }),
+    "",
+    "## Runs",
+    "",
+    "| variant | seed | best | last | last mean class | folder |",
+    "| --- | ---: | ---: | ---: | ---: | --- |",
+    ...runs.map((r) =>
+      `| ${r.variant} | ${r.seed} | ${(100 * r.bestAccuracy).toFixed(2)} | ${
+        (100 * r.lastAccuracy).toFixed(2)
+      } | ` +
+      `${(100 * r.lastMeanClassAccuracy).toFixed(2)} | ${r.runDir} |`
+    ),
+  ];
+  return lines.join("\n") + "\n";
+}
+
+/** The per-variant results as CSV (fractions, not percent). */
+export function resultsCsv(results: VariantResult[]): string {
+  const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
+  const rows = ["variant,runs,best_mean,best_std,last_mean,last_std,mean_class_mean,mean_class_std"];
+  for (const r of results) {
+    rows.push(
+      [
+        q(r.variant),
+        r.runs,
+        r.best.mean,
+        r.best.std,
+        r.last.mean,
+        r.last.std,
+        r.meanClass.mean,
+        r.meanClass.std,
+      ]
+        .join(","),
+    );
+  }
+  return rows.join("\n") + "\n";
+}
+
+/** A run's label-noise measurement, as cached in its folder. */
+export interface AblationNoiseRun {
+  /** Variant name. */
+  variant: string;
+  /** Seed. */
+  seed: number;
+  /** Whether the variant trains the target branch on the fused distributions. */
+  fused: boolean;
+  /** The measurement at the run's last checkpoint. */
+  report: LabelNoiseReport;
+}
+
+/**
+ * Measures, for every run of a variant with `data.labelNoise`, how it treats its flipped training labels
+ * (at its last checkpoint; cached in the run folder as `label-noise-report.json`).
+ */
+export async function measureAblationNoise(
+  ablation: Ablation,
+  runs: AblationRun[],
+  options: { log?: (line: string) => void; pollSeconds?: number; staleSeconds?: number } = {},
+): Promise<AblationNoiseRun[]> {
+  const log = options.log ?? (() => {});
+  const jobs = runs.filter((run) => run.config.data.labelNoise > 0).map((run) => ({
+    run,
+    name: `${basename(run.runDir)}.noise`,
+    cache: join(run.runDir, RUN_FILES.noiseReport),
+  }));
+  const reports = new Map<string, RunLabelNoise>();
+  await shareJobs(
+    jobs,
+    sharingOptions(ablation, options, log, "measuring"),
+    async (job) => {
+      try {
+        const cached: RunLabelNoise = JSON.parse(await Deno.readTextFile(job.cache));
+        if (cached.epoch !== job.run.config.trainer.epochs) return false;
+        reports.set(job.name, cached);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async (job) => {
+      log(`measuring the flipped labels of ${job.run.runDir}`);
+      const measured = await measureLabelNoise(job.run.runDir, { checkpoint: "last" });
+      await writeTextAtomic(job.cache, JSON.stringify(measured, null, 2) + "\n");
+      reports.set(job.name, measured);
+    },
+  );
+  return jobs.map((job) => ({
+    variant: job.run.variant,
+    seed: job.run.seed,
+    fused: pluginName(job.run.config.method.distribution) === "fused",
+    report: reports.get(job.name)!.report,
+  }));
+}
+
+/** The label-noise measurements as a Markdown section (empty when there are none). */
+export function labelNoiseMarkdown(ablation: Ablation, noise: AblationNoiseRun[]): string {
+  if (noise.length === 0) return "";
+  const f = (xs: number[], scale = 100, digits = 1) => {
+    const s = stat(xs);
+    return `${(scale * s.mean).toFixed(digits)} ± ${(scale * s.std).toFixed(digits)}`;
+  };
+  const rows = ablation.variants.flatMap((v) => {
+    const mine = noise.filter((n) => n.variant === v.name).map((n) => n.report);
+    if (mine.length === 0) return [];
+    const fused = noise.find((n) => n.variant === v.name)!.fused;
+    const cells = [
+      v.name,
+      String(mine.length),
+      f(mine.map((r) => r.attentionAuc), 1, 3),
+      f(mine.map((r) => r.cleanAccuracy)),
+      f(mine.map((r) => r.flippedRecovered)),
+      f(mine.map((r) => r.flippedMemorised)),
+      f(mine.map((r) => r.labelTrueMass), 1, 3) + " / " + f(mine.map((r) => r.labelNoisyMass), 1, 3),
+      fused
+        ? f(mine.map((r) => r.fusedTrueMass), 1, 3) + " / " + f(mine.map((r) => r.fusedNoisyMass), 1, 3)
+        : "-",
+    ];
+    return [`| ${cells.join(" | ")} |`];
+  });
+  return [
+    "## How the runs treat their flipped training labels",
+    "",
+    "Training split at the last checkpoint, mean ± sample std over seeds. Attention AUC: how well w_i ranks",
+    "clean samples above flipped ones (0.5: blind to the noise). Recovered / memorised: percent of the flipped",
+    "samples the target branch predicts as their true / flipped label. l_i and f_i: mean probability the label",
+    "and fused distributions give a flipped sample's true / flipped label (f_i only where it is the target).",
+    "",
+    "| variant | runs | attention AUC | clean samples correct | flipped recovered | flipped memorised | l_i true / flipped | f_i true / flipped |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+  ].join("\n") + "\n";
+}

@@ -1,0 +1,388 @@
+/**
+ * `deno task eval RUN_DIR`: accuracy, mean class accuracy and the confusion matrix of a trained run on
+ * its test split or on another dataset; with ground-truth distributions (the synthetic set), also the
+ * mean KL divergence from the ground truth to the prediction and to the label, class and fused
+ * distributions. With `--label-noise`, on a run trained with `data.labelNoise`, also how it treats its
+ * flipped training labels: the attention weights of flipped against clean samples (and their ROC AUC),
+ * how many flipped samples the target branch recovers or memorises, and the mass the label and fused
+ * distributions put on the true and the flipped label.
+ *
+ * ```sh
+ * deno task eval runs/synthetic-fused-20261128-101500
+ * deno task eval runs/x --dataset sfew --data-path ~/data/SFEW --split val --json
+ * deno task eval runs/noise-synthetic/ada-df-20-noise-seed0 --label-noise
+ * ```
+ *
+ * @module
+ */
+import { tf } from "../engine/tf.ts";
+import { type BackendName, initBackend } from "../engine/backend.ts";
+import { fuseDistributions } from "../strategies/functional.ts";
+import { evaluateModel, type EvaluationResult, forEachEvalBatch } from "../training/evaluate.ts";
+import { type LabelNoiseReport, labelNoiseReport } from "../training/metrics.ts";
+import {
+  type Batch,
+  DataLoader,
+  type Dataset,
+  ImagePipeline,
+  labelMapping,
+  openDataset,
+} from "../datasets/mod.ts";
+import { type LoadedRun, loadRun, openRunData, type RunData } from "./run.ts";
+
+/** Mean KL divergences from the ground-truth distributions. */
+export interface DistributionDivergences {
+  /** KL(gt || target branch prediction). */
+  prediction: number;
+  /** KL(gt || label distribution l_i, the auxiliary branch's softmax). */
+  label: number;
+  /** KL(gt || class distribution c'_{y_i}). */
+  class: number;
+  /** KL(gt || fused distribution f_i). */
+  fused: number;
+}
+
+function kl(p: ArrayLike<number>, q: ArrayLike<number>, offset: number, c: number): number {
+  let sum = 0;
+  for (let j = 0; j < c; j++) {
+    const pj = p[offset + j];
+    if (pj > 0) sum += pj * Math.log(pj / Math.max(q[offset + j], 1e-8));
+  }
+  return sum;
+}
+
+/** A view of `dataset` relabelled to `classNames` (by emotion name), dropping classes the model lacks. */
+export function relabel(dataset: Dataset, classNames: readonly string[]): Dataset {
+  const same = dataset.classNames.length === classNames.length &&
+    dataset.classNames.every((n, i) => n === classNames[i]);
+  if (same) return dataset;
+  const map = labelMapping(dataset.classNames, classNames);
+  const keep: number[] = [];
+  for (let i = 0; i < dataset.size; i++) if (map[dataset.labels[i]] >= 0) keep.push(i);
+  if (keep.length === 0) {
+    throw new Error(
+      `${dataset.root}: none of its classes (${dataset.classNames.join(", ")}) is known to the model`,
+    );
+  }
+  const labels = Int32Array.from(keep, (i) => map[dataset.labels[i]]);
+  return {
+    name: dataset.name,
+    root: dataset.root,
+    split: dataset.split,
+    classNames,
+    size: keep.length,
+    labels,
+    item(i: number) {
+      const item = dataset.item(keep[i]);
+      return { ...item, index: i, label: labels[i] };
+    },
+  };
+}
+
+/** A batch's distributions as the run's trainer forms them (row-major [B, C], and [B] for `w`). */
+interface BatchDistributions {
+  /** The target branch's prediction. */
+  pred: Float32Array;
+  /** The label distributions l_i. */
+  label: Float32Array;
+  /** The class distributions c'_{y_i} of the given labels. */
+  cls: Float32Array;
+  /** The fused distributions f_i. */
+  fused: Float32Array;
+  /** The attention weights w_i. */
+  w: Float32Array;
+}
+
+/** Runs the model over a loader and calls `visit` with each batch's distributions. */
+async function forEachDistributionBatch(
+  run: LoadedRun,
+  loader: DataLoader,
+  visit: (d: BatchDistributions, batch: Batch) => void,
+): Promise<void> {
+  const C = run.model.numClasses;
+  const classRows = run.plugins.miner.distributions(C);
+  try {
+    await forEachEvalBatch(
+      run.model,
+      run.plugins.attention,
+      loader,
+      { withAux: true },
+      async (o, labels, batch) => {
+        const tensors = tf.tidy(() => {
+          const weights = run.plugins.normalizer.normalize(o.attention!);
+          const fused = fuseDistributions({
+            labelDistributions: o.auxProbs!,
+            classDistributions: classRows,
+            labels,
+            weights,
+          });
+          const cls = tf.matMul(tf.oneHot(labels, C).toFloat(), classRows);
+          return [tf.softmax(o.logits), tf.clone(o.auxProbs!), cls, fused, tf.clone(o.attention!)];
+        });
+        const [pred, label, cls, fused, w] = (await Promise.all(tensors.map((t) =>
+          t.data()
+        ))) as Float32Array[];
+        tf.dispose(tensors);
+        visit({ pred, label, cls, fused, w }, batch);
+      },
+    );
+  } finally {
+    classRows.dispose();
+  }
+}
+
+/** The divergences of the run's distributions from the ground truth, over a loader. */
+async function divergences(run: LoadedRun, loader: DataLoader): Promise<DistributionDivergences | undefined> {
+  const C = run.model.numClasses;
+  const sums = { prediction: 0, label: 0, class: 0, fused: 0 };
+  let n = 0;
+  let complete = true;
+  await forEachDistributionBatch(run, loader, (d, batch) => {
+    const gt = batch.distributions;
+    if (!gt) {
+      complete = false;
+      return;
+    }
+    for (let i = 0; i < batch.labels.length; i++) {
+      sums.prediction += kl(gt, d.pred, i * C, C);
+      sums.label += kl(gt, d.label, i * C, C);
+      sums.class += kl(gt, d.cls, i * C, C);
+      sums.fused += kl(gt, d.fused, i * C, C);
+      n++;
+    }
+  });
+  if (!complete || n === 0) return undefined;
+  return {
+    prediction: sums.prediction / n,
+    label: sums.label / n,
+    class: sums.class / n,
+    fused: sums.fused / n,
+  };
+}
+
+/** Throws unless the run was trained with label noise (else it has no flipped labels to measure). */
+function requireLabelNoise(run: LoadedRun, runDir: string): void {
+  if (run.config.data.labelNoise === 0) {
+    throw new Error(
+      `${runDir}: the run was trained without label noise (data.labelNoise 0): there are no flipped labels to measure`,
+    );
+  }
+}
+
+/**
+ * How the run treats its flipped training labels: one pass over the training split (no augmentation,
+ * one crop) with the labels it was trained on.
+ */
+async function labelNoiseDiagnostics(
+  run: LoadedRun,
+  data: RunData,
+  batchSize: number,
+): Promise<LabelNoiseReport> {
+  const C = run.model.numClasses;
+  const n = data.train.size;
+  const loader = new DataLoader(data.train, {
+    batchSize,
+    pipeline: new ImagePipeline({ size: run.config.data.size }),
+    prefetch: run.config.data.prefetch,
+  });
+  const attention = new Float32Array(n);
+  const predictions = new Float32Array(n * C);
+  const labelDistributions = new Float32Array(n * C);
+  const fusedDistributions = new Float32Array(n * C);
+  const seen = new Uint8Array(n);
+  await forEachDistributionBatch(run, loader, (d, batch) => {
+    batch.indices.forEach((index, i) => {
+      attention[index] = d.w[i];
+      predictions.set(d.pred.subarray(i * C, (i + 1) * C), index * C);
+      labelDistributions.set(d.label.subarray(i * C, (i + 1) * C), index * C);
+      fusedDistributions.set(d.fused.subarray(i * C, (i + 1) * C), index * C);
+      seen[index] = 1;
+    });
+  });
+  // Images skipped as unreadable (data.skipCorrupt) are left out.
+  const kept = Array.from(seen.keys()).filter((i) => seen[i] === 1);
+  const rows = (values: Float32Array) => {
+    const out = new Float32Array(kept.length * C);
+    kept.forEach((i, k) => out.set(values.subarray(i * C, (i + 1) * C), k * C));
+    return out;
+  };
+  return labelNoiseReport({
+    numClasses: C,
+    trueLabels: kept.map((i) => data.trueTrainLabels[i]),
+    trainingLabels: kept.map((i) => data.train.labels[i]),
+    attention: kept.map((i) => attention[i]),
+    predictions: rows(predictions),
+    labelDistributions: rows(labelDistributions),
+    fusedDistributions: rows(fusedDistributions),
+  });
+}
+
+/** What `deno task eval` reports. */
+export interface EvalReport {
+  /** The run folder. */
+  run: string;
+  /** The checkpoint read. */
+  checkpoint: string;
+  /** Its epoch. */
+  epoch: number;
+  /** Dataset description. */
+  dataset: string;
+  /** Class names. */
+  classNames: readonly string[];
+  /** Accuracy and friends. */
+  result: Omit<EvaluationResult, "probabilities" | "labels" | "indices" | "distributions">;
+  /** KL divergences from the ground truth (datasets with ground-truth distributions). */
+  divergences?: DistributionDivergences;
+  /** With `labelNoise`: how the run treats its flipped training labels. */
+  labelNoise?: LabelNoiseReport;
+}
+
+function pct(x: number): string {
+  return Number.isNaN(x) ? "-" : `${(100 * x).toFixed(2)}%`;
+}
+
+/** Formats an evaluation report as text. */
+export function formatEvalReport(r: EvalReport): string {
+  const lines = [
+    `run ${r.run}, checkpoint ${r.checkpoint} (epoch ${r.epoch})`,
+    `dataset ${r.dataset}: ${r.result.count} images`,
+    `accuracy ${pct(r.result.accuracy)}, mean class accuracy ${pct(r.result.meanClassAccuracy)}`,
+    "",
+    "per class:",
+    ...r.classNames.map((n, j) => `  ${n.padEnd(12)} ${pct(r.result.perClassAccuracy[j]).padStart(8)}`),
+    "",
+    "confusion matrix (rows: true class, columns: predicted):",
+  ];
+  const short = r.classNames.map((n) => n.slice(0, 5));
+  const w = Math.max(6, ...r.result.confusion.flat().map((v) => String(v).length + 1));
+  lines.push(" ".repeat(13) + short.map((s) => s.padStart(w)).join(""));
+  r.result.confusion.forEach((row, j) => {
+    lines.push(
+      `  ${r.classNames[j].slice(0, 10).padEnd(11)}${row.map((v) => String(v).padStart(w)).join("")}`,
+    );
+  });
+  if (r.divergences) {
+    const d = r.divergences;
+    lines.push(
+      "",
+      "mean KL divergence from the ground-truth distributions:",
+      `  to the prediction (target branch)   ${d.prediction.toFixed(4)}`,
+      `  to the label distributions l_i      ${d.label.toFixed(4)}`,
+      `  to the class distributions c'_y     ${d.class.toFixed(4)}`,
+      `  to the fused distributions f_i      ${d.fused.toFixed(4)}`,
+    );
+  }
+  if (r.labelNoise) {
+    const x = r.labelNoise;
+    lines.push(
+      "",
+      `training split: ${x.flipped} flipped labels, ${x.clean} clean:`,
+      `  attention w_i, clean ${x.attentionClean.toFixed(3)}, flipped ${x.attentionFlipped.toFixed(3)}, ` +
+        `AUC ${x.attentionAuc.toFixed(3)} (0.5: blind to the noise)`,
+      `  target prediction: clean samples ${pct(x.cleanAccuracy)} correct; flipped samples ` +
+        `${pct(x.flippedRecovered)} recovered (true label), ${
+          pct(x.flippedMemorised)
+        } memorised (flipped label)`,
+      `  on flipped samples, mass on the true / flipped label: label distributions l_i ` +
+        `${x.labelTrueMass.toFixed(3)} / ${x.labelNoisyMass.toFixed(3)}, fused f_i ` +
+        `${x.fusedTrueMass.toFixed(3)} / ${x.fusedNoisyMass.toFixed(3)}`,
+    );
+  }
+  return lines.join("\n");
+}
+
+/** Evaluates a run; see the module documentation. */
+export async function evaluateRun(
+  runDir: string,
+  options: {
+    checkpoint?: "best" | "last";
+    dataset?: string;
+    dataPath?: string;
+    split?: string;
+    backend?: BackendName;
+    batchSize?: number;
+    labelNoise?: boolean;
+  } = {},
+): Promise<EvalReport> {
+  const run = await loadRun(runDir, options.checkpoint ?? "best");
+  try {
+    await initBackend(options.backend ?? run.config.backend);
+    let dataset: Dataset;
+    let description: string;
+    let runData: RunData | undefined;
+    if (options.labelNoise) {
+      if (options.dataset) {
+        throw new Error(
+          "--label-noise measures the run's own training split; it does not combine with --dataset",
+        );
+      }
+      requireLabelNoise(run, runDir);
+    }
+    if (options.dataset) {
+      if (!options.dataPath) throw new Error("--dataset needs --data-path");
+      const split = options.split ??
+        (["affectnet7", "affectnet8", "sfew"].includes(options.dataset) ? "val" : "test");
+      dataset = relabel(
+        await openDataset({ type: options.dataset, path: options.dataPath, split }),
+        run.classNames,
+      );
+      description = `${options.dataset} ${split} at ${options.dataPath}`;
+    } else {
+      runData = await openRunData(run.config);
+      dataset = runData.test;
+      description = `${run.config.data.dataset} ${dataset.split} at ${runData.root}`;
+    }
+    const batchSize = options.batchSize ?? run.config.trainer.batchSize;
+    const loader = new DataLoader(dataset, {
+      batchSize,
+      pipeline: new ImagePipeline({ size: run.config.data.size, tenCrop: run.config.data.testCrops === 10 }),
+      prefetch: run.config.data.prefetch,
+    });
+    const result = await evaluateModel(run.model, run.plugins.attention, loader);
+    const { probabilities: _p, labels: _l, indices: _i, distributions, ...summary } = result;
+    return {
+      run: runDir,
+      checkpoint: run.checkpointPath,
+      epoch: run.epoch,
+      dataset: description,
+      classNames: run.classNames,
+      result: summary,
+      divergences: distributions ? await divergences(run, loader) : undefined,
+      labelNoise: options.labelNoise && runData
+        ? await labelNoiseDiagnostics(run, runData, batchSize)
+        : undefined,
+    };
+  } finally {
+    run.model.dispose();
+  }
+}
+
+/** {@linkcode measureLabelNoise}'s result. */
+export interface RunLabelNoise {
+  /** The checkpoint measured. */
+  checkpoint: string;
+  /** Its epoch. */
+  epoch: number;
+  /** How the run treats its flipped training labels. */
+  report: LabelNoiseReport;
+}
+
+/**
+ * Measures only how a run trained with `data.labelNoise` treats its flipped training labels (the
+ * `--label-noise` part of {@linkcode evaluateRun}), by default at its last checkpoint.
+ */
+export async function measureLabelNoise(
+  runDir: string,
+  options: { checkpoint?: "best" | "last"; backend?: BackendName; batchSize?: number } = {},
+): Promise<RunLabelNoise> {
+  const run = await loadRun(runDir, options.checkpoint ?? "last");
+  try {
+    requireLabelNoise(run, runDir);
+    await initBackend(options.backend ?? run.config.backend);
+    const data = await openRunData(run.config);
+    const report = await labelNoiseDiagnostics(run, data, options.batchSize ?? run.config.trainer.batchSize);
+    return { checkpoint: run.checkpointPath, epoch: run.epoch, report };
+  } finally {
+    run.model.dispose();
+  }
+}
