@@ -38,7 +38,7 @@ import {
   resultsMarkdown,
   runAblation,
 } from "../experiments/ablation.ts";
-import { writeTextAtomic } from "../experiments/run.ts";
+import { writeFileAtomic } from "../engine/files.ts";
 import { formatDuration } from "../experiments/progress.ts";
 
 const USAGE = `usage: deno task ablate FILE.yaml [options]
@@ -80,8 +80,8 @@ export async function main(args: string[]): Promise<number> {
   const noise = await measureAblationNoise(ablation, runs, { log: (line) => console.log(line) });
   const noiseSection = labelNoiseMarkdown(ablation, noise);
   const md = resultsMarkdown(ablation, results, runs) + (noiseSection ? `\n${noiseSection}` : "");
-  await writeTextAtomic(join(ablation.output, "results.md"), md);
-  await writeTextAtomic(join(ablation.output, "results.csv"), resultsCsv(results));
+  await writeFileAtomic(join(ablation.output, "results.md"), md);
+  await writeFileAtomic(join(ablation.output, "results.csv"), resultsCsv(results));
   console.log(`\n${md}`);
   console.log(`results: ${join(ablation.output, "results.md")}, results.csv`);
   console.log(`wall time ${formatDuration((performance.now() - started) / 1000)}`);

@@ -12,6 +12,7 @@
 import { Buffer } from "node:buffer";
 import { parseArgs } from "node:util";
 import sharp, { type OverlayOptions } from "sharp";
+import { writeFileAtomic } from "../engine/files.ts";
 import { Random } from "../engine/random.ts";
 import {
   renderFace,
@@ -151,9 +152,7 @@ async function main(args: string[]): Promise<number> {
       mixtureRows: parseNumber("mixture-rows", values["mixture-rows"], 2),
       nuisance: parseNumber("nuisance", values.nuisance, 1),
     });
-    const tmp = `${values.out}.${Deno.pid}.tmp`;
-    await Deno.writeFile(tmp, png);
-    await Deno.rename(tmp, values.out);
+    await writeFileAtomic(values.out, png);
     console.log(`wrote ${values.out}`);
     return 0;
   } catch (error) {

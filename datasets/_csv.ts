@@ -103,15 +103,3 @@ export function findColumn(
 export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
-
-/** Writes a file through a temporary sibling and a rename, so a reader never sees half of it. */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const temporary = `${file}.${Deno.pid}.${Date.now()}.tmp`;
-  try {
-    await Deno.writeTextFile(temporary, text);
-    await Deno.rename(temporary, file);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
-}

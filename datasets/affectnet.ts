@@ -17,7 +17,8 @@
  * @module
  */
 import { isAbsolute, join } from "node:path";
-import { csvField, csvRecords, findColumn, writeFileAtomic } from "./_csv.ts";
+import { csvField, csvRecords, findColumn } from "./_csv.ts";
+import { writeFileAtomic } from "../engine/files.ts";
 import { compareCodePoints, exists, ListDataset, readText } from "./_list.ts";
 import { readNpyScalar } from "./_npy.ts";
 import { AFFECTNET7_CLASSES, AFFECTNET8_CLASSES } from "./classes.ts";

@@ -32,6 +32,7 @@
  */
 import { join } from "node:path";
 import { Random } from "../engine/random.ts";
+import { writeFileAtomic } from "../engine/files.ts";
 import { type FaceFormat, faceSvg as buildFaceSvg, renderFaceImage } from "./_faces.ts";
 import {
   argmax,
@@ -260,18 +261,6 @@ function drawSamples(o: ResolvedOptions): Sample[] {
   return samples;
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
-}
-
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
@@ -410,7 +399,7 @@ export async function generateSynthetic(
   await Deno.mkdir(join(outDir, IMAGE_DIR), { recursive: true });
   await Deno.mkdir(join(outDir, "EmoLabel"), { recursive: true });
   // Mark the folder unfinished before anything else changes in it.
-  await writeAtomic(join(outDir, PARTIAL_MARKER), "synthetic dataset being written\n");
+  await writeFileAtomic(join(outDir, PARTIAL_MARKER), "synthetic dataset being written\n");
   await Deno.remove(join(outDir, METADATA_FILE)).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
@@ -420,7 +409,7 @@ export async function generateSynthetic(
   let done = 0;
   await mapBounded(samples, o.concurrency, async (sample) => {
     const bytes = await renderFaceImage(sample.params, o.size, "jpeg");
-    await writeAtomic(join(outDir, IMAGE_DIR, `${sample.name}_aligned.jpg`), bytes);
+    await writeFileAtomic(join(outDir, IMAGE_DIR, `${sample.name}_aligned.jpg`), bytes);
     done++;
     options.onProgress?.(done, samples.length);
   });
@@ -445,8 +434,8 @@ export async function generateSynthetic(
     labelCounts[s.name.startsWith("train") ? "train" : "test"][s.label]++;
     if (s.label === argmax(s.probabilities)) agree++;
   }
-  await writeAtomic(join(outDir, DISTRIBUTIONS_FILE), csv.join("\n") + "\n");
-  await writeAtomic(join(outDir, LABEL_FILE), labels.join("\n") + "\n");
+  await writeFileAtomic(join(outDir, DISTRIBUTIONS_FILE), csv.join("\n") + "\n");
+  await writeFileAtomic(join(outDir, LABEL_FILE), labels.join("\n") + "\n");
   const labelAgreement = agree / samples.length;
   const meta: SyntheticMetadata = {
     generator: SYNTHETIC_GENERATOR,
@@ -463,7 +452,7 @@ export async function generateSynthetic(
     labelAgreement,
     labelCounts,
   };
-  await writeAtomic(join(outDir, METADATA_FILE), JSON.stringify(meta, null, 2) + "\n");
+  await writeFileAtomic(join(outDir, METADATA_FILE), JSON.stringify(meta, null, 2) + "\n");
   await Deno.remove(join(outDir, PARTIAL_MARKER)).catch(() => {});
 
   const seconds = (performance.now() - start) / 1000;

@@ -32,7 +32,8 @@ import YAML from "yaml";
 import { resolveConfig, type RunConfig } from "./config.ts";
 import { type LabelNoiseReport, summarize } from "../training/metrics.ts";
 import { pluginName } from "../strategies/registry.ts";
-import { RUN_FILES, trainRun, writeTextAtomic } from "./run.ts";
+import { RUN_FILES, trainRun } from "./run.ts";
+import { writeFileAtomic } from "../engine/files.ts";
 import { measureLabelNoise, type RunLabelNoise } from "./eval.ts";
 
 /** One variant of an ablation. */
@@ -553,7 +554,7 @@ export async function measureAblationNoise(
     async (job) => {
       log(`measuring the flipped labels of ${job.run.runDir}`);
       const measured = await measureLabelNoise(job.run.runDir, { checkpoint: "last" });
-      await writeTextAtomic(job.cache, JSON.stringify(measured, null, 2) + "\n");
+      await writeFileAtomic(job.cache, JSON.stringify(measured, null, 2) + "\n");
       reports.set(job.name, measured);
     },
   );

@@ -27,6 +27,7 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LayersModel, type Tensor, tf } from "../engine/tf.ts";
+import { writeFileAtomic } from "../engine/files.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { BN_EPSILON, type ParameterStore } from "../backbones/layers.ts";
 import { type BackboneName, featureSize, type ResNetSpec } from "../backbones/resnet.ts";
@@ -418,18 +419,6 @@ export function buildInferenceModel(model: AdaDfModel, options: BuildInferenceMo
   return tf.model({ inputs: input, outputs: probabilities, name: `ada-df-${spec.name}` });
 }
 
-async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`cannot write ${path}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
 /** Makes sure `dir` is a folder (creating it), with an error naming it otherwise. */
 async function ensureFolder(dir: string): Promise<void> {
   const info = await Deno.stat(dir).catch((e) => {
@@ -565,9 +554,9 @@ export async function exportInferenceModel(
   const files = [EXPORT_FILES.weights, EXPORT_FILES.model, EXPORT_FILES.preprocess].map((f) =>
     join(outDir, f)
   );
-  await writeAtomic(files[0], weights);
-  await writeAtomic(files[1], JSON.stringify(modelJson));
-  await writeAtomic(files[2], JSON.stringify(preprocess, null, 2) + "\n");
+  await writeFileAtomic(files[0], weights);
+  await writeFileAtomic(files[1], JSON.stringify(modelJson));
+  await writeFileAtomic(files[2], JSON.stringify(preprocess, null, 2) + "\n");
   if (runtimeSource) {
     let bundle: Uint8Array;
     try {
@@ -578,7 +567,7 @@ export async function exportInferenceModel(
       });
     }
     const path = join(outDir, EXPORT_FILES.runtime);
-    await writeAtomic(path, bundle);
+    await writeFileAtomic(path, bundle);
     files.push(path);
   }
   return { outDir, files, preprocess, weightBytes: weights.byteLength };

@@ -9,7 +9,6 @@ import { join, resolve } from "node:path";
 import { type LayersModel, type Tensor2D, tf } from "../engine/tf.ts";
 import { Random } from "../engine/random.ts";
 import { ImagePipeline } from "../datasets/pipeline.ts";
-import { readWholeFile } from "../engine/files.ts";
 import { EXPORT_FILES, PREPROCESS_FORMAT, type PreprocessSpec } from "./export.ts";
 
 /**
@@ -189,7 +188,7 @@ export async function loadExportedModel(dir: string): Promise<ExportedModel> {
             const file = join(root, p);
             let bytes: Uint8Array;
             try {
-              bytes = await readWholeFile(file);
+              bytes = await Deno.readFile(file);
             } catch (e) {
               throw new Error(`cannot read the weights file ${file}: ${(e as Error).message}`, { cause: e });
             }

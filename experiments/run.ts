@@ -15,6 +15,7 @@
  */
 import { join, resolve } from "node:path";
 import { type BackendInfo, initBackend } from "../engine/backend.ts";
+import { writeFileAtomic } from "../engine/files.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { buildPlugins, pluginName } from "../strategies/registry.ts";
 import { type EpochMetrics, type RunSummary, Trainer, type TrainerHooks } from "../training/trainer.ts";
@@ -51,13 +52,6 @@ export const RUN_FILES = {
   noise: "label-noise.json",
   noiseReport: "label-noise-report.json",
 } as const;
-
-/** Writes a text file through a temporary file and a rename. */
-export async function writeTextAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
 
 /** The train and test splits of a configured dataset. */
 export interface RunData {
@@ -235,7 +229,7 @@ export function runFolderHooks(
     "\n";
   return {
     async onEpochEnd(trainer, m) {
-      await writeTextAtomic(join(runDir, RUN_FILES.metrics), lines(trainer.history));
+      await writeFileAtomic(join(runDir, RUN_FILES.metrics), lines(trainer.history));
       const isLast = m.epoch === trainer.options.epochs;
       if (m.epoch % checkpointEvery === 0 || isLast) {
         await saveCheckpoint(join(runDir, RUN_FILES.last), {
@@ -275,11 +269,11 @@ export function runFolderHooks(
         backend: backend.name,
         trainSeconds: summary.history.reduce((s, h) => s + h.seconds, 0),
       };
-      await writeTextAtomic(
+      await writeFileAtomic(
         join(runDir, RUN_FILES.summary),
         JSON.stringify(doc, (_k, v) => (Number.isNaN(v) ? null : v), 2) + "\n",
       );
-      await writeTextAtomic(join(runDir, RUN_FILES.table), summaryTable(summary, classNames) + "\n");
+      await writeFileAtomic(join(runDir, RUN_FILES.table), summaryTable(summary, classNames) + "\n");
     },
   };
 }
@@ -311,7 +305,7 @@ export async function trainRun(config: RunConfig, options: TrainRunOptions = {})
         );
       }
     }
-    await writeTextAtomic(join(runDir, RUN_FILES.config), configToYaml(config));
+    await writeFileAtomic(join(runDir, RUN_FILES.config), configToYaml(config));
   }
 
   const backend = await initBackend(config.backend);
@@ -324,7 +318,7 @@ export async function trainRun(config: RunConfig, options: TrainRunOptions = {})
   if (data.flipped.length) {
     log(`label noise: ${data.flipped.length} of ${data.train.size} training labels flipped`);
     if (!options.resume) {
-      await writeTextAtomic(
+      await writeFileAtomic(
         join(runDir, RUN_FILES.noise),
         JSON.stringify({ flipped: [...data.flipped] }) + "\n",
       );

@@ -90,13 +90,13 @@ export interface NamedTensor {
  *
  * @example Build a state_dict and save it
  * ```ts
- * import { type StateDict, writeSafetensors } from "./safetensors.ts";
+ * import { encodeSafetensors, type StateDict } from "./safetensors.ts";
  * const weights: StateDict = new Map([
  *   ["fc.weight", { dtype: "float32", shape: [2, 3], data: new Float32Array(6) }],
  *   ["fc.bias", { dtype: "float32", shape: [2], data: new Float32Array(2) }],
  * ]);
  * const dir = await Deno.makeTempDir();
- * await writeSafetensors(`${dir}/fc.safetensors`, weights);
+ * await Deno.writeFile(`${dir}/fc.safetensors`, encodeSafetensors(weights));
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

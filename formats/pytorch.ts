@@ -42,7 +42,6 @@ import {
 import { StorageType, TensorRef, unpickle } from "./_pickle.ts";
 import { decodeSafetensors } from "./safetensors.ts";
 import { ZipReader } from "./_zip.ts";
-import { readWholeFile } from "../engine/files.ts";
 
 /**
  * Options for {@linkcode readStateDict} and {@linkcode decodeStateDict}.
@@ -50,11 +49,11 @@ import { readWholeFile } from "../engine/files.ts";
  * @example Keep the stored names and dtypes
  * ```ts
  * import { readStateDict, type ReadStateDictOptions } from "./pytorch.ts";
- * import { writeSafetensors } from "./safetensors.ts";
+ * import { encodeSafetensors } from "./safetensors.ts";
  * const dir = await Deno.makeTempDir();
- * await writeSafetensors(`${dir}/w.safetensors`, {
+ * await Deno.writeFile(`${dir}/w.safetensors`, encodeSafetensors({
  *   "module.bn.num_batches_tracked": { dtype: "int64", shape: [], data: new BigInt64Array([10n]) },
- * });
+ * }));
  * const options: ReadStateDictOptions = { stripPrefixes: [], keepDtypes: true };
  * const weights = await readStateDict(`${dir}/w.safetensors`, options);
  * console.assert(weights.get("module.bn.num_batches_tracked")!.dtype === "int64");
@@ -124,7 +123,7 @@ const LEGACY_MAGIC = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8
  * ```
  */
 export async function readStateDict(path: string, options: ReadStateDictOptions = {}): Promise<StateDict> {
-  return decode(await readWholeFile(path), { ...options, source: path }, true);
+  return decode(await Deno.readFile(path), { ...options, source: path }, true);
 }
 
 function legacyError(source: string): Error {

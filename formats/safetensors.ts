@@ -12,10 +12,10 @@
  *
  * @example Write then read a checkpoint
  * ```ts
- * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * import { encodeSafetensors, readSafetensors } from "./safetensors.ts";
  * const dir = await Deno.makeTempDir();
  * const tensors = new Map([["fc.weight", { dtype: "float32" as const, shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }]]);
- * await writeSafetensors(`${dir}/model.safetensors`, tensors, { metadata: { epoch: "3" } });
+ * await Deno.writeFile(`${dir}/model.safetensors`, encodeSafetensors(tensors, { metadata: { epoch: "3" } }));
  * const { tensors: back, metadata } = await readSafetensors(`${dir}/model.safetensors`);
  * console.assert(back.get("fc.weight")!.data[3] === 4 && metadata.epoch === "3");
  * await Deno.remove(dir, { recursive: true });
@@ -23,7 +23,6 @@
  *
  * @module
  */
-import { basename, dirname } from "node:path";
 import {
   bytesOf,
   describe,
@@ -37,7 +36,6 @@ import {
   widen,
 } from "./_dtype.ts";
 import type { DType } from "./_dtype.ts";
-import { readWholeFile } from "../engine/files.ts";
 
 export type { DType, NamedTensor, StateDict, TensorData } from "./_dtype.ts";
 
@@ -77,7 +75,7 @@ const ALIGNMENT_RANK: Record<DType, number> = {
 const MAX_HEADER_BYTES = 100_000_000;
 
 /**
- * Options for {@linkcode encodeSafetensors} and {@linkcode writeSafetensors}.
+ * Options for {@linkcode encodeSafetensors}.
  *
  * @example Record where the weights come from
  * ```ts
@@ -130,10 +128,10 @@ export interface DecodeSafetensorsOptions {
  *
  * @example List a file's tensors and metadata
  * ```ts
- * import { readSafetensors, type SafetensorsContents, writeSafetensors } from "./safetensors.ts";
+ * import { encodeSafetensors, readSafetensors, type SafetensorsContents } from "./safetensors.ts";
  * const dir = await Deno.makeTempDir();
  * const tensors = { a: { dtype: "int32" as const, shape: [2], data: new Int32Array(2) } };
- * await writeSafetensors(`${dir}/m.safetensors`, tensors, { metadata: { note: "example" } });
+ * await Deno.writeFile(`${dir}/m.safetensors`, encodeSafetensors(tensors, { metadata: { note: "example" } }));
  * const contents: SafetensorsContents = await readSafetensors(`${dir}/m.safetensors`);
  * for (const [name, t] of contents.tensors) console.log(name, t.dtype, t.shape); // a int32 [2]
  * console.assert(contents.metadata.note === "example");
@@ -388,42 +386,14 @@ function parseEntry(name: string, info: unknown, fail: (message: string) => neve
 }
 
 /**
- * Writes named tensors to a safetensors file atomically: the bytes go to a temporary file in the
- * same folder, which is then renamed over `path`, so an existing file is never left half-written.
- *
- * @example Save weights
- * ```ts
- * import { writeSafetensors } from "./safetensors.ts";
- * const dir = await Deno.makeTempDir();
- * await writeSafetensors(`${dir}/w.safetensors`, { bias: { dtype: "float32", shape: [2], data: new Float32Array(2) } });
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export async function writeSafetensors(
-  path: string,
-  tensors: StateDict | Record<string, NamedTensor>,
-  options: EncodeSafetensorsOptions = {},
-): Promise<void> {
-  const bytes = encodeSafetensors(tensors, options);
-  const temp = await Deno.makeTempFile({ dir: dirname(path), prefix: `.${basename(path)}.`, suffix: ".tmp" });
-  try {
-    await Deno.writeFile(temp, bytes);
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-}
-
-/**
  * Reads a safetensors file (see {@linkcode decodeSafetensors} for the validation and the dtype
  * widening); errors name `path` unless `options.source` says otherwise.
  *
  * @example Read weights and metadata
  * ```ts
- * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * import { encodeSafetensors, readSafetensors } from "./safetensors.ts";
  * const dir = await Deno.makeTempDir();
- * await writeSafetensors(`${dir}/w.safetensors`, { w: { dtype: "int32", shape: [1], data: new Int32Array([5]) } });
+ * await Deno.writeFile(`${dir}/w.safetensors`, encodeSafetensors({ w: { dtype: "int32", shape: [1], data: new Int32Array([5]) } }));
  * const { tensors } = await readSafetensors(`${dir}/w.safetensors`);
  * console.assert(tensors.get("w")!.data[0] === 5);
  * await Deno.remove(dir, { recursive: true });
@@ -433,5 +403,5 @@ export async function readSafetensors(
   path: string,
   options: DecodeSafetensorsOptions = {},
 ): Promise<SafetensorsContents> {
-  return decode(await readWholeFile(path), { source: path, ...options }, true);
+  return decode(await Deno.readFile(path), { source: path, ...options }, true);
 }

@@ -12,7 +12,7 @@ import {
   modelStateDict,
   saveCheckpoint,
 } from "../training/checkpoint.ts";
-import { writeSafetensors } from "../formats/safetensors.ts";
+import { encodeSafetensors } from "../formats/safetensors.ts";
 import { blobSet } from "./_batches.ts";
 
 Deno.test("saveCheckpoint() then loadCheckpoint() restores weights, moments and trainer state", async () => {
@@ -68,9 +68,9 @@ Deno.test("loadCheckpoint() rejects a safetensors file that is not a checkpoint,
   const dir = await Deno.makeTempDir();
   try {
     const path = join(dir, "plain.safetensors");
-    await writeSafetensors(
+    await Deno.writeFile(
       path,
-      new Map([["w", { dtype: "float32", shape: [1], data: new Float32Array(1) }]]),
+      encodeSafetensors(new Map([["w", { dtype: "float32", shape: [1], data: new Float32Array(1) }]])),
     );
     await assert.rejects(() => loadCheckpoint(path), /plain\.safetensors: not an ada-df checkpoint/);
   } finally {
@@ -88,7 +88,7 @@ Deno.test("initFromPretrained() loads a ResNet into the stem and both branches, 
     for (const bn of ["bn1", "layer3.0.bn1"]) {
       sd.set(`${bn}.num_batches_tracked`, { dtype: "int64", shape: [], data: new BigInt64Array([5n]) });
     }
-    await writeSafetensors(path, sd);
+    await Deno.writeFile(path, encodeSafetensors(sd));
     const model = new AdaDfModel("tiny", { numClasses: 7, seed: 5 });
     const fcBefore = model.params.get("target.fc.weight")!.dataSync().slice();
     const report = await initFromPretrained(model, path);

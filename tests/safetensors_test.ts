@@ -1,3 +1,4 @@
+import { writeFileAtomic } from "../engine/files.ts";
 import assert from "node:assert/strict";
 import {
   decodeSafetensors,
@@ -5,7 +6,6 @@ import {
   encodeSafetensors,
   type NamedTensor,
   readSafetensors,
-  writeSafetensors,
 } from "../formats/safetensors.ts";
 
 const f32 = (values: number[], shape = [values.length]): NamedTensor => ({
@@ -222,21 +222,27 @@ Deno.test("encodeSafetensors() rejects inconsistent tensors with the tensor's na
   );
 });
 
-Deno.test("writeSafetensors() replaces a file atomically and readSafetensors() reads it back", async () => {
+Deno.test("writeFileAtomic() replaces a safetensors file atomically and readSafetensors() reads it back", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/model.safetensors`;
-    await writeSafetensors(path, { w: f32([1, 2]) }, { metadata: { epoch: "1" } });
-    await writeSafetensors(path, new Map([["w", f32([3, 4])]]), { metadata: { epoch: "2" } });
+    await writeFileAtomic(path, encodeSafetensors({ w: f32([1, 2]) }, { metadata: { epoch: "1" } }));
+    await writeFileAtomic(
+      path,
+      encodeSafetensors(new Map([["w", f32([3, 4])]]), { metadata: { epoch: "2" } }),
+    );
     const { tensors, metadata } = await readSafetensors(path);
     assert.deepEqual([...tensors.get("w")!.data], [3, 4]);
     assert.deepEqual(metadata, { epoch: "2" });
-    // A failed write leaves the previous file as it was and no temporary file behind.
-    await assert.rejects(() => writeSafetensors(path, { w: f32([1], [2]) }));
+    // A failed write (here the rename onto a folder) names the file, leaves what was there as it was
+    // and no temporary file behind.
+    await Deno.mkdir(`${dir}/taken/inner`, { recursive: true });
+    await assert.rejects(() => writeFileAtomic(`${dir}/taken`, encodeSafetensors({ w: f32([1]) })), /taken/);
     assert.deepEqual([...(await readSafetensors(path)).tensors.get("w")!.data], [3, 4]);
     const names = [];
     for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-    assert.deepEqual(names, ["model.safetensors"]);
+    assert.deepEqual(names.sort(), ["model.safetensors", "taken"]);
+    assert.deepEqual([...Deno.readDirSync(`${dir}/taken`)].map((e) => e.name), ["inner"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

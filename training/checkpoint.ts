@@ -15,7 +15,8 @@ import type { AdaDfModel } from "../backbones/adadf.ts";
 import type { ParameterStore } from "../backbones/layers.ts";
 import type { AdamState } from "./optim.ts";
 import type { TrainerState } from "./trainer.ts";
-import { readSafetensors, type StateDict, writeSafetensors } from "../formats/safetensors.ts";
+import { encodeSafetensors, readSafetensors, type StateDict } from "../formats/safetensors.ts";
+import { writeFileAtomic } from "../engine/files.ts";
 import { readStateDict } from "../formats/pytorch.ts";
 import {
   formatLoadReport,
@@ -165,10 +166,10 @@ export function loadModelStateDict(
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { createResNet } from "../backbones/resnet.ts";
  * import { initFromPretrained, type InitFromPretrainedOptions, modelStateDict } from "./checkpoint.ts";
- * import { writeSafetensors } from "../formats/safetensors.ts";
+ * import { encodeSafetensors } from "../formats/safetensors.ts";
  * const dir = await Deno.makeTempDir();
  * const pretrained = createResNet("tiny", { numClasses: 7 });
- * await writeSafetensors(`${dir}/resnet.safetensors`, await modelStateDict(pretrained));
+ * await Deno.writeFile(`${dir}/resnet.safetensors`, encodeSafetensors(await modelStateDict(pretrained)));
  * const model = new AdaDfModel("tiny", { numClasses: 7 });
  * const options: InitFromPretrainedOptions = { loadClassifier: true };
  * const report = await initFromPretrained(model, `${dir}/resnet.safetensors`, options);
@@ -298,13 +299,14 @@ export async function saveCheckpoint(path: string, options: SaveCheckpointOption
     config: options.config,
     trainer: trainerMeta,
   };
-  await writeSafetensors(path, tensors, {
+  const bytes = encodeSafetensors(tensors, {
     metadata: {
       format: CHECKPOINT_FORMAT,
       version: String(CHECKPOINT_VERSION),
       state: JSON.stringify(meta, finiteOrNull),
     },
   });
+  await writeFileAtomic(path, bytes);
 }
 
 /**
