@@ -82,15 +82,39 @@ const TORCH_DTYPES = [
   "bool",
 ];
 
-/** A short JSON-like rendering of an unpickled value for error messages. */
+/**
+ * A short JSON-like rendering of an unpickled value for error messages. It stops after 80 characters,
+ * so its cost is bounded whatever the value: shared or cyclic structure (a list holding the same list
+ * twice, 40 levels deep) is never expanded.
+ */
 function show(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value, (_, v) => (typeof v === "bigint" ? String(v) : v)) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  const limit = 80;
+  let text = "";
+  const visit = (v: unknown, depth: number): void => {
+    if (text.length > limit) return;
+    if (Array.isArray(v)) {
+      if (depth > 8) {
+        text += "[...]";
+        return;
+      }
+      text += "[";
+      for (let i = 0; i < v.length && text.length <= limit; i++) {
+        if (i > 0) text += ",";
+        visit(v[i], depth + 1);
+      }
+      text += "]";
+    } else if (typeof v === "string") {
+      text += JSON.stringify(v.length > limit ? v.slice(0, limit) : v);
+    } else if (v instanceof Map) {
+      text += `{dict of ${v.size}}`;
+    } else if (v === null || v === undefined || typeof v !== "object") {
+      text += String(v);
+    } else {
+      text += `<${(v as object).constructor?.name ?? "object"}>`;
+    }
+  };
+  visit(value, 0);
+  return text.length > limit ? `${text.slice(0, limit - 3)}...` : text;
 }
 
 function isIntList(value: unknown): value is number[] {

@@ -1,7 +1,9 @@
 /**
  * A minimal zip reader for PyTorch checkpoints: it reads the central directory (zip64 included),
  * returns stored entries as views and inflates deflated ones with `node:zlib`, checking sizes and
- * CRC-32 checksums. Every error names the file.
+ * CRC-32 checksums. Inflation is bounded before it starts: never past an entry's declared size, never
+ * past what the caller will accept, and never for a declared size that deflate could not produce from
+ * the stored bytes (a zip bomb). Every error names the file.
  *
  * @module
  */
@@ -28,6 +30,8 @@ const ZIP64_LOCATOR = 0x07064b50;
 const ZIP64_EOCD = 0x06064b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
+/** Deflate's largest expansion: 258 bytes from a 2-bit code, about 1032:1. */
+const MAX_DEFLATE_RATIO = 1032;
 
 let crcTables: Int32Array | undefined;
 
@@ -170,10 +174,22 @@ export class ZipReader {
     }
   }
 
-  /** The uncompressed bytes of an entry (a view into the archive when the entry is stored). */
-  read(name: string): Uint8Array {
+  /**
+   * The uncompressed bytes of an entry (a view into the archive when the entry is stored); an entry
+   * that declares more than `maxBytes` is refused before anything is inflated.
+   */
+  read(name: string, maxBytes: number = Number.MAX_SAFE_INTEGER): Uint8Array {
     const entry = this.entries.get(name);
     if (!entry) this.#fail(`the zip archive has no entry '${name}'`);
+    if (entry.size > maxBytes) {
+      this.#fail(`zip entry '${name}' declares ${entry.size} bytes, more than the ${maxBytes} expected`);
+    }
+    if (entry.method === 8 && entry.size > entry.compressedSize * MAX_DEFLATE_RATIO + 1024) {
+      this.#fail(
+        `zip entry '${name}' declares ${entry.size} bytes from ${entry.compressedSize} compressed ones, ` +
+          `more than deflate can produce: corrupt, or a zip bomb`,
+      );
+    }
     const at = entry.localHeaderOffset;
     if (at + 30 > this.#bytes.length || this.#u32(at) !== LOCAL) {
       this.#fail(`zip entry '${name}' has no local header at byte ${at}: truncated or corrupt`);
@@ -192,8 +208,16 @@ export class ZipReader {
       data = raw;
     } else if (entry.method === 8) {
       try {
-        data = new Uint8Array(inflateRawSync(raw));
+        // One byte of room past the declared size tells a stream that inflates to more.
+        const out = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size + 1) });
+        // A buffer of its own is used as it is; a slice of a shared pool is copied out.
+        data = out.byteOffset === 0 && out.buffer.byteLength === out.byteLength
+          ? new Uint8Array(out.buffer)
+          : new Uint8Array(out);
       } catch (error) {
+        if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+          return this.#fail(`zip entry '${name}' inflates to more than its declared ${entry.size} bytes`);
+        }
         return this.#fail(`zip entry '${name}' cannot be inflated: ${(error as Error).message}`);
       }
     } else {

@@ -42,24 +42,9 @@ import {
 import { StorageType, TensorRef, unpickle } from "./_pickle.ts";
 import { decodeSafetensors } from "./safetensors.ts";
 import { ZipReader } from "./_zip.ts";
+import { readFileBounded } from "./read.ts";
 
-/**
- * Options for {@linkcode readStateDict} and {@linkcode decodeStateDict}.
- *
- * @example Keep the stored names and dtypes
- * ```ts
- * import { readStateDict, type ReadStateDictOptions } from "./pytorch.ts";
- * import { encodeSafetensors } from "./safetensors.ts";
- * const dir = await Deno.makeTempDir();
- * await Deno.writeFile(`${dir}/w.safetensors`, encodeSafetensors({
- *   "module.bn.num_batches_tracked": { dtype: "int64", shape: [], data: new BigInt64Array([10n]) },
- * }));
- * const options: ReadStateDictOptions = { stripPrefixes: [], keepDtypes: true };
- * const weights = await readStateDict(`${dir}/w.safetensors`, options);
- * console.assert(weights.get("module.bn.num_batches_tracked")!.dtype === "int64");
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** Options for {@linkcode readStateDict} and {@linkcode decodeStateDict}. */
 export interface ReadStateDictOptions {
   /**
    * The top-level key whose nested dict holds the tensors (for example `"state_dict"` or `"ema"`).
@@ -83,22 +68,16 @@ export interface ReadStateDictOptions {
    * @default {false}
    */
   keepDtypes?: boolean;
+  /**
+   * The most bytes the file may hold and its tensors may claim (the file itself, and the sum of the
+   * storages it inflates), so that a hostile file is refused before it is read or inflated.
+   *
+   * @default {2147483648} (2 GiB)
+   */
+  maxBytes?: number;
 }
 
-/**
- * Options for {@linkcode decodeStateDict}: those of {@linkcode readStateDict} plus the source.
- *
- * @example Decode bytes and strip a custom prefix
- * ```ts
- * import { decodeStateDict, type DecodeStateDictOptions } from "./pytorch.ts";
- * import { encodeSafetensors } from "./safetensors.ts";
- * const bytes = encodeSafetensors({
- *   "backbone.fc.bias": { dtype: "float32", shape: [1], data: new Float32Array(1) },
- * });
- * const options: DecodeStateDictOptions = { source: "download.safetensors", stripPrefixes: ["backbone."] };
- * console.assert(decodeStateDict(bytes, options).has("fc.bias"));
- * ```
- */
+/** Options for {@linkcode decodeStateDict}: those of {@linkcode readStateDict} plus the source. */
 export interface DecodeStateDictOptions extends ReadStateDictOptions {
   /**
    * A file name for error messages; its extension also lets a `.safetensors` file be recognised.
@@ -109,6 +88,9 @@ export interface DecodeStateDictOptions extends ReadStateDictOptions {
 }
 
 const NESTED_KEYS = ["state_dict", "model_state_dict", "model", "net"];
+const DEFAULT_MAX_BYTES = 2 ** 31;
+/** The most dimensions a tensor may have (PyTorch's own limit). */
+const MAX_RANK = 64;
 const LEGACY_MAGIC = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
 /**
@@ -123,7 +105,9 @@ const LEGACY_MAGIC = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8
  * ```
  */
 export async function readStateDict(path: string, options: ReadStateDictOptions = {}): Promise<StateDict> {
-  return decode(await Deno.readFile(path), { ...options, source: path }, true);
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const bytes = await readFileBounded(path, { maxBytes, what: "weights file" });
+  return decode(bytes, { ...options, source: path }, true);
 }
 
 function legacyError(source: string): Error {
@@ -149,11 +133,12 @@ function looksLikeSafetensors(bytes: Uint8Array): boolean {
  *
  * @example Decode a safetensors buffer
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeStateDict } from "./pytorch.ts";
  * import { encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors({ "module.fc.bias": { dtype: "float32", shape: [2], data: new Float32Array([1, 2]) } });
  * const weights = decodeStateDict(bytes, { source: "weights.safetensors" });
- * console.assert(weights.has("fc.bias"));
+ * assert.ok(weights.has("fc.bias"));
  * ```
  */
 export function decodeStateDict(bytes: Uint8Array, options: DecodeStateDictOptions = {}): StateDict {
@@ -267,6 +252,8 @@ function readTorchZip(
   const root = unpickle(zip.read(pkl), { source: `${source} (${pkl})`, persistentLoad });
 
   const data = new Map<string, TensorData>();
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  let budget = maxBytes;
   const storageData = (ref: StorageRef, name: string): TensorData => {
     const id = `${ref.key}:${ref.dtype}`;
     let array = data.get(id);
@@ -277,15 +264,23 @@ function readTorchZip(
           `${source}: tensor '${name}' refers to storage '${ref.key}', which the archive lacks (${entry})`,
         );
       }
-      const raw = zip.read(entry);
       const size = DTYPE_INFO[ref.dtype].bytes;
-      if (raw.length < ref.numel * size) {
+      const need = ref.numel * size;
+      if (need > budget) {
         throw new Error(
-          `${source}: storage ${entry} holds ${raw.length} bytes, but ${ref.numel} ${ref.dtype} elements need ` +
-            `${ref.numel * size}`,
+          `${source}: its storages claim more than the ${maxBytes} bytes ` +
+            `accepted (storage ${entry}: ${need} bytes); raise maxBytes if the file is trusted`,
         );
       }
-      array = viewAs(raw, ref.dtype, Math.floor(raw.length / size), bigEndian);
+      budget -= need;
+      const raw = zip.read(entry, need);
+      if (raw.length < need) {
+        throw new Error(
+          `${source}: storage ${entry} holds ${raw.length} bytes, but ${ref.numel} ${ref.dtype} elements need ` +
+            `${need}`,
+        );
+      }
+      array = viewAs(raw, ref.dtype, ref.numel, bigEndian);
       data.set(id, array);
     }
     return array;
@@ -300,6 +295,20 @@ function readTorchZip(
       throw new Error(`${source}: tensor '${name}' has no storage`);
     }
     const storage = ref.storage as StorageRef;
+    checkView(ref, storage.numel, `${source}: tensor '${name}'`);
+    // Zero or overlapping strides (expand()) make more elements than the storage holds: the copy
+    // counts against the same limit as the storages.
+    const numel = numelOf(ref.size);
+    if (numel > storage.numel) {
+      const bytes = numel * DTYPE_INFO[storage.dtype].bytes;
+      if (bytes > budget) {
+        throw new Error(
+          `${source}: tensor '${name}' expands a storage of ${storage.numel} elements to ${numel} (strides ` +
+            `${JSON.stringify(ref.stride)}), more than the ${maxBytes} bytes accepted`,
+        );
+      }
+      budget -= bytes;
+    }
     // A tensor that alone covers a whole storage of a file read here can keep a view of its bytes.
     const mayView = owned && uses.get(storage) === 1;
     const native: NamedTensor = {
@@ -316,19 +325,32 @@ function readTorchZip(
  * The elements of a strided view in row-major order: a new array of the storage's type, or the
  * storage itself when `mayView` and the tensor covers it exactly.
  */
-function materialise(ref: TensorRef, storage: TensorData, what: string, mayView: boolean): TensorData {
+/**
+ * Checks a strided view against its storage before anything is read or allocated: a sane rank, a
+ * safe element count, non-negative strides, and its last element inside the storage.
+ */
+function checkView(ref: TensorRef, storageNumel: number, what: string): void {
   const { offset, size, stride } = ref;
+  if (size.length > MAX_RANK) throw new Error(`${what}: ${size.length} dimensions, more than ${MAX_RANK}`);
   const numel = numelOf(size);
-  const ctor = storage.constructor as { new (length: number): TensorData };
-  if (numel === 0) return new ctor(0);
+  if (!Number.isSafeInteger(numel)) throw new Error(`${what}: its shape has too many elements`);
+  if (numel === 0) return;
   let last = offset;
   for (let d = 0; d < size.length; d++) {
     if (stride[d] < 0) throw new Error(`${what}: negative stride ${stride[d]}`);
     last += (size[d] - 1) * stride[d];
   }
-  if (last >= storage.length) {
-    throw new Error(`${what}: reads element ${last} of a storage of ${storage.length} elements`);
+  if (!Number.isSafeInteger(last) || last >= storageNumel) {
+    throw new Error(`${what}: reads element ${last} of a storage of ${storageNumel} elements`);
   }
+}
+
+function materialise(ref: TensorRef, storage: TensorData, what: string, mayView: boolean): TensorData {
+  const { offset, size, stride } = ref;
+  const numel = numelOf(size);
+  const ctor = storage.constructor as { new (length: number): TensorData };
+  if (numel === 0) return new ctor(0);
+  checkView(ref, storage.length, what);
   let contiguous = true;
   for (let d = size.length - 1, expected = 1; d >= 0; d--) {
     if (size[d] !== 1 && stride[d] !== expected) contiguous = false;

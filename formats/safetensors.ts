@@ -12,12 +12,14 @@
  *
  * @example Write then read a checkpoint
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeSafetensors, readSafetensors } from "./safetensors.ts";
  * const dir = await Deno.makeTempDir();
  * const tensors = new Map([["fc.weight", { dtype: "float32" as const, shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }]]);
  * await Deno.writeFile(`${dir}/model.safetensors`, encodeSafetensors(tensors, { metadata: { epoch: "3" } }));
  * const { tensors: back, metadata } = await readSafetensors(`${dir}/model.safetensors`);
- * console.assert(back.get("fc.weight")!.data[3] === 4 && metadata.epoch === "3");
+ * assert.equal(back.get("fc.weight")!.data[3], 4);
+ * assert.equal(metadata.epoch, "3");
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
@@ -36,6 +38,16 @@ import {
   widen,
 } from "./_dtype.ts";
 import type { DType } from "./_dtype.ts";
+import { readFileBounded } from "./read.ts";
+
+/** The most dimensions a tensor may have. */
+const MAX_RANK = 64;
+
+/** JSON of a value from a file, cut to 80 characters for an error message. */
+function brief(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
 
 export type { DType, NamedTensor, StateDict, TensorData } from "./_dtype.ts";
 
@@ -74,18 +86,7 @@ const ALIGNMENT_RANK: Record<DType, number> = {
 /** The largest header accepted, as in the reference implementation. */
 const MAX_HEADER_BYTES = 100_000_000;
 
-/**
- * Options for {@linkcode encodeSafetensors}.
- *
- * @example Record where the weights come from
- * ```ts
- * import { decodeSafetensors, encodeSafetensors, type EncodeSafetensorsOptions } from "./safetensors.ts";
- * const options: EncodeSafetensorsOptions = { metadata: { format: "pt", epoch: "12" } };
- * const tensors = { b: { dtype: "float32" as const, shape: [1], data: new Float32Array([1]) } };
- * const bytes = encodeSafetensors(tensors, options);
- * console.assert(decodeSafetensors(bytes).metadata.epoch === "12");
- * ```
- */
+/** Options for {@linkcode encodeSafetensors}. */
 export interface EncodeSafetensorsOptions {
   /**
    * Free-form string metadata stored in the header's `__metadata__` map, in insertion order.
@@ -95,18 +96,7 @@ export interface EncodeSafetensorsOptions {
   metadata?: Record<string, string>;
 }
 
-/**
- * Options for {@linkcode decodeSafetensors} and {@linkcode readSafetensors}.
- *
- * @example Keep float64 values as stored
- * ```ts
- * import { decodeSafetensors, type DecodeSafetensorsOptions, encodeSafetensors } from "./safetensors.ts";
- * const bytes = encodeSafetensors({ x: { dtype: "float64", shape: [1], data: new Float64Array([0.1]) } });
- * const options: DecodeSafetensorsOptions = { source: "x.safetensors", keepDtypes: true };
- * const x = decodeSafetensors(bytes, options).tensors.get("x")!;
- * console.assert(x.data instanceof Float64Array && x.data[0] === 0.1);
- * ```
- */
+/** Options for {@linkcode decodeSafetensors} and {@linkcode readSafetensors}. */
 export interface DecodeSafetensorsOptions {
   /**
    * What the bytes came from (usually a path), named in every error message.
@@ -121,23 +111,16 @@ export interface DecodeSafetensorsOptions {
    * @default {false}
    */
   keepDtypes?: boolean;
+  /**
+   * The largest file {@linkcode readSafetensors} reads (a larger one, a directory, a FIFO or a
+   * device is refused before it is read).
+   *
+   * @default {2147483648} (2 GiB)
+   */
+  maxBytes?: number;
 }
 
-/**
- * What {@linkcode decodeSafetensors} and {@linkcode readSafetensors} return.
- *
- * @example List a file's tensors and metadata
- * ```ts
- * import { encodeSafetensors, readSafetensors, type SafetensorsContents } from "./safetensors.ts";
- * const dir = await Deno.makeTempDir();
- * const tensors = { a: { dtype: "int32" as const, shape: [2], data: new Int32Array(2) } };
- * await Deno.writeFile(`${dir}/m.safetensors`, encodeSafetensors(tensors, { metadata: { note: "example" } }));
- * const contents: SafetensorsContents = await readSafetensors(`${dir}/m.safetensors`);
- * for (const [name, t] of contents.tensors) console.log(name, t.dtype, t.shape); // a int32 [2]
- * console.assert(contents.metadata.note === "example");
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** What {@linkcode decodeSafetensors} and {@linkcode readSafetensors} return. */
 export interface SafetensorsContents {
   /**
    * The tensors, in the order of their data in the file. No two share memory; from
@@ -163,6 +146,7 @@ function entriesOf(tensors: StateDict | Record<string, NamedTensor>): [string, N
  *
  * @example Encode two tensors with metadata
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors(
  *   new Map([
@@ -172,7 +156,8 @@ function entriesOf(tensors: StateDict | Record<string, NamedTensor>): [string, N
  *   { metadata: { format: "pt" } },
  * );
  * const { tensors } = decodeSafetensors(bytes);
- * console.assert(tensors.get("w")!.dtype === "float32" && tensors.get("step")!.data[0] === 7);
+ * assert.equal(tensors.get("w")!.dtype, "float32");
+ * assert.equal(tensors.get("step")!.data[0], 7);
  * ```
  */
 export function encodeSafetensors(
@@ -248,10 +233,11 @@ interface HeaderEntry {
  *
  * @example Decode bytes read elsewhere
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors({ b: { dtype: "float64", shape: [2], data: new Float64Array([0.5, 2]) } });
  * const { tensors } = decodeSafetensors(bytes, { source: "in-memory" });
- * console.assert(tensors.get("b")!.data instanceof Float32Array);
+ * assert.ok(tensors.get("b")!.data instanceof Float32Array);
  * ```
  */
 export function decodeSafetensors(
@@ -308,7 +294,7 @@ function decode(bytes: Uint8Array, options: DecodeSafetensorsOptions, owned: boo
       }
       for (const [key, value] of Object.entries(info as Record<string, unknown>)) {
         if (typeof value !== "string") {
-          fail(`__metadata__ '${key}' must be a string, got ${JSON.stringify(value)}`);
+          fail(`__metadata__ '${key}' must be a string, got ${brief(value)}`);
         }
         metadata[key] = value as string;
       }
@@ -366,13 +352,15 @@ function parseEntry(name: string, info: unknown, fail: (message: string) => neve
     fail(`${what}: unknown or unsupported dtype '${code}' (supported: ${Object.values(CODE_OF).join(", ")})`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    fail(`${what}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+    fail(`${what}: shape must be an array of non-negative integers, got ${brief(shape)}`);
   }
+  if (shape.length > MAX_RANK) fail(`${what}: ${shape.length} dimensions, more than ${MAX_RANK}`);
+  if (!Number.isSafeInteger(numelOf(shape))) fail(`${what}: its shape has too many elements`);
   if (
     !Array.isArray(offsets) || offsets.length !== 2 ||
     !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]
   ) {
-    fail(`${what}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${JSON.stringify(offsets)}`);
+    fail(`${what}: data_offsets must be [begin, end] with 0 <= begin <= end, got ${brief(offsets)}`);
   }
   const [begin, end] = offsets as number[];
   const size = numelOf(shape as number[]) * DTYPE_INFO[dtype].bytes;
@@ -391,11 +379,12 @@ function parseEntry(name: string, info: unknown, fail: (message: string) => neve
  *
  * @example Read weights and metadata
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeSafetensors, readSafetensors } from "./safetensors.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeFile(`${dir}/w.safetensors`, encodeSafetensors({ w: { dtype: "int32", shape: [1], data: new Int32Array([5]) } }));
  * const { tensors } = await readSafetensors(`${dir}/w.safetensors`);
- * console.assert(tensors.get("w")!.data[0] === 5);
+ * assert.equal(tensors.get("w")!.data[0], 5);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -403,5 +392,9 @@ export async function readSafetensors(
   path: string,
   options: DecodeSafetensorsOptions = {},
 ): Promise<SafetensorsContents> {
-  return decode(await Deno.readFile(path), { source: path, ...options }, true);
+  const bytes = await readFileBounded(path, {
+    maxBytes: options.maxBytes ?? 2 ** 31,
+    what: "safetensors file",
+  });
+  return decode(bytes, { source: path, ...options }, true);
 }
