@@ -12,16 +12,7 @@
  */
 import type { Random } from "../engine/random.ts";
 
-/**
- * An 8-bit RGB image: `data.length === width * height * 3`.
- *
- * @example A 2x1 image: a red pixel, then a blue one
- * ```ts
- * import { hflip, type RgbImage } from "./transforms.ts";
- * const image: RgbImage = { data: new Uint8Array([255, 0, 0, 0, 0, 255]), width: 2, height: 1 };
- * console.assert(hflip(image).data.join() === "0,0,255,255,0,0");
- * ```
- */
+/** An 8-bit RGB image: `data.length === width * height * 3`. */
 export interface RgbImage {
   /** Interleaved RGB bytes, row-major. */
   data: Uint8Array;
@@ -31,45 +22,13 @@ export interface RgbImage {
   height: number;
 }
 
-/**
- * Resampling filter of the affine operations.
- *
- * @example Rotate with nearest-neighbour sampling
- * ```ts
- * import { type Interpolation, rgbImage, rotate } from "./transforms.ts";
- * const interpolation: Interpolation = "nearest";
- * const image = rgbImage(new Uint8Array(4 * 4 * 3).fill(50), 4, 4);
- * const out = rotate(image, 30, { interpolation, fill: [0, 0, 0] });
- * console.assert(out.data.every((v) => v === 0 || v === 50));
- * ```
- */
+/** Resampling filter of the affine operations. */
 export type Interpolation = "nearest" | "bilinear" | "bicubic";
 
-/**
- * An RGB colour, each channel 0..255.
- *
- * @example Fill the uncovered corners with black
- * ```ts
- * import { type Rgb, rgbImage, shearX } from "./transforms.ts";
- * const black: Rgb = [0, 0, 0];
- * const out = shearX(rgbImage(new Uint8Array(4 * 4 * 3).fill(200), 4, 4), 0.5, { fill: black });
- * console.assert(out.data.includes(0));
- * ```
- */
+/** An RGB colour, each channel 0..255. */
 export type Rgb = readonly [number, number, number];
 
-/**
- * Options of the affine operations.
- *
- * @example Translate with a white fill and bicubic sampling
- * ```ts
- * import { type AffineOptions, rgbImage, translateX } from "./transforms.ts";
- * const options: AffineOptions = { fill: [255, 255, 255], interpolation: "bicubic" };
- * const out = translateX(rgbImage(new Uint8Array(4 * 1 * 3), 4, 1), 2, options);
- * // output x takes input x + 2: the last two pixels come from outside and are filled
- * console.assert(out.data[0] === 0 && out.data[9] === 255);
- * ```
- */
+/** Options of the affine operations. */
 export interface AffineOptions {
   /**
    * Colour of the pixels that come from outside the source image.
@@ -88,9 +47,10 @@ export interface AffineOptions {
  *
  * @example The normalised value of a mid-grey red channel
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IMAGENET_MEAN, IMAGENET_STD } from "./transforms.ts";
  * const v = (128 / 255 - IMAGENET_MEAN[0]) / IMAGENET_STD[0];
- * console.log(v.toFixed(3)); // "0.074"
+ * assert.equal(v.toFixed(3), "0.074");
  * ```
  */
 export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
@@ -99,11 +59,12 @@ export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
  *
  * @example Undo the normalisation of a pixel
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IMAGENET_MEAN, IMAGENET_STD, normalizeInto, rgbImage } from "./transforms.ts";
  * const out = new Float32Array(3);
  * normalizeInto(rgbImage(new Uint8Array([10, 20, 30]), 1, 1), out);
  * const bytes = [0, 1, 2].map((c) => Math.round((out[c] * IMAGENET_STD[c] + IMAGENET_MEAN[c]) * 255));
- * console.assert(bytes.join() === "10,20,30");
+ * assert.equal(bytes.join(), "10,20,30");
  * ```
  */
 export const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
@@ -113,9 +74,10 @@ export const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
  *
  * @example A 1x1 red image
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage } from "./transforms.ts";
  * const red = rgbImage(new Uint8Array([255, 0, 0]), 1, 1);
- * console.assert(red.width === 1);
+ * assert.equal(red.width, 1);
  * ```
  */
 export function rgbImage(data: Uint8Array, width: number, height: number): RgbImage {
@@ -158,9 +120,10 @@ function histograms(image: RgbImage): Uint32Array {
  *
  * @example Inverting twice gives the image back
  * ```ts
+ * import assert from "node:assert/strict";
  * import { invert, rgbImage } from "./transforms.ts";
  * const image = rgbImage(new Uint8Array([0, 100, 255]), 1, 1);
- * console.assert(invert(invert(image)).data[1] === 100);
+ * assert.equal(invert(invert(image)).data[1], 100);
  * ```
  */
 export function invert(image: RgbImage): RgbImage {
@@ -172,9 +135,12 @@ export function invert(image: RgbImage): RgbImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage, solarize } from "./transforms.ts";
  * const out = solarize(rgbImage(new Uint8Array([127, 128, 200]), 1, 1), 128);
- * console.assert(out.data[0] === 127 && out.data[1] === 127 && out.data[2] === 55);
+ * assert.equal(out.data[0], 127);
+ * assert.equal(out.data[1], 127);
+ * assert.equal(out.data[2], 55);
  * ```
  */
 export function solarize(image: RgbImage, threshold: number): RgbImage {
@@ -187,9 +153,12 @@ export function solarize(image: RgbImage, threshold: number): RgbImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage, solarizeAdd } from "./transforms.ts";
  * const out = solarizeAdd(rgbImage(new Uint8Array([10, 127, 128]), 1, 1), 50);
- * console.assert(out.data[0] === 60 && out.data[1] === 177 && out.data[2] === 128);
+ * assert.equal(out.data[0], 60);
+ * assert.equal(out.data[1], 177);
+ * assert.equal(out.data[2], 128);
  * ```
  */
 export function solarizeAdd(image: RgbImage, add: number, options: { threshold?: number } = {}): RgbImage {
@@ -206,8 +175,9 @@ export function solarizeAdd(image: RgbImage, add: number, options: { threshold?:
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { posterize, rgbImage } from "./transforms.ts";
- * console.assert(posterize(rgbImage(new Uint8Array([255, 100, 7]), 1, 1), 2).data[1] === 64);
+ * assert.equal(posterize(rgbImage(new Uint8Array([255, 100, 7]), 1, 1), 2).data[1], 64);
  * ```
  */
 export function posterize(image: RgbImage, bits: number): RgbImage {
@@ -222,9 +192,11 @@ export function posterize(image: RgbImage, bits: number): RgbImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { autoContrast, rgbImage } from "./transforms.ts";
  * const out = autoContrast(rgbImage(new Uint8Array([50, 0, 0, 150, 0, 0]), 2, 1));
- * console.assert(out.data[0] === 0 && out.data[3] === 255);
+ * assert.equal(out.data[0], 0);
+ * assert.equal(out.data[3], 255);
  * ```
  */
 export function autoContrast(image: RgbImage): RgbImage {
@@ -255,11 +227,13 @@ export function autoContrast(image: RgbImage): RgbImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { equalize, rgbImage } from "./transforms.ts";
  * // 256 dark pixels, then 256 bright ones
  * const data = new Uint8Array(512 * 3).fill(10, 0, 768).fill(20, 768);
  * const out = equalize(rgbImage(data, 512, 1));
- * console.assert(out.data[0] === 0 && out.data[768] === 255);
+ * assert.equal(out.data[0], 0);
+ * assert.equal(out.data[768], 255);
  * ```
  */
 export function equalize(image: RgbImage): RgbImage {
@@ -314,9 +288,11 @@ function luma(r: number, g: number, b: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { color, rgbImage } from "./transforms.ts";
  * const grey = color(rgbImage(new Uint8Array([200, 100, 0]), 1, 1), 0);
- * console.assert(grey.data[0] === grey.data[1] && grey.data[1] === grey.data[2]);
+ * assert.equal(grey.data[0], grey.data[1]);
+ * assert.equal(grey.data[1], grey.data[2]);
  * ```
  */
 export function color(image: RgbImage, factor: number): RgbImage {
@@ -335,9 +311,11 @@ export function color(image: RgbImage, factor: number): RgbImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { contrast, rgbImage } from "./transforms.ts";
  * const flat = contrast(rgbImage(new Uint8Array([0, 0, 0, 200, 200, 200]), 2, 1), 0);
- * console.assert(flat.data[0] === 100 && flat.data[3] === 100);
+ * assert.equal(flat.data[0], 100);
+ * assert.equal(flat.data[3], 100);
  * ```
  */
 export function contrast(image: RgbImage, factor: number): RgbImage {
@@ -353,8 +331,9 @@ export function contrast(image: RgbImage, factor: number): RgbImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { brightness, rgbImage } from "./transforms.ts";
- * console.assert(brightness(rgbImage(new Uint8Array([100, 200, 50]), 1, 1), 0.5).data[0] === 50);
+ * assert.equal(brightness(rgbImage(new Uint8Array([100, 200, 50]), 1, 1), 0.5).data[0], 50);
  * ```
  */
 export function brightness(image: RgbImage, factor: number): RgbImage {
@@ -367,9 +346,10 @@ export function brightness(image: RgbImage, factor: number): RgbImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage, sharpness } from "./transforms.ts";
  * const image = rgbImage(new Uint8Array(27).fill(9), 3, 3);
- * console.assert(sharpness(image, 2).data[12] === 9);
+ * assert.equal(sharpness(image, 2).data[12], 9);
  * ```
  */
 export function sharpness(image: RgbImage, factor: number): RgbImage {
@@ -408,10 +388,12 @@ function cubic(v1: number, v2: number, v3: number, v4: number, d: number): numbe
  *
  * @example Shift right by one pixel
  * ```ts
+ * import assert from "node:assert/strict";
  * import { affine, rgbImage } from "./transforms.ts";
  * const image = rgbImage(new Uint8Array([10, 10, 10, 20, 20, 20]), 2, 1);
  * const out = affine(image, [1, 0, -1, 0, 1, 0], { fill: [0, 0, 0] });
- * console.assert(out.data[0] === 0 && out.data[3] === 10);
+ * assert.equal(out.data[0], 0);
+ * assert.equal(out.data[3], 10);
  * ```
  */
 export function affine(
@@ -423,6 +405,7 @@ export function affine(
   const [a, b, c, d, e, f] = matrix;
   const fill = options.fill ?? [128, 128, 128];
   const mode = options.interpolation ?? "bilinear";
+  if (mode === "nearest") return nearestAffine(image, matrix, fill);
   const out = new Uint8Array(src.length);
   const row = w * 3;
   let o = 0;
@@ -436,13 +419,6 @@ export function affine(
         out[o] = fill[0];
         out[o + 1] = fill[1];
         out[o + 2] = fill[2];
-        continue;
-      }
-      if (mode === "nearest") {
-        const at = Math.floor(yin) * row + Math.floor(xin) * 3;
-        out[o] = src[at];
-        out[o + 1] = src[at + 1];
-        out[o + 2] = src[at + 2];
         continue;
       }
       const xs = xin - 0.5;
@@ -478,6 +454,58 @@ export function affine(
   return { data: out, width: w, height: h };
 }
 
+/**
+ * Nearest-neighbour affine resampling as Pillow 9.4 computes it (`Geometry.c`): a pure scale or
+ * translation steps in floating point from the first pixel centre; any other matrix whose corners fit
+ * steps in 16.16 fixed point (so coordinates that fall exactly on a pixel edge round the way Pillow's
+ * do); larger images step in floating point along each row.
+ */
+function nearestAffine(
+  image: RgbImage,
+  [a, b, c, d, e, f]: readonly [number, number, number, number, number, number],
+  fill: readonly [number, number, number],
+): RgbImage {
+  const { width: w, height: h, data: src } = image;
+  const out = new Uint8Array(src.length);
+  for (let o = 0; o < out.length; o += 3) out.set(fill, o);
+  const coord = (v: number) => (v < 0 ? -1 : Math.trunc(v));
+  const put = (x: number, y: number, xin: number, yin: number) => {
+    if (xin < 0 || xin >= w || yin < 0 || yin >= h) return;
+    const from = (yin * w + xin) * 3;
+    const to = (y * w + x) * 3;
+    out[to] = src[from];
+    out[to + 1] = src[from + 1];
+    out[to + 2] = src[from + 2];
+  };
+  if (b === 0 && d === 0) {
+    const xs: number[] = [];
+    for (let x = 0, xo = c + a * 0.5; x < w; x++, xo += a) xs.push(coord(xo));
+    for (let y = 0, yo = f + e * 0.5; y < h; y++, yo += e) {
+      const yin = coord(yo);
+      for (let x = 0; x < w; x++) put(x, y, xs[x], yin);
+    }
+    return { data: out, width: w, height: h };
+  }
+  const fits = (x: number, y: number) =>
+    Math.abs(x * a + y * b + c) < 32768 && Math.abs(x * d + y * e + f) < 32768;
+  if (fits(0, 0) && fits(w, h) && fits(0, h) && fits(w, 0)) {
+    const fix = (v: number) => Math.floor(v * 65536 + 0.5);
+    const a0 = fix(a), a1 = fix(b), a3 = fix(d), a4 = fix(e);
+    let a2 = fix(c + a * 0.5 + b * 0.5);
+    let a5 = fix(f + d * 0.5 + e * 0.5);
+    for (let y = 0; y < h; y++, a2 += a1, a5 += a4) {
+      for (let x = 0, xx = a2, yy = a5; x < w; x++, xx += a0, yy += a3) put(x, y, xx >> 16, yy >> 16);
+    }
+    return { data: out, width: w, height: h };
+  }
+  let xo = c + b * 0.5 + a * 0.5;
+  let yo = f + e * 0.5 + d * 0.5;
+  for (let y = 0; y < h; y++, xo += b, yo += e) {
+    for (let x = 0, xx = xo, yy = yo; x < w; x++, xx += a, yy += d) put(x, y, coord(xx), coord(yy));
+  }
+  return { data: out, width: w, height: h };
+}
+
 function round15(v: number): number {
   return Math.round(v * 1e15) / 1e15;
 }
@@ -488,9 +516,10 @@ function round15(v: number): number {
  *
  * @example Rotating by 0 degrees is the identity
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage, rotate } from "./transforms.ts";
  * const image = rgbImage(new Uint8Array([1, 2, 3, 4, 5, 6]), 2, 1);
- * console.assert(rotate(image, 0).data.join() === image.data.join());
+ * assert.equal(rotate(image, 0).data.join(), image.data.join());
  * ```
  */
 export function rotate(image: RgbImage, degrees: number, options: AffineOptions = {}): RgbImage {
@@ -532,9 +561,10 @@ export function rotate(image: RgbImage, degrees: number, options: AffineOptions 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage, shearX } from "./transforms.ts";
  * const image = rgbImage(new Uint8Array(2 * 2 * 3).fill(50), 2, 2);
- * console.assert(shearX(image, 0).data.every((v) => v === 50));
+ * assert.ok(shearX(image, 0).data.every((v) => v === 50));
  * ```
  */
 export function shearX(image: RgbImage, factor: number, options: AffineOptions = {}): RgbImage {
@@ -546,9 +576,10 @@ export function shearX(image: RgbImage, factor: number, options: AffineOptions =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage, shearY } from "./transforms.ts";
  * const image = rgbImage(new Uint8Array(2 * 2 * 3).fill(50), 2, 2);
- * console.assert(shearY(image, 0).data.every((v) => v === 50));
+ * assert.ok(shearY(image, 0).data.every((v) => v === 50));
  * ```
  */
 export function shearY(image: RgbImage, factor: number, options: AffineOptions = {}): RgbImage {
@@ -561,9 +592,10 @@ export function shearY(image: RgbImage, factor: number, options: AffineOptions =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage, translateX } from "./transforms.ts";
  * const image = rgbImage(new Uint8Array([10, 10, 10, 20, 20, 20]), 2, 1);
- * console.assert(translateX(image, 1, { fill: [0, 0, 0] }).data[0] === 20);
+ * assert.equal(translateX(image, 1, { fill: [0, 0, 0] }).data[0], 20);
  * ```
  */
 export function translateX(image: RgbImage, pixels: number, options: AffineOptions = {}): RgbImage {
@@ -575,9 +607,10 @@ export function translateX(image: RgbImage, pixels: number, options: AffineOptio
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage, translateY } from "./transforms.ts";
  * const image = rgbImage(new Uint8Array([10, 10, 10, 20, 20, 20]), 1, 2);
- * console.assert(translateY(image, 1, { fill: [0, 0, 0] }).data[0] === 20);
+ * assert.equal(translateY(image, 1, { fill: [0, 0, 0] }).data[0], 20);
  * ```
  */
 export function translateY(image: RgbImage, pixels: number, options: AffineOptions = {}): RgbImage {
@@ -589,8 +622,9 @@ export function translateY(image: RgbImage, pixels: number, options: AffineOptio
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { hflip, rgbImage } from "./transforms.ts";
- * console.assert(hflip(rgbImage(new Uint8Array([1, 1, 1, 2, 2, 2]), 2, 1)).data[0] === 2);
+ * assert.equal(hflip(rgbImage(new Uint8Array([1, 1, 1, 2, 2, 2]), 2, 1)).data[0], 2);
  * ```
  */
 export function hflip(image: RgbImage): RgbImage {
@@ -608,17 +642,7 @@ export function hflip(image: RgbImage): RgbImage {
   return { data: out, width: w, height: h };
 }
 
-/**
- * A rectangle of an image, in pixels.
- *
- * @example Cut the centre of a 4x4 image
- * ```ts
- * import { crop, type CropBox, rgbImage } from "./transforms.ts";
- * const box: CropBox = { left: 1, top: 1, width: 2, height: 2 };
- * const centre = crop(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), box);
- * console.assert(centre.width === 2 && centre.data.length === 2 * 2 * 3);
- * ```
- */
+/** A rectangle of an image, in pixels. */
 export interface CropBox {
   /** Column of the left edge. */
   left: number;
@@ -635,9 +659,10 @@ export interface CropBox {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { crop, rgbImage } from "./transforms.ts";
  * const image = rgbImage(new Uint8Array([1, 1, 1, 2, 2, 2]), 2, 1);
- * console.assert(crop(image, { left: 1, top: 0, width: 1, height: 1 }).data[0] === 2);
+ * assert.equal(crop(image, { left: 1, top: 0, width: 1, height: 1 }).data[0], 2);
  * ```
  */
 export function crop(image: RgbImage, box: CropBox): RgbImage {
@@ -661,9 +686,11 @@ export function crop(image: RgbImage, box: CropBox): RgbImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fiveCrop, rgbImage } from "./transforms.ts";
  * const crops = fiveCrop(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), 2);
- * console.assert(crops.length === 5 && crops[0].width === 2);
+ * assert.equal(crops.length, 5);
+ * assert.equal(crops[0].width, 2);
  * ```
  */
 export function fiveCrop(image: RgbImage, size: number): RgbImage[] {
@@ -686,26 +713,16 @@ export function fiveCrop(image: RgbImage, size: number): RgbImage[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbImage, tenCrop } from "./transforms.ts";
- * console.assert(tenCrop(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), 2).length === 10);
+ * assert.equal(tenCrop(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), 2).length, 10);
  * ```
  */
 export function tenCrop(image: RgbImage, size: number): RgbImage[] {
   return [...fiveCrop(image, size), ...fiveCrop(hflip(image), size)];
 }
 
-/**
- * Options of {@linkcode normalizeInto}.
- *
- * @example Write the second image of a batch, with mean 0.5 and std 0.5
- * ```ts
- * import { normalizeInto, type NormalizeOptions, rgbImage } from "./transforms.ts";
- * const batch = new Float32Array(2 * 3);
- * const options: NormalizeOptions = { offset: 3, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
- * normalizeInto(rgbImage(new Uint8Array([0, 255, 0]), 1, 1), batch, options);
- * console.log(batch); // [0, 0, 0, -1, 1, -1]
- * ```
- */
+/** Options of {@linkcode normalizeInto}. */
 export interface NormalizeOptions {
   /**
    * Where in `out` the image starts.
@@ -730,10 +747,11 @@ export interface NormalizeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeInto, rgbImage } from "./transforms.ts";
  * const out = new Float32Array(3);
  * normalizeInto(rgbImage(new Uint8Array([255, 255, 255]), 1, 1), out);
- * console.assert(Math.abs(out[0] - (1 - 0.485) / 0.229) < 1e-5);
+ * assert.ok(Math.abs(out[0] - (1 - 0.485) / 0.229) < 1e-5);
  * ```
  */
 export function normalizeInto(
@@ -754,19 +772,7 @@ export function normalizeInto(
   }
 }
 
-/**
- * A float HWC image (3 channels) inside a larger buffer, e.g. one image of a batch.
- *
- * @example Erase a rectangle in the second image of a batch
- * ```ts
- * import { Random } from "../engine/random.ts";
- * import { type FloatImage, randomErasingInPlace } from "./transforms.ts";
- * const batch = new Float32Array(2 * 8 * 8 * 3).fill(1);
- * const second: FloatImage = { data: batch, width: 8, height: 8, offset: 8 * 8 * 3 };
- * randomErasingInPlace(second, new Random(1), { p: 1 });
- * console.assert(!batch.subarray(0, 8 * 8 * 3).includes(0) && batch.includes(0));
- * ```
- */
+/** A float HWC image (3 channels) inside a larger buffer, e.g. one image of a batch. */
 export interface FloatImage {
   /** The buffer. */
   data: Float32Array;
@@ -778,19 +784,7 @@ export interface FloatImage {
   offset?: number;
 }
 
-/**
- * Options of {@linkcode randomErasingInPlace}.
- *
- * @example The reference recipe's erasing, always on, with random values
- * ```ts
- * import { Random } from "../engine/random.ts";
- * import { randomErasingInPlace, type RandomErasingOptions } from "./transforms.ts";
- * const options: RandomErasingOptions = { p: 1, scale: [0.02, 0.25], ratio: [0.3, 3.3], value: "random" };
- * const pixels = new Float32Array(16 * 16 * 3);
- * const box = randomErasingInPlace({ data: pixels, width: 16, height: 16 }, new Random(3), options);
- * console.log(box); // the erased rectangle
- * ```
- */
+/** Options of {@linkcode randomErasingInPlace}. */
 export interface RandomErasingOptions {
   /**
    * Probability of erasing a rectangle.
@@ -822,11 +816,13 @@ export interface RandomErasingOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Random } from "../engine/random.ts";
  * import { randomErasingInPlace } from "./transforms.ts";
  * const pixels = new Float32Array(8 * 8 * 3).fill(1);
  * const box = randomErasingInPlace({ data: pixels, width: 8, height: 8 }, new Random(1), { p: 1, value: 0 });
- * console.assert(box !== undefined && pixels.includes(0));
+ * assert.ok(box !== undefined);
+ * assert.ok(pixels.includes(0));
  * ```
  */
 export function randomErasingInPlace(
