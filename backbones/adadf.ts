@@ -5,6 +5,13 @@
  * Parameter names: the stem keeps torchvision's names (`conv1.weight`, `layer1.0.conv1.weight`); each
  * branch is prefixed (`aux.layer2.0.conv1.weight`, `target.fc.weight`, `target.attention.bias`).
  *
+ * On `face-resnet29` (dlib's pretrained face-recognition ResNet-29, `face_resnet29.ts`) the stem is
+ * `conv32_down`, the max pool and the 32-channel stage with the pretrained weights (`conv32_down.conv.weight`,
+ * `conv32_1.bn2.running_var`, ...); each branch is a copy of the pretrained 64-, 128- and 256-channel
+ * stages plus global average pooling (`aux.conv64_down.conv1.weight`, `target.conv256_down_out.bn2.bias`),
+ * with a new classifier `fc` (256 -> C) and attention head `attention` (256 -> 1). Both branches and both
+ * classifiers start identical, as when the reference deep-copies one branch into the other.
+ *
  * @module
  */
 import { type Tensor1D, type Tensor2D, type Tensor4D, tf, type Variable } from "../engine/tf.ts";
@@ -12,58 +19,38 @@ import { Random } from "../engine/random.ts";
 import { type ForwardMode, Initializer, linear, type ParameterStore } from "./layers.ts";
 import {
   type BackboneName,
+  type BackboneSpec,
+  backboneSpec,
   branchForward,
   featureSize,
   initBranch,
   initStem,
-  type ResNetSpec,
-  resnetSpec,
   stemForward,
 } from "./resnet.ts";
+import {
+  addFaceResNet29Parameters,
+  faceResNet29BranchForward,
+  faceResNet29StemForward,
+  loadFaceResNet29Weights,
+} from "./face_resnet29.ts";
 
 /**
  * The two branches' name prefixes.
  *
  * @example List the classifier weights of both branches
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BRANCHES } from "./adadf.ts";
  * const names = BRANCHES.map((b) => `${b}.fc.weight`);
- * console.assert(names.join() === "aux.fc.weight,target.fc.weight");
+ * assert.equal(names.join(), "aux.fc.weight,target.fc.weight");
  * ```
  */
 export const BRANCHES = ["aux", "target"] as const;
 
-/**
- * A branch of the dual model.
- *
- * @example Run one branch on stem features
- * ```ts
- * import { AdaDfModel, type BranchName } from "./adadf.ts";
- * import { tf } from "../engine/tf.ts";
- * const model = new AdaDfModel("tiny", { numClasses: 7 });
- * const which: BranchName = "target";
- * const features = model.stem(tf.zeros([1, 32, 32, 3]), { training: false });
- * const { logits } = model.branch(which, features, { training: false });
- * console.assert(logits.shape.join("x") === "1x7");
- * model.dispose();
- * ```
- */
+/** A branch of the dual model. */
 export type BranchName = typeof BRANCHES[number];
 
-/**
- * Raw outputs of the two branches, before any attention scaling.
- *
- * @example Read both branches' outputs
- * ```ts
- * import { AdaDfModel, type AdaDfOutputs } from "./adadf.ts";
- * import { tf } from "../engine/tf.ts";
- * const model = new AdaDfModel("tiny", { numClasses: 7 });
- * const out: AdaDfOutputs = model.forward(tf.zeros([2, 32, 32, 3]), { training: false });
- * console.assert(out.auxLogits.shape.join("x") === "2x7");
- * console.assert(out.scores2.shape.join("x") === "2");
- * model.dispose();
- * ```
- */
+/** Raw outputs of the two branches, before any attention scaling. */
 export interface AdaDfOutputs {
   /** Auxiliary branch `fc` output [B, C]. */
   auxLogits: Tensor2D;
@@ -75,19 +62,7 @@ export interface AdaDfOutputs {
   scores2: Tensor1D;
 }
 
-/**
- * Options of {@linkcode AdaDfModel}.
- *
- * @example Build an 8-class model with a trainable stem
- * ```ts
- * import { AdaDfModel, type AdaDfModelOptions } from "./adadf.ts";
- * const options: AdaDfModelOptions = { numClasses: 8, seed: 1, freezeStem: false };
- * const model = new AdaDfModel("tiny", options);
- * console.assert(model.numClasses === 8);
- * console.assert(model.trainableVariables().length === model.params.size);
- * model.dispose();
- * ```
- */
+/** Options of {@linkcode AdaDfModel}. */
 export interface AdaDfModelOptions {
   /**
    * Number of classes.
@@ -111,11 +86,12 @@ export interface AdaDfModelOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AdaDfModel } from "./adadf.ts";
  * import { tf } from "../engine/tf.ts";
  * const model = new AdaDfModel("tiny", { numClasses: 7 });
  * const out = model.forward(tf.zeros([2, 32, 32, 3]), { training: false });
- * console.assert(out.targetLogits.shape[1] === 7);
+ * assert.equal(out.targetLogits.shape[1], 7);
  * ```
  */
 export class AdaDfModel implements ParameterStore {
@@ -123,36 +99,56 @@ export class AdaDfModel implements ParameterStore {
   readonly params: Map<string, Variable> = new Map();
   /** BatchNorm running statistics by name. */
   readonly buffers: Map<string, Variable> = new Map();
-  /** The backbone's shape. */
-  readonly spec: ResNetSpec;
+  /** The backbone's shape (and its input normalisation). */
+  readonly spec: BackboneSpec;
   /** Number of classes. */
   readonly numClasses: number;
   /** Whether the stem is frozen. */
   readonly freezeStem: boolean;
 
-  /** Builds and initialises the model (torchvision's initialisation, seeded). */
+  /**
+   * Builds and initialises the model: a ResNet with torchvision's initialisation, seeded; `face-resnet29`
+   * with its pretrained stem and branches (read from the installed package) and seeded new heads.
+   */
   constructor(backbone: BackboneName, options: AdaDfModelOptions = {}) {
-    this.spec = resnetSpec(backbone);
+    this.spec = backboneSpec(backbone);
     this.numClasses = options.numClasses ?? 7;
     this.freezeStem = options.freezeStem ?? true;
     const rng = new Random(options.seed ?? 0);
-    initStem(new Initializer(this, rng, !this.freezeStem), this.spec);
-    const init = new Initializer(this, rng);
     const features = featureSize(this.spec);
+    if (this.spec.family === "resnet") {
+      initStem(new Initializer(this, rng, !this.freezeStem), this.spec);
+      const init = new Initializer(this, rng);
+      for (const branch of BRANCHES) {
+        initBranch(init, this.spec, `${branch}.`);
+        init.linear(`${branch}.fc`, features, this.numClasses);
+        init.linear(`${branch}.attention`, features, 1);
+      }
+      // Both branches start from the same weights, as when both copy one pretrained backbone.
+      for (const [name, v] of this.params) {
+        if (name.startsWith("aux.layer")) this.params.get(`target.${name.slice(4)}`)!.assign(v);
+      }
+      return;
+    }
+    const weights = loadFaceResNet29Weights();
+    addFaceResNet29Parameters(this, { part: "stem", weights, trainable: !this.freezeStem });
+    const init = new Initializer(this, rng);
     for (const branch of BRANCHES) {
-      initBranch(init, this.spec, `${branch}.`);
+      addFaceResNet29Parameters(this, { part: "branch", weights, prefix: `${branch}.` });
       init.linear(`${branch}.fc`, features, this.numClasses);
       init.linear(`${branch}.attention`, features, 1);
     }
-    // Both branches start from the same weights, as when both copy one pretrained backbone.
-    for (const [name, v] of this.params) {
-      if (name.startsWith("aux.layer")) this.params.get(`target.${name.slice(4)}`)!.assign(v);
+    // The target branch is a deep copy of the auxiliary one, its classifier included.
+    for (const name of ["fc.weight", "fc.bias"]) {
+      this.params.get(`target.${name}`)!.assign(this.params.get(`aux.${name}`)!);
     }
   }
 
   /** The stem E. In the paper it is frozen but runs in training mode (its BatchNorm statistics move). */
   stem(x: Tensor4D, mode: ForwardMode): Tensor4D {
-    return stemForward(this, this.spec, x, mode);
+    return this.spec.family === "resnet"
+      ? stemForward(this, this.spec, x, mode)
+      : faceResNet29StemForward(this, x, mode);
   }
 
   /** One branch's raw outputs from stem features: `{ logits [B, C], scores [B] }`. */
@@ -161,7 +157,9 @@ export class AdaDfModel implements ParameterStore {
     features: Tensor4D,
     mode: ForwardMode,
   ): { logits: Tensor2D; scores: Tensor1D } {
-    const h = branchForward(this, this.spec, features, mode, `${branch}.`);
+    const h = this.spec.family === "resnet"
+      ? branchForward(this, this.spec, features, mode, `${branch}.`)
+      : faceResNet29BranchForward(this, features, mode, `${branch}.`);
     const logits = linear(this, `${branch}.fc`, h);
     const scores = tf.reshape(linear(this, `${branch}.attention`, h), [-1]) as Tensor1D;
     return { logits, scores };

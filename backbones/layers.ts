@@ -16,11 +16,12 @@ import type { Random } from "../engine/random.ts";
  *
  * @example Move a running mean by hand, as BatchNorm does in training
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BN_MOMENTUM } from "./layers.ts";
  * const running = 0;
  * const batchMean = 2;
  * const next = running * (1 - BN_MOMENTUM) + batchMean * BN_MOMENTUM;
- * console.assert(Math.abs(next - 0.2) < 1e-12);
+ * assert.ok(Math.abs(next - 0.2) < 1e-12);
  * ```
  */
 export const BN_MOMENTUM = 0.1;
@@ -29,10 +30,11 @@ export const BN_MOMENTUM = 0.1;
  *
  * @example Normalise a value with running statistics
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BN_EPSILON } from "./layers.ts";
  * const [x, mean, variance] = [3, 1, 4];
  * const y = (x - mean) / Math.sqrt(variance + BN_EPSILON);
- * console.assert(Math.abs(y - 1) < 1e-5);
+ * assert.ok(Math.abs(y - 1) < 1e-5);
  * ```
  */
 export const BN_EPSILON = 1e-5;
@@ -40,15 +42,6 @@ export const BN_EPSILON = 1e-5;
 /**
  * The tensors of a model by state_dict name: `params` are learnable, `buffers` are BatchNorm running
  * statistics (updated in training, never by the optimiser).
- *
- * @example Build a store by hand and fill it with an {@linkcode Initializer}
- * ```ts
- * import { Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../engine/random.ts";
- * const store: ParameterStore = { params: new Map(), buffers: new Map() };
- * new Initializer(store, new Random(0)).batchNorm("bn1", 4);
- * console.assert(store.params.has("bn1.weight") && store.buffers.has("bn1.running_var"));
- * ```
  */
 export interface ParameterStore {
   /** Learnable parameters by name (`layer2.0.conv1.weight`). */
@@ -57,21 +50,7 @@ export interface ParameterStore {
   buffers: Map<string, Variable>;
 }
 
-/**
- * How a forward pass runs.
- *
- * @example Train without moving BatchNorm's running statistics
- * ```ts
- * import { batchNorm, type ForwardMode, Initializer, type ParameterStore } from "./layers.ts";
- * import { Random } from "../engine/random.ts";
- * import { tf } from "../engine/tf.ts";
- * const store: ParameterStore = { params: new Map(), buffers: new Map() };
- * new Initializer(store, new Random(0)).batchNorm("bn", 2);
- * const mode: ForwardMode = { training: true, updateStatistics: false };
- * batchNorm(store, "bn", tf.ones([1, 2, 2, 2]), mode);
- * console.assert(store.buffers.get("bn.running_mean")!.dataSync()[0] === 0);
- * ```
- */
+/** How a forward pass runs. */
 export interface ForwardMode {
   /** Batch statistics (and running-average updates) when true; running statistics when false. */
   training: boolean;
@@ -87,11 +66,12 @@ export interface ForwardMode {
  *
  * @example Look a weight up by its state_dict name
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Initializer, param, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).linear("fc", 4, 2);
- * console.assert(param(store, "fc.weight").shape.join("x") === "4x2");
+ * assert.equal(param(store, "fc.weight").shape.join("x"), "4x2");
  * ```
  */
 export function param(store: ParameterStore, name: string): Variable {
@@ -105,13 +85,14 @@ export function param(store: ParameterStore, name: string): Variable {
  *
  * @example A 3x3 convolution with stride 1 and padding 1 keeps the spatial size
  * ```ts
+ * import assert from "node:assert/strict";
  * import { conv2d, Initializer, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
  * import { tf } from "../engine/tf.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).conv("conv1", 3, 3, 3, 8);
  * const y = conv2d(store, "conv1", tf.zeros([1, 16, 16, 3]), 1, 1);
- * console.assert(y.shape.join("x") === "1x16x16x8");
+ * assert.equal(y.shape.join("x"), "1x16x16x8");
  * ```
  */
 export function conv2d(
@@ -138,6 +119,7 @@ export function conv2d(
  *
  * @example Normalise with the batch's statistics in training
  * ```ts
+ * import assert from "node:assert/strict";
  * import { batchNorm, Initializer, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
  * import { tf } from "../engine/tf.ts";
@@ -145,8 +127,10 @@ export function conv2d(
  * new Initializer(store, new Random(0)).batchNorm("bn1", 1);
  * const x = tf.tensor4d([1, 3], [2, 1, 1, 1]);
  * const y = batchNorm(store, "bn1", x, { training: true });
- * console.log(y.dataSync()); // about [-1, 1]
- * console.assert(Math.abs(store.buffers.get("bn1.running_mean")!.dataSync()[0] - 0.2) < 1e-6);
+ * // (x - mean) / sqrt(var + eps) with the batch's mean 2 and biased variance 1: about [-1, 1]
+ * const [a, b] = y.dataSync();
+ * assert.ok(Math.abs(a + 1) < 1e-4 && Math.abs(b - 1) < 1e-4);
+ * assert.ok(Math.abs(store.buffers.get("bn1.running_mean")!.dataSync()[0] - 0.2) < 1e-6);
  * ```
  */
 export function batchNorm(
@@ -222,13 +206,14 @@ function trainingBatchNorm(
  *
  * @example A fully connected layer on a batch of features
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Initializer, linear, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
  * import { tf } from "../engine/tf.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).linear("fc", 64, 7);
  * const logits = linear(store, "fc", tf.zeros([2, 64]));
- * console.assert(logits.shape.join("x") === "2x7");
+ * assert.equal(logits.shape.join("x"), "2x7");
  * ```
  */
 export function linear(store: ParameterStore, name: string, x: Tensor2D): Tensor2D {
@@ -242,11 +227,12 @@ export function linear(store: ParameterStore, name: string, x: Tensor2D): Tensor
  *
  * @example Average each channel over the image
  * ```ts
+ * import assert from "node:assert/strict";
  * import { globalAvgPool } from "./layers.ts";
  * import { tf } from "../engine/tf.ts";
  * // One 2x2 image, two channels: 1, 2, 3, 4 and 10, 20, 30, 40.
  * const x = tf.tensor4d([1, 10, 2, 20, 3, 30, 4, 40], [1, 2, 2, 2]);
- * console.log(globalAvgPool(x).arraySync()); // [[2.5, 25]]
+ * assert.deepEqual(globalAvgPool(x).arraySync(), [[2.5, 25]]);
  * ```
  */
 export function globalAvgPool(x: Tensor4D): Tensor2D {
@@ -258,14 +244,15 @@ export function globalAvgPool(x: Tensor4D): Tensor2D {
  *
  * @example Initialise a conv layer and its BatchNorm, reproducibly
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Initializer, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * const init = new Initializer(store, new Random(42));
  * init.conv("conv1", 7, 7, 3, 8);
  * init.batchNorm("bn1", 8);
- * console.assert(store.params.get("conv1.weight")!.shape.join("x") === "7x7x3x8");
- * console.assert(store.buffers.size === 2); // running_mean, running_var
+ * assert.equal(store.params.get("conv1.weight")!.shape.join("x"), "7x7x3x8");
+ * assert.equal(store.buffers.size, 2); // running_mean, running_var
  * ```
  */
 export class Initializer {

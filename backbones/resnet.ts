@@ -4,6 +4,10 @@
  * `tiny` (widths 8..64, for tests); all with torchvision's parameter names. Each splits into a stem
  * (`conv1, bn1, relu, maxpool, layer1`) and a branch (`layer2, layer3, layer4`, global average pool).
  *
+ * This module also holds the registry of every backbone ({@linkcode BACKBONES}, {@linkcode backboneSpec}):
+ * the ResNets and the pretrained face-recognition ResNet-29 of `face_resnet29.ts`. A backbone's spec
+ * carries the input normalisation it expects (ImageNet's for the ResNets).
+ *
  * @module
  */
 import { type Tensor2D, type Tensor4D, tf } from "../engine/tf.ts";
@@ -17,32 +21,23 @@ import {
   linear,
   type ParameterStore,
 } from "./layers.ts";
+import { FACE_RESNET29_SPEC, type FaceResNetSpec } from "./face_resnet29.ts";
+import { IMAGENET_NORMALIZATION, type Normalization } from "./normalization.ts";
 
-/**
- * The names of the built-in backbones.
- *
- * @example Pick a backbone by name
- * ```ts
- * import { type BackboneName, featureSize, resnetSpec } from "./resnet.ts";
- * const name: BackboneName = "resnet18";
- * console.assert(featureSize(resnetSpec(name)) === 512);
- * ```
- */
-export type BackboneName = "resnet18" | "resnet50" | "small" | "tiny";
+/** The names of the built-in ResNets (torchvision's shape, random initialisation). */
+export type ResNetName = "resnet18" | "resnet50" | "small" | "tiny";
 
-/**
- * The shape of a ResNet.
- *
- * @example Read a backbone's shape
- * ```ts
- * import { resnetSpec, type ResNetSpec } from "./resnet.ts";
- * const spec: ResNetSpec = resnetSpec("resnet18");
- * console.assert(spec.block === "basic" && spec.layers.join() === "2,2,2,2");
- * ```
- */
+/** The names of the built-in backbones: the ResNets and the pretrained `face-resnet29`. */
+export type BackboneName = ResNetName | FaceResNetSpec["name"];
+
+/** The shape of a ResNet. */
 export interface ResNetSpec {
   /** Backbone name. */
-  name: BackboneName;
+  name: ResNetName;
+  /** Backbone family. */
+  family: "resnet";
+  /** The input normalisation (ImageNet's). */
+  normalization: Normalization;
   /** Residual block type. */
   block: "basic" | "bottleneck";
   /** Blocks per stage (layer1..layer4). */
@@ -53,9 +48,14 @@ export interface ResNetSpec {
   stemWidth: number;
 }
 
-const SPECS: Record<BackboneName, ResNetSpec> = {
+/** The spec of any backbone: a ResNet or the face-recognition ResNet-29. */
+export type BackboneSpec = ResNetSpec | FaceResNetSpec;
+
+const RESNETS: Record<ResNetName, ResNetSpec> = {
   resnet18: {
     name: "resnet18",
+    family: "resnet",
+    normalization: IMAGENET_NORMALIZATION,
     block: "basic",
     layers: [2, 2, 2, 2],
     widths: [64, 128, 256, 512],
@@ -63,39 +63,83 @@ const SPECS: Record<BackboneName, ResNetSpec> = {
   },
   resnet50: {
     name: "resnet50",
+    family: "resnet",
+    normalization: IMAGENET_NORMALIZATION,
     block: "bottleneck",
     layers: [3, 4, 6, 3],
     widths: [64, 128, 256, 512],
     stemWidth: 64,
   },
-  small: { name: "small", block: "basic", layers: [1, 1, 1, 1], widths: [32, 64, 128, 256], stemWidth: 32 },
-  tiny: { name: "tiny", block: "basic", layers: [1, 1, 1, 1], widths: [8, 16, 32, 64], stemWidth: 8 },
+  small: {
+    name: "small",
+    family: "resnet",
+    normalization: IMAGENET_NORMALIZATION,
+    block: "basic",
+    layers: [1, 1, 1, 1],
+    widths: [32, 64, 128, 256],
+    stemWidth: 32,
+  },
+  tiny: {
+    name: "tiny",
+    family: "resnet",
+    normalization: IMAGENET_NORMALIZATION,
+    block: "basic",
+    layers: [1, 1, 1, 1],
+    widths: [8, 16, 32, 64],
+    stemWidth: 8,
+  },
 };
 
+/** Every backbone by name. */
+const SPECS: Record<BackboneName, BackboneSpec> = { ...RESNETS, "face-resnet29": FACE_RESNET29_SPEC };
+
 /**
- * The built-in backbone names.
+ * The built-in backbone names (the registry that the configuration's `model.backbone` accepts).
  *
  * @example Check a backbone name given on the command line
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BACKBONES } from "./resnet.ts";
  * const requested = "tiny";
- * console.assert(BACKBONES.includes(requested));
+ * assert.ok(BACKBONES.includes(requested));
  * ```
  */
 export const BACKBONES: readonly BackboneName[] = Object.keys(SPECS) as BackboneName[];
 
 /**
- * The spec of a built-in backbone.
+ * The spec of a built-in backbone, with the input normalisation it expects.
+ *
+ * @example The normalisation of each backbone
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { backboneSpec } from "./resnet.ts";
+ * assert.deepEqual(backboneSpec("resnet18").normalization.std, [0.229, 0.224, 0.225]);
+ * assert.deepEqual(backboneSpec("face-resnet29").normalization.std, [1, 1, 1]);
+ * ```
+ */
+export function backboneSpec(name: BackboneName): BackboneSpec {
+  const spec = Object.hasOwn(SPECS, name) ? SPECS[name] : undefined;
+  if (!spec) throw new Error(`Unknown backbone '${name}': expected one of ${BACKBONES.join(", ")}.`);
+  return spec;
+}
+
+/**
+ * The spec of a built-in ResNet.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resnetSpec } from "./resnet.ts";
- * console.assert(resnetSpec("resnet50").block === "bottleneck");
+ * assert.equal(resnetSpec("resnet50").block, "bottleneck");
  * ```
  */
 export function resnetSpec(name: BackboneName): ResNetSpec {
-  const spec = SPECS[name];
-  if (!spec) throw new Error(`Unknown backbone '${name}': expected one of ${BACKBONES.join(", ")}.`);
+  const spec = backboneSpec(name);
+  if (spec.family !== "resnet") {
+    throw new Error(
+      `Backbone '${name}' is not a ResNet: expected one of ${Object.keys(RESNETS).join(", ")}.`,
+    );
+  }
   return spec;
 }
 
@@ -105,17 +149,20 @@ function stageOut(spec: ResNetSpec, stage: number): number {
 }
 
 /**
- * The number of features of a branch's pooled output (512 for ResNet18, 2048 for ResNet50).
+ * The number of features of a branch's pooled output (512 for ResNet18, 2048 for ResNet50, 256 for
+ * `face-resnet29`).
  *
  * @example The features each backbone's branch produces
  * ```ts
- * import { featureSize, resnetSpec } from "./resnet.ts";
- * console.assert(featureSize(resnetSpec("resnet18")) === 512);
- * console.assert(featureSize(resnetSpec("resnet50")) === 2048);
+ * import assert from "node:assert/strict";
+ * import { backboneSpec, featureSize, resnetSpec } from "./resnet.ts";
+ * assert.equal(featureSize(resnetSpec("resnet18")), 512);
+ * assert.equal(featureSize(resnetSpec("resnet50")), 2048);
+ * assert.equal(featureSize(backboneSpec("face-resnet29")), 256);
  * ```
  */
-export function featureSize(spec: ResNetSpec): number {
-  return stageOut(spec, 3);
+export function featureSize(spec: BackboneSpec): number {
+  return spec.family === "resnet" ? stageOut(spec, 3) : spec.features;
 }
 
 function initStage(init: Initializer, spec: ResNetSpec, stage: number, prefix: string) {
@@ -151,13 +198,15 @@ function initStage(init: Initializer, spec: ResNetSpec, stage: number, prefix: s
  *
  * @example Initialise only the stem of a ResNet18
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initStem, resnetSpec } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * initStem(new Initializer(store, new Random(0), false), resnetSpec("tiny"));
- * console.assert(store.params.has("conv1.weight") && store.params.has("layer1.0.conv2.weight"));
- * console.assert(!store.params.has("layer2.0.conv1.weight"));
+ * assert.ok(store.params.has("conv1.weight"));
+ * assert.ok(store.params.has("layer1.0.conv2.weight"));
+ * assert.ok(!store.params.has("layer2.0.conv1.weight"));
  * ```
  */
 export function initStem(init: Initializer, spec: ResNetSpec, prefix = ""): void {
@@ -171,6 +220,7 @@ export function initStem(init: Initializer, spec: ResNetSpec, prefix = ""): void
  *
  * @example Initialise a prefixed branch next to a stem
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBranch, initStem, resnetSpec } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
@@ -178,7 +228,7 @@ export function initStem(init: Initializer, spec: ResNetSpec, prefix = ""): void
  * const init = new Initializer(store, new Random(0));
  * initStem(init, resnetSpec("tiny"));
  * initBranch(init, resnetSpec("tiny"), "aux.");
- * console.assert(store.params.has("aux.layer4.0.conv2.weight"));
+ * assert.ok(store.params.has("aux.layer4.0.conv2.weight"));
  * ```
  */
 export function initBranch(init: Initializer, spec: ResNetSpec, prefix = ""): void {
@@ -227,6 +277,7 @@ function stage(
  *
  * @example Stem features of a 32x32 image (downsampled 4x)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initStem, resnetSpec, stemForward } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
@@ -235,7 +286,7 @@ function stage(
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * initStem(new Initializer(store, new Random(0)), spec);
  * const features = stemForward(store, spec, tf.zeros([1, 32, 32, 3]), { training: false });
- * console.assert(features.shape.join("x") === "1x8x8x8");
+ * assert.equal(features.shape.join("x"), "1x8x8x8");
  * ```
  */
 export function stemForward(
@@ -255,6 +306,7 @@ export function stemForward(
  *
  * @example Pooled branch features from stem features
  * ```ts
+ * import assert from "node:assert/strict";
  * import { branchForward, featureSize, initBranch, initStem, resnetSpec, stemForward } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
@@ -266,7 +318,7 @@ export function stemForward(
  * initBranch(init, spec);
  * const mode = { training: false };
  * const h = branchForward(store, spec, stemForward(store, spec, tf.zeros([2, 32, 32, 3]), mode), mode);
- * console.assert(h.shape[1] === featureSize(spec));
+ * assert.equal(h.shape[1], featureSize(spec));
  * ```
  */
 export function branchForward(
@@ -280,17 +332,7 @@ export function branchForward(
   return globalAvgPool(x);
 }
 
-/**
- * Options of {@linkcode createResNet}.
- *
- * @example A seeded 8-class ResNet
- * ```ts
- * import { createResNet, type CreateResNetOptions } from "./resnet.ts";
- * const options: CreateResNetOptions = { numClasses: 8, seed: 3 };
- * const net = createResNet("tiny", options);
- * console.assert(net.params.get("fc.bias")!.shape[0] === 8);
- * ```
- */
+/** Options of {@linkcode createResNet}. */
 export interface CreateResNetOptions {
   /**
    * Number of output classes of `fc`.
@@ -304,17 +346,7 @@ export interface CreateResNetOptions {
   seed?: number;
 }
 
-/**
- * A plain single-branch ResNet classifier with torchvision's names.
- *
- * @example Create one and look at its parts
- * ```ts
- * import { createResNet, type ResNet } from "./resnet.ts";
- * const net: ResNet = createResNet("tiny", { numClasses: 7 });
- * console.assert(net.spec.name === "tiny" && net.numClasses === 7);
- * console.assert(net.params.has("fc.weight"));
- * ```
- */
+/** A plain single-branch ResNet classifier with torchvision's names. */
 export interface ResNet extends ParameterStore {
   /** Its shape. */
   spec: ResNetSpec;
@@ -327,11 +359,12 @@ export interface ResNet extends ParameterStore {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createResNet, resnetForward } from "./resnet.ts";
  * import { tf } from "../engine/tf.ts";
  * const net = createResNet("tiny", { numClasses: 7 });
  * const logits = resnetForward(net, tf.zeros([1, 32, 32, 3]), { training: false });
- * console.assert(logits.shape[1] === 7);
+ * assert.equal(logits.shape[1], 7);
  * ```
  */
 export function createResNet(name: BackboneName, options: CreateResNetOptions = {}): ResNet {
@@ -350,11 +383,12 @@ export function createResNet(name: BackboneName, options: CreateResNetOptions = 
  *
  * @example Class probabilities of a batch
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createResNet, resnetForward } from "./resnet.ts";
  * import { tf } from "../engine/tf.ts";
  * const net = createResNet("tiny", { numClasses: 7 });
  * const probs = tf.softmax(resnetForward(net, tf.zeros([2, 32, 32, 3]), { training: false }));
- * console.assert(probs.shape.join("x") === "2x7");
+ * assert.equal(probs.shape.join("x"), "2x7");
  * ```
  */
 export function resnetForward(net: ResNet, x: Tensor4D, mode: ForwardMode): Tensor2D {
@@ -369,13 +403,14 @@ export function resnetForward(net: ResNet, x: Tensor4D, mode: ForwardMode): Tens
  *
  * @example Count the learnable parameters of a model
  * ```ts
+ * import assert from "node:assert/strict";
  * import { countParameters, createResNet } from "./resnet.ts";
  * import { Initializer, type ParameterStore } from "./layers.ts";
  * import { Random } from "../engine/random.ts";
  * const store: ParameterStore = { params: new Map(), buffers: new Map() };
  * new Initializer(store, new Random(0)).linear("fc", 4, 2);
- * console.assert(countParameters(store) === 4 * 2 + 2);
- * console.assert(countParameters(createResNet("tiny")) > 0);
+ * assert.equal(countParameters(store), 4 * 2 + 2);
+ * assert.ok(countParameters(createResNet("tiny")) > 0);
  * ```
  */
 export function countParameters(store: ParameterStore): number {

@@ -6,8 +6,9 @@
  * The model side is a minimal interface, {@linkcode ParameterTarget}: a shape and an `assign`
  * method per parameter name, so any model representation can adapt to it.
  *
- * @example Load weights into two parameters and print the report
+ * @example Load weights into two parameters and read the report
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatLoadReport, loadIntoParameters, type ParameterTarget } from "./state_dict.ts";
  * const values = new Map<string, Float32Array>();
  * const param = (name: string, shape: number[]): [string, ParameterTarget] => [
@@ -17,8 +18,9 @@
  * const params = new Map([param("fc.weight", [2, 2]), param("fc.bias", [2])]);
  * const weights = new Map([["fc.weight", { dtype: "float32" as const, shape: [2, 2], data: new Float32Array(4) }]]);
  * const report = loadIntoParameters(params, weights);
- * console.assert(report.missing[0] === "fc.bias");
- * console.log(formatLoadReport(report));
+ * assert.deepEqual(report.loaded, ["fc.weight"]);
+ * assert.deepEqual(report.missing, ["fc.bias"]);
+ * assert.match(formatLoadReport(report), /^Loaded 1 of 2 model parameters/);
  * ```
  *
  * @module
@@ -31,21 +33,6 @@ import { bfloat16ToFloat32, float16ToFloat32, type NamedTensor } from "../format
  * `assign` receives the new values in row-major order as a `Float32Array` of `shape`'s element
  * count. Treat the array as read-only: the same array may be handed to several parameters when a
  * name map sends one tensor to several names (copy it, e.g. into a tensor, if it is kept).
- *
- * @example Adapt a TensorFlow.js variable
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { loadIntoParameters, type ParameterTarget } from "./state_dict.ts";
- * const bias = tf.variable(tf.zeros([2]));
- * const target: ParameterTarget = {
- *   shape: bias.shape,
- *   assign: (data) => bias.assign(tf.tensor(data, bias.shape)),
- * };
- * loadIntoParameters(new Map([["fc.bias", target]]), {
- *   "fc.bias": { dtype: "float32", shape: [2], data: new Float32Array([1, 2]) },
- * });
- * console.log(bias.dataSync()); // [1, 2]
- * ```
  */
 export interface ParameterTarget {
   /** The parameter's shape, compared exactly with the file tensor's shape. */
@@ -54,20 +41,7 @@ export interface ParameterTarget {
   assign(data: Float32Array): void;
 }
 
-/**
- * A parameter whose shape differs from the file tensor that maps to it.
- *
- * @example A classifier with a different number of classes
- * ```ts
- * import { loadIntoParameters, type ShapeMismatch } from "./state_dict.ts";
- * const params = new Map([["fc.bias", { shape: [7], assign: () => {} }]]);
- * const report = loadIntoParameters(params, {
- *   "fc.bias": { dtype: "float32", shape: [1000], data: new Float32Array(1000) },
- * });
- * const [mismatch]: ShapeMismatch[] = report.mismatched;
- * console.log(`${mismatch.name}: expected [${mismatch.expected}], got [${mismatch.got}]`);
- * ```
- */
+/** A parameter whose shape differs from the file tensor that maps to it. */
 export interface ShapeMismatch {
   /** The model parameter's name. */
   name: string;
@@ -79,20 +53,7 @@ export interface ShapeMismatch {
   got: number[];
 }
 
-/**
- * What {@linkcode loadIntoParameters} did, by name.
- *
- * @example Fail when nothing was loaded
- * ```ts
- * import { type LoadReport, loadIntoParameters } from "./state_dict.ts";
- * const params = new Map([["conv1.weight", { shape: [1], assign: () => {} }]]);
- * const report: LoadReport = loadIntoParameters(params, {
- *   "features.0.weight": { dtype: "float32", shape: [1], data: new Float32Array(1) },
- * });
- * console.assert(report.loaded.length === 0 && report.unexpected[0] === "features.0.weight");
- * console.assert(report.fileTensors === 1 && report.missing[0] === "conv1.weight");
- * ```
- */
+/** What {@linkcode loadIntoParameters} did, by name. */
 export interface LoadReport {
   /** Model parameters that received values, in model order. */
   loaded: string[];
@@ -112,43 +73,12 @@ export interface LoadReport {
  * Renames file tensors to model parameter names: a record (names it lacks keep their name) or a
  * function (`undefined` keeps the name). A string array loads one tensor into several parameters
  * (e.g. both branches of a dual-branch model); `null` drops the tensor.
- *
- * @example Rename with a record, or drop with a function
- * ```ts
- * import { loadIntoParameters, type NameMap } from "./state_dict.ts";
- * const params = new Map([["fc.weight", { shape: [1], assign: () => {} }]]);
- * const file = {
- *   "classifier.weight": { dtype: "float32" as const, shape: [1], data: new Float32Array(1) },
- *   "bn.num_batches_tracked": { dtype: "int32" as const, shape: [], data: new Int32Array(1) },
- * };
- * const rename: NameMap = { "classifier.weight": "fc.weight", "bn.num_batches_tracked": null };
- * const byFunction: NameMap = (name) =>
- *   name.endsWith("num_batches_tracked") ? null : name.replace("classifier.", "fc.");
- * for (const map of [rename, byFunction]) {
- *   const report = loadIntoParameters(params, file, { map });
- *   console.assert(report.loaded[0] === "fc.weight" && report.skipped[0] === "bn.num_batches_tracked");
- * }
- * ```
  */
 export type NameMap =
   | Record<string, string | string[] | null>
   | ((name: string) => string | string[] | null | undefined);
 
-/**
- * Options for {@linkcode loadIntoParameters}.
- *
- * @example Strict loading of PyTorch-layout weights into TensorFlow.js layouts
- * ```ts
- * import { type LoadOptions, loadIntoParameters, torchToTfLayout } from "./state_dict.ts";
- * // a Linear(3, 2) weight: PyTorch stores [out, in] = [2, 3], TensorFlow.js [in, out] = [3, 2]
- * const params = new Map([["fc.weight", { shape: [3, 2], assign: () => {} }]]);
- * const options: LoadOptions = { strict: true, transform: torchToTfLayout };
- * const report = loadIntoParameters(params, {
- *   "fc.weight": { dtype: "float32", shape: [2, 3], data: new Float32Array(6) },
- * }, options);
- * console.assert(report.loaded.length === 1);
- * ```
- */
+/** Options for {@linkcode loadIntoParameters}. */
 export interface LoadOptions {
   /**
    * Throw, before assigning anything, when a parameter is missing, a file tensor is unexpected or a
@@ -204,6 +134,7 @@ function targetsOf(map: NameMap | undefined, name: string): string[] | null {
  *
  * @example Initialise both branches from one backbone checkpoint
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadIntoParameters, type ParameterTarget } from "./state_dict.ts";
  * const assigned: string[] = [];
  * const params = new Map<string, ParameterTarget>(
@@ -214,7 +145,8 @@ function targetsOf(map: NameMap | undefined, name: string): string[] | null {
  *   strict: true,
  *   map: (name) => [`a.${name}`, `b.${name}`],
  * });
- * console.assert(report.loaded.length === 2 && assigned.length === 2);
+ * assert.equal(report.loaded.length, 2);
+ * assert.equal(assigned.length, 2);
  * ```
  */
 export function loadIntoParameters(
@@ -329,6 +261,7 @@ function wrap(line: string, width: number): string[] {
  *
  * @example Print what a checkpoint import did
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatLoadReport } from "./state_dict.ts";
  * const text = formatLoadReport({
  *   loaded: ["conv1.weight"],
@@ -338,7 +271,7 @@ function wrap(line: string, width: number): string[] {
  *   skipped: [],
  *   fileTensors: 2,
  * });
- * console.assert(text.includes("fc.{weight, bias}"));
+ * assert.ok(text.includes("fc.{weight, bias}"));
  * ```
  */
 export function formatLoadReport(report: LoadReport): string {
@@ -375,9 +308,11 @@ export function formatLoadReport(report: LoadReport): string {
  *
  * @example Transpose a 2x3 matrix
  * ```ts
+ * import assert from "node:assert/strict";
  * import { permuteTensor } from "./state_dict.ts";
  * const t = permuteTensor({ dtype: "float32", shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) }, [1, 0]);
- * console.assert(t.shape.join() === "3,2" && [...t.data].join() === "1,4,2,5,3,6");
+ * assert.equal(t.shape.join(), "3,2");
+ * assert.equal([...t.data].join(), "1,4,2,5,3,6");
  * ```
  */
 export function permuteTensor(tensor: NamedTensor, axes: readonly number[]): NamedTensor {
@@ -421,9 +356,11 @@ export function permuteTensor(tensor: NamedTensor, axes: readonly number[]): Nam
  *
  * @example A 1x1 convolution kernel with 2 output and 3 input channels
  * ```ts
+ * import assert from "node:assert/strict";
  * import { torchToTfLayout } from "./state_dict.ts";
  * const t = torchToTfLayout({ dtype: "float32", shape: [2, 3, 1, 1], data: new Float32Array([1, 2, 3, 4, 5, 6]) });
- * console.assert(t.shape.join() === "1,1,3,2" && [...t.data].join() === "1,4,2,5,3,6");
+ * assert.equal(t.shape.join(), "1,1,3,2");
+ * assert.equal([...t.data].join(), "1,4,2,5,3,6");
  * ```
  */
 export function torchToTfLayout(tensor: NamedTensor): NamedTensor {
@@ -442,9 +379,10 @@ export function torchToTfLayout(tensor: NamedTensor): NamedTensor {
  *
  * @example Back to PyTorch's layout
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tfToTorchLayout } from "./state_dict.ts";
  * const t = tfToTorchLayout({ dtype: "float32", shape: [3, 3, 16, 32], data: new Float32Array(3 * 3 * 16 * 32) });
- * console.assert(t.shape.join() === "32,16,3,3");
+ * assert.equal(t.shape.join(), "32,16,3,3");
  * ```
  */
 export function tfToTorchLayout(tensor: NamedTensor): NamedTensor {

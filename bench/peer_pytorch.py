@@ -3,11 +3,16 @@
 Prints one JSON line per case: {"case", "stepSeconds", "imagesPerSecond", "threads", "torch"}.
 Usage: python3 bench/peer_pytorch.py --backbone resnet18 --size 112 --batch 16 --steps 3 --threads 1 \
            --cases train,infer
+
+With --serve it builds the model once, then reads a case name per line from stdin, runs one step of it
+and prints {"case", "seconds", "threads", "torch"}: the bench alternates these steps with its own, so that
+both see the same machine load.
 """
 import argparse
 import copy
 import json
 import statistics
+import sys
 import time
 
 import torch
@@ -69,6 +74,7 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cases", default="train,infer")
+    p.add_argument("--serve", action="store_true")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -91,6 +97,19 @@ def main():
             f = model.stem(x)
             h = model.branch2(f)
             (torch.sigmoid(model.att2(h)) * model.fc2(h)).argmax(1)
+
+    if args.serve:
+        steps = {"train": train, "infer": infer}
+        for line in sys.stdin:
+            case = line.strip()
+            if not case:
+                continue
+            t = time.perf_counter()
+            steps[case]()
+            seconds = time.perf_counter() - t
+            print(json.dumps({"case": case, "seconds": seconds, "threads": args.threads,
+                              "torch": torch.__version__}), flush=True)
+        return
 
     for case in args.cases.split(","):
         seconds = median_time(train if case == "train" else infer, args.steps)

@@ -20,14 +20,9 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import sharp from "sharp";
 import { Random } from "../engine/random.ts";
-import {
-  DataLoader,
-  ImagePipeline,
-  type PipelineOptions,
-  rafDb,
-  referencePipelineOptions,
-  shuffleSampler,
-} from "../datasets/mod.ts";
+import { DataLoader, ImagePipeline, type PipelineOptions, rafDb, shuffleSampler } from "../datasets/mod.ts";
+import { DEFAULT_CONFIG } from "../experiments/config.ts";
+import { pipelineOptions } from "../experiments/run.ts";
 import type { RgbImage } from "../datasets/transforms.ts";
 
 const { values } = parseArgs({
@@ -68,7 +63,7 @@ try {
   const dataset = await rafDb(root, { split: "train" });
 
   for (const size of sizes) {
-    const recipe = referencePipelineOptions("rafdb", { size });
+    const recipe = pipelineOptions({ data: { ...DEFAULT_CONFIG.data, size } });
     for (
       const [name, options] of [["train", recipe.train], ["eval", recipe.eval]] as [string, PipelineOptions][]
     ) {
@@ -118,7 +113,7 @@ try {
   const size = sizes[0];
   const loader = new DataLoader(dataset, {
     batchSize,
-    pipeline: referencePipelineOptions("rafdb", { size }).train,
+    pipeline: pipelineOptions({ data: { ...DEFAULT_CONFIG.data, size } }).train,
     sampler: shuffleSampler(dataset.size, { seed: 1 }),
     dropLast: true,
     prefetch: 2,

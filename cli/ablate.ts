@@ -28,24 +28,17 @@
  * @module
  */
 import { parseCommand, runMain } from "./_main.ts";
-import { join } from "node:path";
-import {
-  aggregate,
-  labelNoiseMarkdown,
-  measureAblationNoise,
-  parseAblation,
-  resultsCsv,
-  resultsMarkdown,
-  runAblation,
-} from "../experiments/ablation.ts";
-import { writeFileAtomic } from "../engine/files.ts";
+import { ablate, ABLATION_FILES, parseAblation } from "../experiments/ablation.ts";
+import { loadPlugins } from "../experiments/config.ts";
 import { formatDuration } from "../experiments/progress.ts";
 
 const USAGE = `usage: deno task ablate FILE.yaml [options]
 
   --data-path DIR   the dataset's location, for bases that need one
   --set PATH=VALUE  an extra override for every run (repeatable)
+  --plugin FILE     import a module that registers plugins or dataset types first (repeatable)
   --quiet           no per-batch progress
+  --poll-seconds S  how often to look again at runs other processes hold (default 30)
 
 Start it again in another terminal to share the runs between processes.
   -h, --help        this help`;
@@ -57,7 +50,9 @@ export async function main(args: string[]): Promise<number> {
     options: {
       "data-path": { type: "string" },
       set: { type: "string", multiple: true, default: [] },
+      plugin: { type: "string", multiple: true, default: [] },
       quiet: { type: "boolean", default: false },
+      "poll-seconds": { type: "string", default: "30" },
       help: { type: "boolean", short: "h", default: false },
     },
     allowPositionals: true,
@@ -68,23 +63,23 @@ export async function main(args: string[]): Promise<number> {
     console.error(`expected one ablation file\n\n${USAGE}`);
     return 2;
   }
+  const pollSeconds = Number(values["poll-seconds"]);
+  if (values["poll-seconds"].trim() === "" || !(pollSeconds > 0 && pollSeconds <= 3600)) {
+    console.error(`--poll-seconds must be a number in (0, 3600], got '${values["poll-seconds"]}'`);
+    return 2;
+  }
   const file = positionals[0];
+  await loadPlugins(values.plugin ?? []);
   const ablation = parseAblation(await Deno.readTextFile(file), file);
-  const started = performance.now();
-  const runs = await runAblation(ablation, {
+  const report = await ablate(ablation, {
     dataPath: values["data-path"],
     overrides: values.set,
     progress: values.quiet ? "epochs" : true,
+    pollSeconds,
   });
-  const results = aggregate(ablation, runs);
-  const noise = await measureAblationNoise(ablation, runs, { log: (line) => console.log(line) });
-  const noiseSection = labelNoiseMarkdown(ablation, noise);
-  const md = resultsMarkdown(ablation, results, runs) + (noiseSection ? `\n${noiseSection}` : "");
-  await writeFileAtomic(join(ablation.output, "results.md"), md);
-  await writeFileAtomic(join(ablation.output, "results.csv"), resultsCsv(results));
-  console.log(`\n${md}`);
-  console.log(`results: ${join(ablation.output, "results.md")}, results.csv`);
-  console.log(`wall time ${formatDuration((performance.now() - started) / 1000)}`);
+  console.log(`\n${report.markdown}`);
+  console.log(`results: ${report.files.markdown}, ${ABLATION_FILES.csv}`);
+  console.log(`wall time ${formatDuration(report.seconds)}`);
   return 0;
 }
 

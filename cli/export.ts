@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { exportRun } from "../experiments/export.ts";
+import { initBackend } from "../engine/backend.ts";
+import { exportRun, formatExportRun } from "../experiments/export.ts";
 import { checkpointOption, parseCommand, runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task export RUN_DIR --out DIR [options]
@@ -23,10 +24,6 @@ const USAGE = `usage: deno task export RUN_DIR --out DIR [options]
   --checkpoint best|last   which checkpoint (default: best)
   --no-runtime             do not copy the TensorFlow.js browser bundle tf.min.js
   -h, --help               this help`;
-
-function formatBytes(n: number): string {
-  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
-}
 
 /** Where {@linkcode main} writes. */
 export interface ExportMainOptions {
@@ -76,20 +73,13 @@ export async function main(args: string[], options: ExportMainOptions = {}): Pro
   }
   const checkpoint = checkpointOption(values.checkpoint, error);
   if (checkpoint === null) return 2;
+  // Exporting copies weights into a Layers model: the cpu reference backend is enough.
+  await initBackend("cpu");
   const result = await exportRun(positionals[0], values.out, {
     checkpoint,
     runtime: !values["no-runtime"],
   });
-  const p = result.preprocess;
-  log(`exported ${result.checkpointPath} (${p.backbone}, attention ${p.attention}) to ${result.outDir}`);
-  log(
-    `input ${p.inputSize}x${p.inputSize} RGB, ${p.crops} crop${p.crops === 1 ? "" : "s"}; ` +
-      `classes ${p.classNames.join(", ")}`,
-  );
-  for (const file of result.files) {
-    const { size } = await Deno.stat(file);
-    log(`  ${file}  ${formatBytes(size)}`);
-  }
+  log(await formatExportRun(result));
   return 0;
 }
 

@@ -14,8 +14,7 @@ import { parseArgs } from "node:util";
 import { generateSynthetic, type SyntheticOptions } from "../datasets/synthetic.ts";
 import { runMain } from "./_main.ts";
 
-/** The command's usage text. */
-export const SYNTH_USAGE = `Usage: deno task synth --out DIR --count N --seed S [options]
+const USAGE = `Usage: deno task synth --out DIR --count N --seed S [options]
 
 Generates the synthetic FER dataset in RAF-DB's layout (EmoLabel/list_patition_label.txt,
 Image/aligned/*_aligned.jpg) plus distributions.csv (ground-truth distributions) and synthetic.json.
@@ -50,15 +49,8 @@ function integerArg(name: string, value: string | undefined, fallback?: number):
 /**
  * Parses the command line into generation options and the output folder; throws a usage error
  * (exit code 2) on bad arguments.
- *
- * @example
- * ```ts
- * import { parseSynthArgs } from "./synth.ts";
- * const { out, options } = parseSynthArgs(["--out", "d", "--count", "10", "--seed", "3"]);
- * console.assert(out === "d" && options.count === 10 && options.size === 112);
- * ```
  */
-export function parseSynthArgs(args: string[]): { out: string; options: SyntheticOptions; quiet: boolean } {
+function parseSynthArgs(args: string[]): { out: string; options: SyntheticOptions; quiet: boolean } {
   let values;
   try {
     values = parseArgs({
@@ -131,39 +123,59 @@ export function parseSynthArgs(args: string[]): { out: string; options: Syntheti
   };
 }
 
-/** Runs the command; returns the exit code. */
-async function main(args: string[]): Promise<number> {
+/** Where {@linkcode main} writes. */
+export interface SynthMainOptions {
+  /** Receives the summary (one JSON line) and `--help`. @default {console.log} */
+  log?: (line: string) => void;
+  /** Receives usage errors and a refused or failed generation. @default {console.error} */
+  error?: (line: string) => void;
+  /** Receives the progress text (without newlines between updates). @default {stderr on a terminal} */
+  progress?: (text: string) => void;
+}
+
+/**
+ * Parses arguments and generates; returns the exit code (0 done, 1 refused or failed, 2 usage error).
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./synth.ts";
+ * Deno.exit(await main(["--out", "data/synthetic", "--count", "100", "--seed", "1"]));
+ * ```
+ */
+export async function main(args: string[], output: SynthMainOptions = {}): Promise<number> {
+  const log = output.log ?? console.log;
+  const error = output.error ?? console.error;
   let parsed;
   try {
     parsed = parseSynthArgs(args);
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    if (error.message === "") {
-      console.log(SYNTH_USAGE);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    if (e.message === "") {
+      log(USAGE);
       return 0;
     }
-    console.error(`synth: ${error.message}\n\n${SYNTH_USAGE}`);
+    error(`synth: ${e.message}\n\n${USAGE}`);
     return 2;
   }
   const { out, options, quiet } = parsed;
-  const progress = !quiet && Deno.stderr.isTerminal();
   const encoder = new TextEncoder();
+  const write = output.progress ??
+    (Deno.stderr.isTerminal() ? (text: string) => Deno.stderr.writeSync(encoder.encode(text)) : undefined);
   let last = 0;
   try {
     const summary = await generateSynthetic(out, {
       ...options,
-      onProgress: progress
+      onProgress: !quiet && write
         ? (done, total) => {
           const now = performance.now();
           if (done === total || now - last > 250) {
             last = now;
-            Deno.stderr.writeSync(encoder.encode(`\rsynth: ${done}/${total} images`));
-            if (done === total) Deno.stderr.writeSync(encoder.encode("\n"));
+            write(`\rsynth: ${done}/${total} images${done === total ? "\n" : ""}`);
           }
         }
         : undefined,
     });
-    console.log(JSON.stringify({
+    log(JSON.stringify({
       out: summary.dir,
       train: summary.train,
       test: summary.test,
@@ -174,8 +186,8 @@ async function main(args: string[]): Promise<number> {
       labelCounts: summary.labelCounts,
     }));
     return 0;
-  } catch (error) {
-    console.error(`synth: ${(error as Error).message}`);
+  } catch (e) {
+    error(`synth: ${(e as Error).message}`);
     return 1;
   }
 }

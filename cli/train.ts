@@ -10,8 +10,9 @@
  *
  * @module
  */
-import { resolveConfig } from "../experiments/config.ts";
-import { readRunConfig, trainRun } from "../experiments/run.ts";
+import { BACKEND_NAMES } from "../engine/backend.ts";
+import { loadPlugins, resolveConfig } from "../experiments/config.ts";
+import { resumeRun, trainRun } from "../experiments/run.ts";
 import { formatDuration } from "../experiments/progress.ts";
 import { parseCommand, runMain } from "./_main.ts";
 
@@ -21,10 +22,12 @@ const USAGE = `usage: deno task train [options]
   --config FILE        a YAML config file instead of a preset
   --data-path DIR      where the dataset is (sets data.path)
   --set PATH=VALUE     override any config field, e.g. --set trainer.epochs=3 (repeatable)
-  --backend NAME       auto | wasm | webgpu | tensorflow | cpu (sets backend)
+  --backend NAME       ${BACKEND_NAMES.join(" | ")} (sets backend)
+  --threads N          CPU threads of the native backend (default: all cores)
   --weights FILE       initialise the backbone from a .pth/.pt/.safetensors (sets model.weights)
   --out DIR            parent folder of run folders (sets output.dir)
   --name NAME          the run folder's name (sets output.name)
+  --plugin FILE        import a module that registers plugins or dataset types first (repeatable)
   --resume RUN_DIR     continue a run from its last checkpoint
   --quiet              epoch lines only, no per-batch progress
   -h, --help           this help`;
@@ -39,9 +42,11 @@ export async function main(args: string[]): Promise<number> {
       "data-path": { type: "string" },
       set: { type: "string", multiple: true, default: [] },
       backend: { type: "string" },
+      threads: { type: "string" },
       weights: { type: "string" },
       out: { type: "string" },
       name: { type: "string" },
+      plugin: { type: "string", multiple: true, default: [] },
       resume: { type: "string" },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -55,6 +60,11 @@ export async function main(args: string[]): Promise<number> {
     console.error("use either --preset or --config, not both");
     return 2;
   }
+  const threads = values.threads == null ? undefined : Number(values.threads);
+  if (threads != null && (!Number.isInteger(threads) || threads < 1)) {
+    console.error(`--threads must be a positive integer, got '${values.threads}'`);
+    return 2;
+  }
   const overrides = [...(values.set ?? [])];
   if (values.backend) overrides.push(`backend=${values.backend}`);
   if (values.weights) overrides.push(`model.weights=${JSON.stringify(values.weights)}`);
@@ -62,6 +72,7 @@ export async function main(args: string[]): Promise<number> {
   if (values.name) overrides.push(`output.name=${JSON.stringify(values.name)}`);
 
   const started = performance.now();
+  await loadPlugins(values.plugin ?? []);
   if (values.resume) {
     if (values.preset || values.config || values["data-path"] || overrides.length) {
       console.error(
@@ -69,8 +80,7 @@ export async function main(args: string[]): Promise<number> {
       );
       return 2;
     }
-    const config = await readRunConfig(values.resume);
-    await trainRun(config, { runDir: values.resume, resume: true, progress: values.quiet ? "epochs" : true });
+    await resumeRun(values.resume, { progress: values.quiet ? "epochs" : true, threads });
   } else {
     const config = await resolveConfig({
       preset: values.preset,
@@ -78,7 +88,7 @@ export async function main(args: string[]): Promise<number> {
       dataPath: values["data-path"],
       overrides,
     });
-    await trainRun(config, { progress: values.quiet ? "epochs" : true });
+    await trainRun(config, { progress: values.quiet ? "epochs" : true, threads });
   }
   console.log(`total wall time ${formatDuration((performance.now() - started) / 1000)}`);
   return 0;

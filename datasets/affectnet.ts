@@ -24,24 +24,7 @@ import { readNpyScalar } from "./_npy.ts";
 import { AFFECTNET7_CLASSES, AFFECTNET8_CLASSES } from "./classes.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/**
- * Options of {@linkcode affectNet}.
- *
- * @example The 8-class training split from a cache file
- * ```ts
- * import { affectNet, AFFECTNET_CACHE_FILE, type AffectNetOptions } from "./affectnet.ts";
- * const root = await Deno.makeTempDir();
- * await Deno.writeTextFile(
- *   `${root}/${AFFECTNET_CACHE_FILE}`,
- *   "phase,img_path,label\n" +
- *     "train,train_set/images/1.jpg,7\ntrain,train_set/images/2.jpg,1\nval,val_set/images/3.jpg,0\n",
- * );
- * const options: AffectNetOptions = { split: "train", classes: 8, cache: true };
- * const train = await affectNet(root, options);
- * console.assert(train.size === 2 && train.classNames[train.labels[0]] === "Contempt");
- * await Deno.remove(root, { recursive: true });
- * ```
- */
+/** Options of {@linkcode affectNet}. */
 export interface AffectNetOptions {
   /**
    * `"train"` or `"val"` (`"test"` is accepted as the same split: AffectNet's test set is not
@@ -63,15 +46,8 @@ export interface AffectNetOptions {
 }
 
 /**
- * The cache file name, relative to the root.
- *
- * @example Where a copy keeps its image list
- * ```ts
- * import { join } from "node:path";
- * import { AFFECTNET_CACHE_FILE } from "./affectnet.ts";
- * const cache = join("/data/AffectNet", AFFECTNET_CACHE_FILE);
- * console.log(cache); // /data/AffectNet/affectnet.csv; delete it to rebuild the list from the annotations
- * ```
+ * The cache file name, relative to the root: where a copy keeps its image list (for example
+ * `/data/AffectNet/affectnet.csv`); delete it to rebuild the list from the annotations.
  */
 export const AFFECTNET_CACHE_FILE = "affectnet.csv";
 
@@ -88,9 +64,10 @@ interface Row {
  *
  * @example A cache written on another machine
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveAffectNetPath } from "./affectnet.ts";
  * const path = resolveAffectNetPath("/data/AffectNet", "./datasets/AffectNet/train_set/images/7.jpg");
- * console.assert(path === "/data/AffectNet/train_set/images/7.jpg");
+ * assert.equal(path, "/data/AffectNet/train_set/images/7.jpg");
  * ```
  */
 export function resolveAffectNetPath(root: string, imgPath: string): string {
@@ -180,6 +157,24 @@ async function readAnnotations(root: string): Promise<Row[]> {
  * import { affectNet } from "./affectnet.ts";
  * const train = await affectNet("/data/AffectNet", { split: "train", classes: 7 });
  * console.log(train.size);
+ * ```
+ *
+ * @example From the cache file: the 7-class setting drops Contempt
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { AFFECTNET_CACHE_FILE, affectNet } from "./affectnet.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * const rows = ["phase,img_path,label", "train,train_set/images/1.jpg,1", "train,train_set/images/2.jpg,7"];
+ * rows.push("val,val_set/images/3.jpg,0");
+ * await Deno.writeTextFile(join(root, AFFECTNET_CACHE_FILE), rows.join("\n"));
+ * const train7 = await affectNet(root, { split: "train", classes: 7 });
+ * assert.equal(train7.size, 1);
+ * assert.equal(train7.classNames[train7.labels[0]], "Happiness");
+ * assert.equal(train7.item(0).path, join(root, "train_set", "images", "1.jpg"));
+ * assert.equal((await affectNet(root, { split: "train", classes: 8 })).size, 2);
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function affectNet(root: string, options: AffectNetOptions = {}): Promise<Dataset> {

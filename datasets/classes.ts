@@ -15,9 +15,10 @@ import { type Dataset, DatasetError } from "./types.ts";
  *
  * @example Name a RAF-DB label
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RAF_DB_CLASSES } from "./classes.ts";
  * const lineLabel = 4; // "train_00001.jpg 4" in the label file, stored minus 1
- * console.assert(RAF_DB_CLASSES[lineLabel - 1] === "Happiness");
+ * assert.equal(RAF_DB_CLASSES[lineLabel - 1], "Happiness");
  * ```
  */
 export const RAF_DB_CLASSES: readonly string[] = Object.freeze([
@@ -35,8 +36,10 @@ export const RAF_DB_CLASSES: readonly string[] = Object.freeze([
  *
  * @example The eighth class is Contempt
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AFFECTNET8_CLASSES } from "./classes.ts";
- * console.assert(AFFECTNET8_CLASSES.length === 8 && AFFECTNET8_CLASSES[7] === "Contempt");
+ * assert.equal(AFFECTNET8_CLASSES.length, 8);
+ * assert.equal(AFFECTNET8_CLASSES[7], "Contempt");
  * ```
  */
 export const AFFECTNET8_CLASSES: readonly string[] = Object.freeze([
@@ -55,9 +58,10 @@ export const AFFECTNET8_CLASSES: readonly string[] = Object.freeze([
  *
  * @example Map AffectNet-7 labels to RAF-DB's order
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AFFECTNET7_CLASSES, labelMapping, RAF_DB_CLASSES } from "./classes.ts";
  * const toRaf = labelMapping(AFFECTNET7_CLASSES, RAF_DB_CLASSES);
- * console.assert(RAF_DB_CLASSES[toRaf[1]] === "Happiness");
+ * assert.equal(RAF_DB_CLASSES[toRaf[1]], "Happiness");
  * ```
  */
 export const AFFECTNET7_CLASSES: readonly string[] = Object.freeze(AFFECTNET8_CLASSES.slice(0, 7));
@@ -67,9 +71,12 @@ export const AFFECTNET7_CLASSES: readonly string[] = Object.freeze(AFFECTNET8_CL
  *
  * @example SFEW's folder names in their canonical spelling
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalName, SFEW_CLASSES } from "./classes.ts";
- * console.log(SFEW_CLASSES.map((name) => canonicalName(name)));
- * // ["Anger", "Disgust", "Fear", "Happiness", "Neutral", "Sadness", "Surprise"]
+ * assert.deepEqual(
+ *   SFEW_CLASSES.map((name) => canonicalName(name)),
+ *   ["Anger", "Disgust", "Fear", "Happiness", "Neutral", "Sadness", "Surprise"],
+ * );
  * ```
  */
 export const SFEW_CLASSES: readonly string[] = Object.freeze([
@@ -87,8 +94,9 @@ export const SFEW_CLASSES: readonly string[] = Object.freeze([
  *
  * @example Name the `emotion` column's value
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FER2013_CLASSES } from "./classes.ts";
- * console.assert(FER2013_CLASSES[3] === "Happy");
+ * assert.equal(FER2013_CLASSES[3], "Happy");
  * ```
  */
 export const FER2013_CLASSES: readonly string[] = Object.freeze([
@@ -106,9 +114,10 @@ export const FER2013_CLASSES: readonly string[] = Object.freeze([
  *
  * @example Map FER2013 labels to the canonical order
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CANONICAL_CLASSES, FER2013_CLASSES, labelMapping } from "./classes.ts";
  * const toCanonical = labelMapping(FER2013_CLASSES, CANONICAL_CLASSES);
- * console.assert(CANONICAL_CLASSES[toCanonical[0]] === "Anger");
+ * assert.equal(CANONICAL_CLASSES[toCanonical[0]], "Anger");
  * ```
  */
 export const CANONICAL_CLASSES: readonly string[] = AFFECTNET7_CLASSES;
@@ -138,9 +147,10 @@ const SYNONYMS: Record<string, string> = {
  *
  * @example Normalise class names
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalName } from "./classes.ts";
- * console.assert(canonicalName("Angry") === "Anger");
- * console.assert(canonicalName("cat") === undefined);
+ * assert.equal(canonicalName("Angry"), "Anger");
+ * assert.equal(canonicalName("cat"), undefined);
  * ```
  */
 export function canonicalName(name: string): string | undefined {
@@ -153,10 +163,11 @@ export function canonicalName(name: string): string | undefined {
  *
  * @example Evaluate an SFEW-trained model on RAF-DB labels
  * ```ts
+ * import assert from "node:assert/strict";
  * import { labelMapping, RAF_DB_CLASSES, SFEW_CLASSES } from "./classes.ts";
  * const sfewToRaf = labelMapping(SFEW_CLASSES, RAF_DB_CLASSES);
  * // SFEW 0 = Angry is RAF-DB 5 = Anger
- * console.assert(sfewToRaf[0] === 5);
+ * assert.equal(sfewToRaf[0], 5);
  * ```
  */
 export function labelMapping(from: readonly string[], to: readonly string[]): Int32Array {
@@ -164,28 +175,7 @@ export function labelMapping(from: readonly string[], to: readonly string[]): In
   return Int32Array.from(from, (name) => target.indexOf(canonicalName(name) ?? name));
 }
 
-/**
- * Options of {@linkcode toCanonical}.
- *
- * @example Drop AffectNet's Contempt images
- * ```ts
- * import { AFFECTNET8_CLASSES, toCanonical, type ToCanonicalOptions } from "./classes.ts";
- * import type { Dataset } from "./types.ts";
- * const labels = Int32Array.from([1, 7, 6]); // Happiness, Contempt, Anger
- * const dataset: Dataset = {
- *   name: "affectnet8",
- *   root: "/data/AffectNet",
- *   split: "val",
- *   classNames: AFFECTNET8_CLASSES,
- *   size: labels.length,
- *   labels,
- *   item: (i) => ({ index: i, label: labels[i], path: `${i}.jpg`, source: `${i}.jpg` }),
- * };
- * const options: ToCanonicalOptions = { dropUnknown: true };
- * const canonical = toCanonical(dataset, options);
- * console.assert(canonical.size === 2 && canonical.classNames[canonical.labels[1]] === "Anger");
- * ```
- */
+/** Options of {@linkcode toCanonical}. */
 export interface ToCanonicalOptions {
   /**
    * Drop the items whose class has no canonical counterpart (AffectNet's Contempt) instead of

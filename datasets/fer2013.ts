@@ -11,22 +11,7 @@ import { ListDataset, readText } from "./_list.ts";
 import { FER2013_CLASSES } from "./classes.ts";
 import { type Dataset, DatasetError, type RawImage } from "./types.ts";
 
-/**
- * Options of {@linkcode fer2013Csv}.
- *
- * @example The public test rows of a two-row CSV
- * ```ts
- * import { fer2013Csv, type Fer2013Options } from "./fer2013.ts";
- * const pixels = new Array(48 * 48).fill(128).join(" ");
- * const file = await Deno.makeTempFile({ suffix: ".csv" });
- * await Deno.writeTextFile(file, `emotion,pixels,Usage\n3,${pixels},Training\n6,${pixels},PublicTest\n`);
- * const options: Fer2013Options = { split: "val" };
- * const val = await fer2013Csv(file, options);
- * console.assert(val.size === 1 && val.classNames[val.labels[0]] === "Neutral");
- * console.assert(val.item(0).image?.width === 48);
- * await Deno.remove(file);
- * ```
- */
+/** Options of {@linkcode fer2013Csv}. */
 export interface Fer2013Options {
   /**
    * `"train"` (Usage Training), `"val"` (PublicTest), `"test"` (PrivateTest), a literal Usage value,
@@ -73,6 +58,27 @@ function parsePixels(text: string, out: Uint8Array, offset: number, file: string
  * import { fer2013Csv } from "./fer2013.ts";
  * const val = await fer2013Csv("/data/fer2013.csv", { split: "val" });
  * console.log(val.size, val.item(0).image?.width); // ..., 48
+ * ```
+ *
+ * @example A CSV of two rows
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { fer2013Csv } from "./fer2013.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = join(dir, "fer2013.csv");
+ * const pixels = (v: number) => Array(48 * 48).fill(v).join(" ");
+ * const rows = [`3,${pixels(200)},Training`, `6,${pixels(90)},PublicTest`];
+ * await Deno.writeTextFile(path, ["emotion,pixels,Usage", ...rows, ""].join("\n"));
+ * const train = await fer2013Csv(path, { split: "train" });
+ * assert.equal(train.size, 1);
+ * assert.equal(train.classNames[train.labels[0]], "Happy");
+ * const { image } = train.item(0);
+ * assert.equal(image?.width, 48);
+ * assert.equal(image?.data[0], 200);
+ * assert.equal((await fer2013Csv(path, { split: "val" })).classNames[0], "Angry");
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function fer2013Csv(path: string, options: Fer2013Options = {}): Promise<Dataset> {

@@ -8,50 +8,17 @@ import sharp, { type Sharp } from "sharp";
 import type { RgbImage } from "./transforms.ts";
 import { DatasetError, type DatasetItem, type RawImage } from "./types.ts";
 
-/**
- * How to resize while decoding.
- *
- * @example Resize the shorter side, keeping the aspect ratio
- * ```ts
- * import { decodeImage, type ResizeSpec } from "./image.ts";
- * const wide = { data: new Uint8Array(8 * 4 * 3), width: 8, height: 4, channels: 3 as const };
- * const resize: ResizeSpec = { shorter: 2 };
- * const image = await decodeImage(wide, { resize });
- * console.assert(image.width === 4 && image.height === 2);
- * ```
- */
+/** How to resize while decoding. */
 export type ResizeSpec =
   /** Exactly `width` x `height`, ignoring the aspect ratio (torchvision `Resize((h, w))`). */
   | { width: number; height: number }
   /** The shorter side to `shorter`, keeping the aspect ratio (torchvision `Resize(n)`). */
   | { shorter: number };
 
-/**
- * sharp's resampling kernels.
- *
- * @example Nearest-neighbour resizing keeps the exact pixel values
- * ```ts
- * import { decodeImage, type ResizeKernel } from "./image.ts";
- * const kernel: ResizeKernel = "nearest";
- * const grey = { data: new Uint8Array([0, 255, 255, 0]), width: 2, height: 2, channels: 1 as const };
- * const image = await decodeImage(grey, { resize: { width: 4, height: 4 }, kernel });
- * console.assert(image.data.every((v) => v === 0 || v === 255));
- * ```
- */
+/** sharp's resampling kernels. */
 export type ResizeKernel = "nearest" | "linear" | "cubic" | "mitchell" | "lanczos2" | "lanczos3";
 
-/**
- * Options of {@linkcode decodeImage}.
- *
- * @example Decode raw pixels to 4x4
- * ```ts
- * import { decodeImage, type DecodeOptions } from "./image.ts";
- * const options: DecodeOptions = { resize: { width: 4, height: 4 }, kernel: "linear" };
- * const raw = { data: new Uint8Array(8 * 8 * 3).fill(200), width: 8, height: 8, channels: 3 as const };
- * const image = await decodeImage(raw, options);
- * console.assert(image.width === 4 && image.data[0] === 200);
- * ```
- */
+/** Options of {@linkcode decodeImage}. */
 export interface DecodeOptions {
   /**
    * Resize while decoding; default: keep the size.
@@ -74,6 +41,19 @@ export interface DecodeOptions {
  * import { decodeImage } from "./image.ts";
  * const image = await decodeImage("face.jpg", { resize: { width: 112, height: 112 } });
  * console.log(image.width, image.data.length); // 112, 37632
+ * ```
+ *
+ * @example Decode raw grey pixels to RGB, resized
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeImage } from "./image.ts";
+ *
+ * const grey = { data: new Uint8Array(48 * 48).fill(100), width: 48, height: 48, channels: 1 as const };
+ * const image = await decodeImage(grey, { resize: { width: 16, height: 16 } });
+ * assert.equal(image.width, 16);
+ * assert.equal(image.data.length, 16 * 16 * 3);
+ * assert.deepEqual([...image.data.subarray(0, 3)], [100, 100, 100]);
+ * await assert.rejects(decodeImage(new Uint8Array([1, 2, 3])), /encoded image \(3 bytes\)/);
  * ```
  */
 export async function decodeImage(

@@ -11,27 +11,7 @@ import { join } from "node:path";
 import { ListDataset, readClassFolders } from "./_list.ts";
 import type { Dataset } from "./types.ts";
 
-/**
- * Options of {@linkcode imageFolder}.
- *
- * @example The `test` split of a folder tree, classes in a given order
- * ```ts
- * import { imageFolder, type ImageFolderOptions } from "./image_folder.ts";
- * const root = await Deno.makeTempDir();
- * for (const name of ["test/Neutral/1.jpg", "test/Happiness/2.jpg"]) {
- *   await Deno.mkdir(`${root}/${name.slice(0, name.lastIndexOf("/"))}`, { recursive: true });
- *   await Deno.writeFile(`${root}/${name}`, new Uint8Array()); // listing does not decode
- * }
- * const options: ImageFolderOptions = {
- *   split: "test",
- *   classNames: ["Neutral", "Happiness"],
- *   name: "my-faces",
- * };
- * const test = await imageFolder(root, options);
- * console.assert(test.name === "my-faces" && test.labels.join() === "1,0");
- * await Deno.remove(root, { recursive: true });
- * ```
- */
+/** Options of {@linkcode imageFolder}. */
 export interface ImageFolderOptions {
   /**
    * The split folder under the root.
@@ -60,6 +40,28 @@ export interface ImageFolderOptions {
  *   split: "train",
  *   classNames: ["Neutral", "Happiness", "Sadness", "Surprise", "Fear", "Disgust", "Anger"],
  * });
+ * ```
+ *
+ * @example A folder of three images in two classes
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import sharp from "sharp";
+ * import { imageFolder } from "./image_folder.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * const grey = { width: 8, height: 8, channels: 3 as const, background: "#808080" };
+ * const png = await sharp({ create: grey }).png().toBuffer();
+ * for (const [cls, file] of [["Happiness", "a.png"], ["Happiness", "b.png"], ["Neutral", "c.png"]]) {
+ *   await Deno.mkdir(join(root, "train", cls), { recursive: true });
+ *   await Deno.writeFile(join(root, "train", cls, file), png);
+ * }
+ * await Deno.writeTextFile(join(root, "train", "Neutral", "notes.txt"), "not an image");
+ * const train = await imageFolder(root);
+ * assert.deepEqual(train.classNames, ["Happiness", "Neutral"]); // sorted folder names
+ * assert.equal(train.size, 3);
+ * assert.deepEqual([...train.labels].sort(), [0, 0, 1]);
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function imageFolder(root: string, options: ImageFolderOptions = {}): Promise<Dataset> {

@@ -7,17 +7,7 @@
  */
 import { Random } from "../engine/random.ts";
 
-/**
- * Options of {@linkcode applyLabelNoise}.
- *
- * @example Flip 30% of ten labels, seeded
- * ```ts
- * import { applyLabelNoise, type LabelNoiseOptions } from "./label_noise.ts";
- * const options: LabelNoiseOptions = { fraction: 0.3, numClasses: 7, seed: 2 };
- * const { flipped } = applyLabelNoise(new Int32Array(10), options);
- * console.assert(flipped.length === 3);
- * ```
- */
+/** Options of {@linkcode applyLabelNoise}. */
 export interface LabelNoiseOptions {
   /** Fraction of labels to flip, 0..1; exactly `round(fraction * N)` are flipped. */
   fraction: number;
@@ -30,19 +20,7 @@ export interface LabelNoiseOptions {
   seed?: number;
 }
 
-/**
- * The noisy labels and which of them were flipped.
- *
- * @example Tell clean samples from noisy ones
- * ```ts
- * import { applyLabelNoise, type LabelNoiseResult } from "./label_noise.ts";
- * const clean = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 0, 1, 2]);
- * const noisy: LabelNoiseResult = applyLabelNoise(clean, { fraction: 0.2, numClasses: 7 });
- * const cleanIndices = clean.map((_, i) => i).filter((i) => noisy.isFlipped[i] === 0);
- * console.assert(cleanIndices.length === 8);
- * console.assert(noisy.flipped.every((i) => noisy.labels[i] !== clean[i]));
- * ```
- */
+/** The noisy labels and which of them were flipped. */
 export interface LabelNoiseResult {
   /** The new labels (a copy; the input is untouched). */
   labels: Int32Array;
@@ -58,11 +36,12 @@ export interface LabelNoiseResult {
  *
  * @example Flip 20% of the labels
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyLabelNoise } from "./label_noise.ts";
  * const labels = new Int32Array(100);
  * const noisy = applyLabelNoise(labels, { fraction: 0.2, numClasses: 7, seed: 1 });
- * console.assert(noisy.flipped.length === 20);
- * console.assert(noisy.labels.filter((l) => l !== 0).length === 20);
+ * assert.equal(noisy.flipped.length, 20);
+ * assert.equal(noisy.labels.filter((l) => l !== 0).length, 20);
  * ```
  */
 export function applyLabelNoise(labels: ArrayLike<number>, options: LabelNoiseOptions): LabelNoiseResult {

@@ -15,38 +15,7 @@ import { ImagePipeline, type PipelineOptions } from "./pipeline.ts";
 import { type Sampler, sequentialSampler } from "./samplers.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/**
- * One batch: plain typed arrays, NHWC, ready to become tensors.
- *
- * @example Turn a batch into tensors
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { type Batch, DataLoader } from "./loader.ts";
- * import type { Dataset } from "./types.ts";
- * const labels = Int32Array.from([0, 1, 1]);
- * const dataset: Dataset = {
- *   name: "inline",
- *   root: "memory",
- *   split: "train",
- *   classNames: ["a", "b"],
- *   size: 3,
- *   labels,
- *   item: (i) => ({
- *     index: i,
- *     label: labels[i],
- *     image: { data: new Uint8Array(8 * 8).fill(80 * i), width: 8, height: 8, channels: 1 },
- *     source: `#${i}`,
- *   }),
- * };
- * const loader = new DataLoader(dataset, { batchSize: 2, pipeline: { size: 8 } });
- * for await (const batch of loader.batches(0)) {
- *   const b: Batch = batch;
- *   const images = tf.tensor4d(b.images, b.shape);
- *   console.log(images.shape, Array.from(b.labels)); // [2, 8, 8, 3] [0, 1], then [1, 8, 8, 3] [1]
- *   images.dispose();
- * }
- * ```
- */
+/** One batch: plain typed arrays, NHWC, ready to become tensors. */
 export interface Batch {
   /** Normalised pixels, `shape` row-major. */
   images: Float32Array;
@@ -62,37 +31,7 @@ export interface Batch {
   distributions?: Float32Array;
 }
 
-/**
- * A sample left out because its image could not be decoded (`skipCorrupt`).
- *
- * @example Skip an image that cannot be decoded
- * ```ts
- * import { DataLoader, type SkippedItem } from "./loader.ts";
- * import type { Dataset } from "./types.ts";
- * const dataset: Dataset = {
- *   name: "broken",
- *   root: "memory",
- *   split: "train",
- *   classNames: ["a", "b"],
- *   size: 2,
- *   labels: Int32Array.from([0, 1]),
- *   item: (i) =>
- *     i === 0
- *       ? { index: 0, label: 0, path: "/nonexistent/face.jpg", source: "/nonexistent/face.jpg" }
- *       : {
- *         index: 1,
- *         label: 1,
- *         image: { data: new Uint8Array(4 * 4 * 3), width: 4, height: 4, channels: 3 },
- *         source: "#1",
- *       },
- * };
- * const loader = new DataLoader(dataset, { batchSize: 2, pipeline: { size: 4 }, skipCorrupt: true });
- * for await (const batch of loader.batches(0)) console.assert(batch.labels.length === 1);
- * const skipped: SkippedItem[] = loader.skipped;
- * console.assert(skipped.length === 1 && skipped[0].index === 0);
- * console.log(skipped[0].message);
- * ```
- */
+/** A sample left out because its image could not be decoded (`skipCorrupt`). */
 export interface SkippedItem {
   /** Dataset index. */
   index: number;
@@ -102,42 +41,7 @@ export interface SkippedItem {
   message: string;
 }
 
-/**
- * Options of {@linkcode DataLoader}.
- *
- * @example Shuffled training batches of a small in-memory dataset
- * ```ts
- * import { DataLoader, type DataLoaderOptions } from "./loader.ts";
- * import { shuffleSampler } from "./samplers.ts";
- * import type { Dataset } from "./types.ts";
- * const labels = Int32Array.from([0, 1, 0, 1, 0]);
- * const dataset: Dataset = {
- *   name: "inline",
- *   root: "memory",
- *   split: "train",
- *   classNames: ["a", "b"],
- *   size: labels.length,
- *   labels,
- *   item: (i) => ({
- *     index: i,
- *     label: labels[i],
- *     image: { data: new Uint8Array(6 * 6 * 3).fill(40 * i), width: 6, height: 6, channels: 3 },
- *     source: `#${i}`,
- *   }),
- * };
- * const options: DataLoaderOptions = {
- *   batchSize: 2,
- *   pipeline: { size: 4, hflip: 0.5 },
- *   sampler: shuffleSampler(dataset.size, { seed: 1 }),
- *   dropLast: true,
- *   prefetch: 1,
- *   seed: 1,
- * };
- * const loader = new DataLoader(dataset, options);
- * console.assert(loader.length === 2);
- * for await (const batch of loader.batches(0)) console.assert(batch.shape[0] === 2);
- * ```
- */
+/** Options of {@linkcode DataLoader}. */
 export interface DataLoaderOptions {
   /**
    * Images per batch.
@@ -182,8 +86,9 @@ export interface DataLoaderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { repeatLabels } from "./loader.ts";
- * console.assert(repeatLabels(Int32Array.from([3, 5]), 2).join() === "3,3,5,5");
+ * assert.equal(repeatLabels(Int32Array.from([3, 5]), 2).join(), "3,3,5,5");
  * ```
  */
 export function repeatLabels(labels: Int32Array, crops: number): Int32Array {
@@ -197,11 +102,16 @@ export function repeatLabels(labels: Int32Array, crops: number): Int32Array {
  *
  * @example Train-time batches of RAF-DB, reshuffled each epoch
  * ```ts ignore
- * import { DataLoader, rafDb, referencePipelineOptions, shuffleSampler } from "./mod.ts";
+ * import { DataLoader, rafDb, shuffleSampler } from "./mod.ts";
  * const train = await rafDb("/data/raf-basic", { split: "train" });
  * const loader = new DataLoader(train, {
  *   batchSize: 64,
- *   pipeline: referencePipelineOptions("rafdb", { size: 112 }).train,
+ *   pipeline: {
+ *     size: 112,
+ *     randAugment: "rand-m5-n3-mstd0.5",
+ *     hflip: 0.5,
+ *     erasing: { p: 0.5, scale: [0.02, 0.25] },
+ *   },
  *   sampler: shuffleSampler(train.size, { seed: 1 }),
  *   dropLast: true,
  *   seed: 1,
@@ -211,6 +121,26 @@ export function repeatLabels(labels: Int32Array, crops: number): Int32Array {
  *     console.log(batch.shape, batch.labels.length);
  *   }
  * }
+ * ```
+ *
+ * @example Batches of a dataset held in memory
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Dataset } from "./types.ts";
+ * import { DataLoader } from "./loader.ts";
+ *
+ * // a 4x4 mid-grey image in memory (datasets read files; FER2013 carries pixels like this)
+ * const image = { data: new Uint8Array(4 * 4 * 3).fill(128), width: 4, height: 4, channels: 3 as const };
+ * const labels = Int32Array.from([0, 1, 0, 1, 1]);
+ * const dataset: Dataset = {
+ *   name: "memory", root: "memory", split: "train", classNames: ["Neutral", "Happiness"], size: 5, labels,
+ *   item: (i) => ({ index: i, label: labels[i], image, source: `memory #${i}` }),
+ * };
+ * const loader = new DataLoader(dataset, { batchSize: 2, pipeline: { size: 8 } });
+ * assert.equal(loader.length, 3); // the last batch holds one image
+ * const shapes = [];
+ * for await (const batch of loader.batches(0)) shapes.push(batch.shape);
+ * assert.deepEqual(shapes, [[2, 8, 8, 3], [2, 8, 8, 3], [1, 8, 8, 3]]);
  * ```
  */
 export class DataLoader {

@@ -6,11 +6,17 @@
  *
  * @example Load RAF-DB and iterate over training batches
  * ```ts ignore
- * import { DataLoader, openDataset, referencePipelineOptions, shuffleSampler } from "./mod.ts";
+ * import { DataLoader, openDataset, shuffleSampler } from "./mod.ts";
  * const train = await openDataset({ type: "rafdb", path: "/data/raf-basic", split: "train" });
  * const loader = new DataLoader(train, {
  *   batchSize: 64,
- *   pipeline: referencePipelineOptions("rafdb", { size: 112 }).train,
+ *   // the RAF-DB training recipe (`pipelineOptions(config).train` of `experiments/run.ts` for a config)
+ *   pipeline: {
+ *     size: 112,
+ *     randAugment: "rand-m5-n3-mstd0.5",
+ *     hflip: 0.5,
+ *     erasing: { p: 0.5, scale: [0.02, 0.25] },
+ *   },
  *   sampler: shuffleSampler(train.size, { seed: 0 }),
  *   dropLast: true,
  * });

@@ -11,28 +11,7 @@ import { rafDb } from "./raf_db.ts";
 import { sfew } from "./sfew.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/**
- * What {@linkcode openDataset} needs.
- *
- * @example Open a class-per-folder tree with a fixed class order
- * ```ts
- * import { openDataset, type OpenDatasetOptions } from "./open.ts";
- * const root = await Deno.makeTempDir();
- * for (const name of ["Happy/a.png", "Sad/b.png", "Sad/c.png"]) {
- *   await Deno.mkdir(`${root}/train/${name.split("/")[0]}`, { recursive: true });
- *   await Deno.writeFile(`${root}/train/${name}`, new Uint8Array()); // listing does not decode
- * }
- * const options: OpenDatasetOptions = {
- *   type: "folder",
- *   path: root,
- *   split: "train",
- *   classNames: ["Sad", "Happy"],
- * };
- * const dataset = await openDataset(options);
- * console.assert(dataset.size === 3 && dataset.labels.join() === "1,0,0");
- * await Deno.remove(root, { recursive: true });
- * ```
- */
+/** What {@linkcode openDataset} needs. */
 export interface OpenDatasetOptions {
   /** A registered type: `rafdb`, `affectnet7`, `affectnet8`, `sfew`, `folder`, `fer2013`, ... */
   type: string;
@@ -50,45 +29,66 @@ export interface OpenDatasetOptions {
   classNames?: readonly string[];
 }
 
-/**
- * A function that opens one registered dataset type.
- *
- * @example An opener for datasets kept in memory
- * ```ts
- * import { type DatasetOpener, openDataset, registerDatasetType } from "./open.ts";
- * const memory: DatasetOpener = ({ path, split = "train" }) => {
- *   const labels = Int32Array.from([0, 1]);
- *   return Promise.resolve({
- *     name: "memory",
- *     root: path,
- *     split,
- *     classNames: ["Neutral", "Happiness"],
- *     size: labels.length,
- *     labels,
- *     item: (i: number) => ({ index: i, label: labels[i], path: `${path}/${i}.png`, source: `${i}.png` }),
- *   });
- * };
- * registerDatasetType("memory", memory);
- * const dataset = await openDataset({ type: "memory", path: "faces" });
- * console.assert(dataset.size === 2 && dataset.item(1).path === "faces/1.png");
- * ```
- */
+/** A function that opens one registered dataset type. */
 export type DatasetOpener = (options: OpenDatasetOptions) => Promise<Dataset>;
 
-const OPENERS = new Map<string, DatasetOpener>();
+const OPENERS = new Map<string, { opener: DatasetOpener; evalSplit: string }>();
+
+/** Options of {@linkcode registerDatasetType}. */
+export interface RegisterDatasetTypeOptions {
+  /**
+   * The split a training run evaluates on (AffectNet and SFEW have no test split: `val`).
+   *
+   * @default {"test"}
+   */
+  evalSplit?: string;
+}
 
 /**
- * Registers a dataset type for {@linkcode openDataset} (an existing name is replaced).
+ * Registers a dataset type for {@linkcode openDataset} (an existing name is replaced). A config selects
+ * it as `data.dataset`; a plugin module (a config's `plugins`, `--plugin FILE`) may register one before
+ * its config is validated.
  *
  * @example Register a dataset stored in RAF-DB's layout under another name
  * ```ts
- * import { openDataset, rafDb, registerDatasetType } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { datasetTypes, rafDb, registerDatasetType } from "./mod.ts";
  * registerDatasetType("myfaces", ({ path, split }) =>
  *   rafDb(path, { split: split as "train" | "test", name: "myfaces" }));
+ * assert.ok(datasetTypes().includes("myfaces"));
  * ```
  */
-export function registerDatasetType(type: string, opener: DatasetOpener): void {
-  OPENERS.set(type, opener);
+export function registerDatasetType(
+  type: string,
+  opener: DatasetOpener,
+  options: RegisterDatasetTypeOptions = {},
+): void {
+  if (typeof type !== "string" || type.length === 0) {
+    throw new DatasetError(
+      `registerDatasetType: the type must be a non-empty string, got ${JSON.stringify(type)}`,
+    );
+  }
+  if (typeof opener !== "function") {
+    throw new DatasetError(`registerDatasetType: the opener of "${type}" must be a function`);
+  }
+  const { evalSplit = "test" } = options;
+  OPENERS.set(type, { opener, evalSplit });
+}
+
+/**
+ * The split a training run of a registered dataset type evaluates on (`test`, or `val` for AffectNet
+ * and SFEW); undefined for a type that is not registered.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { datasetEvalSplit } from "./open.ts";
+ * assert.equal(datasetEvalSplit("rafdb"), "test");
+ * assert.equal(datasetEvalSplit("sfew"), "val");
+ * ```
+ */
+export function datasetEvalSplit(type: string): string | undefined {
+  return OPENERS.get(type)?.evalSplit;
 }
 
 /**
@@ -96,8 +96,9 @@ export function registerDatasetType(type: string, opener: DatasetOpener): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { datasetTypes } from "./open.ts";
- * console.assert(datasetTypes().includes("rafdb"));
+ * assert.ok(datasetTypes().includes("rafdb"));
  * ```
  */
 export function datasetTypes(): string[] {
@@ -118,12 +119,18 @@ registerDatasetType("rafdb", ({ path, split = "train" }) => rafDb(path, { split:
 registerDatasetType(
   "affectnet7",
   ({ path, split = "train" }) => affectNet(path, { split: valSplit(split, path), classes: 7 }),
+  { evalSplit: "val" },
 );
 registerDatasetType(
   "affectnet8",
   ({ path, split = "train" }) => affectNet(path, { split: valSplit(split, path), classes: 8 }),
+  { evalSplit: "val" },
 );
-registerDatasetType("sfew", ({ path, split = "train" }) => sfew(path, { split: valSplit(split, path) }));
+registerDatasetType(
+  "sfew",
+  ({ path, split = "train" }) => sfew(path, { split: valSplit(split, path) }),
+  { evalSplit: "val" },
+);
 registerDatasetType(
   "folder",
   ({ path, split = "train", classNames }) => imageFolder(path, { split, classNames }),
@@ -138,9 +145,19 @@ registerDatasetType("fer2013", ({ path, split = "train" }) => fer2013Csv(path, {
  * import { openDataset } from "./open.ts";
  * const test = await openDataset({ type: "rafdb", path: "/data/raf-basic", split: "test" });
  * ```
+ *
+ * @example An unknown type is refused with the known ones
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { openDataset } from "./open.ts";
+ * await assert.rejects(
+ *   openDataset({ type: "rafbd", path: "/data/raf-basic" }),
+ *   /unknown dataset type "rafbd" \(known: .*rafdb/,
+ * );
+ * ```
  */
 export async function openDataset(options: OpenDatasetOptions): Promise<Dataset> {
-  const opener = OPENERS.get(options.type);
+  const opener = OPENERS.get(options.type)?.opener;
   if (!opener) {
     throw new DatasetError(`unknown dataset type "${options.type}" (known: ${datasetTypes().join(", ")})`);
   }

@@ -26,26 +26,7 @@ import {
 } from "./transforms.ts";
 import type { DatasetItem } from "./types.ts";
 
-/**
- * Options of {@linkcode ImagePipeline}.
- *
- * @example Augment a raw 16x16 image into a float buffer
- * ```ts
- * import { Random } from "../engine/random.ts";
- * import { ImagePipeline, type PipelineOptions } from "./pipeline.ts";
- * const options: PipelineOptions = {
- *   size: 8,
- *   randAugment: "rand-m5-n3-mstd0.5",
- *   hflip: 0.5,
- *   erasing: { p: 0.5, scale: [0.02, 0.25] },
- * };
- * const pipeline = new ImagePipeline(options);
- * const image = { data: new Uint8Array(16 * 16 * 3).fill(120), width: 16, height: 16, channels: 3 as const };
- * const out = new Float32Array(pipeline.floatsPerItem);
- * await pipeline.process({ index: 0, label: 0, image, source: "inline" }, new Random(1), { out });
- * console.assert(out.length === 8 * 8 * 3);
- * ```
- */
+/** Options of {@linkcode ImagePipeline}. */
 export interface PipelineOptions {
   /**
    * Output side in pixels (images are `size` x `size`).
@@ -94,24 +75,7 @@ export interface PipelineOptions {
   kernel?: ResizeKernel;
 }
 
-/**
- * Where {@linkcode ImagePipeline.process} writes an item's floats.
- *
- * @example Write two items into one batch buffer
- * ```ts
- * import { Random } from "../engine/random.ts";
- * import { ImagePipeline, type PipelineTarget } from "./pipeline.ts";
- * const pipeline = new ImagePipeline({ size: 4 });
- * const batch = new Float32Array(2 * pipeline.floatsPerItem);
- * for (const index of [0, 1]) {
- *   const data = new Uint8Array(4 * 4 * 3).fill(255 * index);
- *   const image = { data, width: 4, height: 4, channels: 3 as const };
- *   const target: PipelineTarget = { out: batch, offset: index * pipeline.floatsPerItem };
- *   await pipeline.process({ index, label: 0, image, source: `#${index}` }, new Random(index), target);
- * }
- * console.assert(batch[0] < 0 && batch[pipeline.floatsPerItem] > 0);
- * ```
- */
+/** Where {@linkcode ImagePipeline.process} writes an item's floats. */
 export interface PipelineTarget {
   /** The buffer (e.g. a whole batch). */
   out: Float32Array;
@@ -133,6 +97,24 @@ export interface PipelineTarget {
  * const out = new Float32Array(pipeline.floatsPerItem);
  * const item = { index: 0, label: 0, path: "face.jpg", source: "face.jpg" };
  * await pipeline.process(item, new Random(1), { out });
+ * ```
+ *
+ * @example Resize and normalise an image in memory
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Random } from "../engine/random.ts";
+ * import { IMAGENET_MEAN, IMAGENET_STD } from "./transforms.ts";
+ * import { ImagePipeline } from "./pipeline.ts";
+ *
+ * // a 4x4 mid-grey image in memory (datasets read files; FER2013 carries pixels like this)
+ * const image = { data: new Uint8Array(4 * 4 * 3).fill(128), width: 4, height: 4, channels: 3 as const };
+ * const pipeline = new ImagePipeline({ size: 8 });
+ * assert.equal(pipeline.floatsPerItem, 8 * 8 * 3);
+ * const out = new Float32Array(pipeline.floatsPerItem);
+ * await pipeline.process({ index: 0, label: 0, image, source: "memory" }, new Random(1), { out });
+ * // every pixel of the red channel: (128 / 255 - mean) / std
+ * const red = (128 / 255 - IMAGENET_MEAN[0]) / IMAGENET_STD[0];
+ * assert.ok(Math.abs(out[0] - red) < 1e-3 && Math.abs(out[out.length - 3] - red) < 1e-3);
  * ```
  */
 export class ImagePipeline {
@@ -220,72 +202,4 @@ export class ImagePipeline {
       }
     });
   }
-}
-
-/**
- * The datasets whose reference training recipe {@linkcode referencePipelineOptions} knows.
- *
- * @example The evaluation pipeline of each recipe
- * ```ts
- * import { ImagePipeline, type ReferenceRecipe, referencePipelineOptions } from "./pipeline.ts";
- * const recipes: ReferenceRecipe[] = ["rafdb", "affectnet", "sfew"];
- * for (const recipe of recipes) {
- *   const pipeline = new ImagePipeline(referencePipelineOptions(recipe, { size: 112 }).eval);
- *   console.log(recipe, pipeline.crops); // SFEW evaluates on ten crops
- * }
- * ```
- */
-export type ReferenceRecipe = "rafdb" | "affectnet" | "sfew";
-
-/**
- * Train and evaluation pipeline options of one recipe.
- *
- * @example Turn off erasing in the training pipeline of a recipe
- * ```ts
- * import { type RecipePipelines, referencePipelineOptions } from "./pipeline.ts";
- * const reference: RecipePipelines = referencePipelineOptions("affectnet", { size: 112 });
- * const pipelines: RecipePipelines = { ...reference, train: { ...reference.train, erasing: null } };
- * console.assert(pipelines.train.randAugment === "rand-m5-n3-mstd0.5" && pipelines.eval.hflip === 0);
- * ```
- */
-export interface RecipePipelines {
-  /** Training: RandAugment, flip, erasing (and TenCrop for SFEW). */
-  train: PipelineOptions;
-  /** Evaluation: resize and normalise (TenCrop for SFEW). */
-  eval: PipelineOptions;
-}
-
-/**
- * The reference code's transforms: RAF-DB and AffectNet train with `rand-m5-n3-mstd0.5`, flip 0.5
- * and erasing (p 0.5, scale 0.02-0.25) on one resized crop; SFEW trains with `rand-m3-n5-mstd0.5`
- * on each of ten crops and evaluates on ten crops. RandAugment uses `translate_const` 117 and fill
- * (124, 116, 104).
- *
- * @example The RAF-DB pipelines at 112 pixels
- * ```ts
- * import { ImagePipeline, referencePipelineOptions } from "./pipeline.ts";
- * const { train, eval: test } = referencePipelineOptions("rafdb", { size: 112 });
- * const pipeline = new ImagePipeline(train);
- * console.assert(pipeline.crops === 1 && test.randAugment === null);
- * ```
- */
-export function referencePipelineOptions(
-  recipe: ReferenceRecipe,
-  options: { size?: number } = {},
-): RecipePipelines {
-  const size = options.size ?? 224;
-  const randAugmentHparams: Partial<RandAugmentHparams> = { translateConst: 117, imgMean: [124, 116, 104] };
-  const erasing: RandomErasingOptions = { p: 0.5, scale: [0.02, 0.25], ratio: [0.3, 3.3], value: 0 };
-  const sfew = recipe === "sfew";
-  return {
-    train: {
-      size,
-      randAugment: sfew ? "rand-m3-n5-mstd0.5" : "rand-m5-n3-mstd0.5",
-      randAugmentHparams,
-      hflip: 0.5,
-      erasing,
-      tenCrop: sfew,
-    },
-    eval: { size, randAugment: null, hflip: 0, erasing: null, tenCrop: sfew },
-  };
 }

@@ -19,23 +19,7 @@ import { exists, ListDataset, readText } from "./_list.ts";
 import { canonicalName, RAF_DB_CLASSES } from "./classes.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/**
- * Options of {@linkcode rafDb}.
- *
- * @example Open the test split of a tiny RAF-DB tree under another name
- * ```ts
- * import { rafDb, RAF_DB_LABEL_FILE, type RafDbOptions } from "./raf_db.ts";
- * const root = await Deno.makeTempDir();
- * await Deno.mkdir(`${root}/EmoLabel`);
- * const lines = "train_00001.jpg 4\ntest_0001.jpg 1\ntest_0002.jpg 7\n";
- * await Deno.writeTextFile(`${root}/${RAF_DB_LABEL_FILE}`, lines);
- * const options: RafDbOptions = { split: "test", name: "raf-subset" };
- * const test = await rafDb(root, options);
- * console.assert(test.name === "raf-subset" && test.size === 2 && test.labels.join() === "0,6");
- * console.log(test.item(0).path); // <root>/Image/aligned/test_0001_aligned.jpg
- * await Deno.remove(root, { recursive: true });
- * ```
- */
+/** Options of {@linkcode rafDb}. */
 export interface RafDbOptions {
   /**
    * `"train"` (names starting with `train`) or `"test"` (names starting with `test`; `"val"` is
@@ -51,15 +35,7 @@ export interface RafDbOptions {
 }
 
 /**
- * The label file, relative to the root.
- *
- * @example Where the labels of a RAF-DB copy are
- * ```ts
- * import { join } from "node:path";
- * import { RAF_DB_LABEL_FILE } from "./raf_db.ts";
- * const file = join("/data/raf-basic", RAF_DB_LABEL_FILE);
- * console.log(file); // /data/raf-basic/EmoLabel/list_patition_label.txt
- * ```
+ * The label file, relative to the root (for example `/data/raf-basic/EmoLabel/list_patition_label.txt`).
  */
 export const RAF_DB_LABEL_FILE = "EmoLabel/list_patition_label.txt";
 
@@ -68,6 +44,7 @@ export const RAF_DB_LABEL_FILE = "EmoLabel/list_patition_label.txt";
  *
  * @example Ground-truth distributions beside the labels
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DISTRIBUTIONS_FILE, rafDb, RAF_DB_LABEL_FILE } from "./raf_db.ts";
  * const root = await Deno.makeTempDir();
  * await Deno.mkdir(`${root}/EmoLabel`);
@@ -77,7 +54,7 @@ export const RAF_DB_LABEL_FILE = "EmoLabel/list_patition_label.txt";
  *   "file,Surprise,Fear,Disgust,Happiness,Sadness,Anger,Neutral\ntrain_00001.jpg,0.1,0,0,0.8,0,0,0.1\n",
  * );
  * const train = await rafDb(root);
- * console.assert(Math.abs(train.distributions![0][3] - 0.8) < 1e-6);
+ * assert.ok(Math.abs(train.distributions![0][3] - 0.8) < 1e-6);
  * await Deno.remove(root, { recursive: true });
  * ```
  */
@@ -98,6 +75,25 @@ function stemOf(name: string): string {
  * import { rafDb } from "./raf_db.ts";
  * const train = await rafDb("/data/raf-basic", { split: "train" });
  * console.log(train.size, train.classNames[train.labels[0]]);
+ * ```
+ *
+ * @example The splits of a label file
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { RAF_DB_LABEL_FILE, rafDb } from "./raf_db.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * await Deno.mkdir(join(root, "EmoLabel"));
+ * const lines = ["train_00001.jpg 4", "train_00002.jpg 7", "test_0001.jpg 1"];
+ * await Deno.writeTextFile(join(root, RAF_DB_LABEL_FILE), lines.join("\n") + "\n");
+ * const train = await rafDb(root, { split: "train" });
+ * assert.equal(train.size, 2);
+ * assert.deepEqual(train.labels.map((l) => l), Int32Array.from([3, 6])); // labels 1..7 stored minus 1
+ * assert.equal(train.classNames[train.labels[0]], "Happiness");
+ * assert.equal(train.item(0).path, join(root, "Image", "aligned", "train_00001_aligned.jpg"));
+ * assert.equal((await rafDb(root, { split: "test" })).size, 1);
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function rafDb(root: string, options: RafDbOptions = {}): Promise<Dataset> {
@@ -161,27 +157,7 @@ export async function rafDb(root: string, options: RafDbOptions = {}): Promise<D
   });
 }
 
-/**
- * Which rows and columns {@linkcode readDistributions} returns.
- *
- * @example Read rows in the canonical class order
- * ```ts
- * import { CANONICAL_CLASSES } from "./classes.ts";
- * import { readDistributions, type ReadDistributionsOptions } from "./raf_db.ts";
- * const file = await Deno.makeTempFile({ suffix: ".csv" });
- * await Deno.writeTextFile(
- *   file,
- *   "file,Surprise,Fear,Disgust,Happiness,Sadness,Anger,Neutral\ntrain_00001.jpg,0.1,0,0,0.8,0,0,0.1\n",
- * );
- * const options: ReadDistributionsOptions = {
- *   names: ["train_00001_aligned.jpg"],
- *   classNames: CANONICAL_CLASSES,
- * };
- * const [row] = await readDistributions(file, options);
- * console.assert(Math.abs(row[1] - 0.8) < 1e-6); // Happiness is canonical class 1
- * await Deno.remove(file);
- * ```
- */
+/** Which rows and columns {@linkcode readDistributions} returns. */
 export interface ReadDistributionsOptions {
   /** The image file names, one row each, in this order. */
   names: readonly string[];
@@ -203,6 +179,29 @@ export interface ReadDistributionsOptions {
  *   classNames: RAF_DB_CLASSES,
  * });
  * console.log(rows[0]); // Float32Array of 7 probabilities
+ * ```
+ *
+ * @example Rows by file stem, columns in another class order
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { readDistributions } from "./raf_db.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const file = join(dir, "distributions.csv");
+ * const csv = ["file,Happiness,Sadness", "train_00001.jpg,0.75,0.25", "train_00002.jpg,0.5,0.5"];
+ * await Deno.writeTextFile(file, csv.join("\n") + "\n");
+ * const rows = await readDistributions(file, {
+ *   names: ["train_00002_aligned.jpg", "train_00001"],
+ *   classNames: ["Sadness", "Happiness"],
+ * });
+ * assert.deepEqual(rows.map((row) => [...row]), [[0.5, 0.5], [0.25, 0.75]]);
+ * await Deno.writeTextFile(file, "file,Happiness,Sadness\ntrain_00001.jpg,3,1\n");
+ * await assert.rejects(
+ *   readDistributions(file, { names: ["train_00001"], classNames: ["Happiness", "Sadness"] }),
+ *   /distributions\.csv:2: probabilities sum to 4, not 1/,
+ * );
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function readDistributions(

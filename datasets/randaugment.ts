@@ -40,18 +40,7 @@ import {
   translateY,
 } from "./transforms.ts";
 
-/**
- * Names of the operations RandAugment can draw.
- *
- * @example Apply one named operation
- * ```ts
- * import { applyOp, type RandAugmentOpName } from "./randaugment.ts";
- * import { rgbImage } from "./transforms.ts";
- * const name: RandAugmentOpName = "Posterize";
- * const out = applyOp(rgbImage(new Uint8Array([255, 130, 7]), 1, 1), { name, arg: 1 });
- * console.assert(out.data.join() === "128,128,0");
- * ```
- */
+/** Names of the operations RandAugment can draw. */
 export type RandAugmentOpName =
   | "AutoContrast"
   | "Equalize"
@@ -82,9 +71,10 @@ export type RandAugmentOpName =
  *
  * @example The operations of `rand-m9-n2`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRandAugment, RAND_TRANSFORMS } from "./randaugment.ts";
- * console.assert(RAND_TRANSFORMS.length === 15);
- * console.assert(parseRandAugment("rand-m9-n2").ops === RAND_TRANSFORMS);
+ * assert.equal(RAND_TRANSFORMS.length, 15);
+ * assert.equal(parseRandAugment("rand-m9-n2").ops, RAND_TRANSFORMS);
  * ```
  */
 export const RAND_TRANSFORMS: readonly RandAugmentOpName[] = Object.freeze([
@@ -110,9 +100,11 @@ export const RAND_TRANSFORMS: readonly RandAugmentOpName[] = Object.freeze([
  *
  * @example Selected by `inc1`
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRandAugment, RAND_INCREASING_TRANSFORMS } from "./randaugment.ts";
  * const config = parseRandAugment("rand-m9-n2-inc1");
- * console.assert(config.ops === RAND_INCREASING_TRANSFORMS && config.ops.includes("PosterizeIncreasing"));
+ * assert.equal(config.ops, RAND_INCREASING_TRANSFORMS);
+ * assert.ok(config.ops.includes("PosterizeIncreasing"));
  * ```
  */
 export const RAND_INCREASING_TRANSFORMS: readonly RandAugmentOpName[] = Object.freeze([
@@ -152,22 +144,7 @@ const CHOICE_WEIGHTS_0: Partial<Record<RandAugmentOpName, number>> = {
   Invert: 0,
 };
 
-/**
- * timm's hyper-parameters of the operations.
- *
- * @example Hyper-parameters for 112-pixel faces
- * ```ts
- * import { parseRandAugment, type RandAugmentHparams } from "./randaugment.ts";
- * const hparams: RandAugmentHparams = {
- *   translateConst: 117,
- *   translatePct: 0.45,
- *   imgMean: [124, 116, 104],
- *   interpolation: "bilinear",
- * };
- * const config = parseRandAugment("rand-m5-n3", hparams);
- * console.assert(config.hparams.interpolation === "bilinear");
- * ```
- */
+/** timm's hyper-parameters of the operations. */
 export interface RandAugmentHparams {
   /**
    * Largest absolute translation in pixels of TranslateX/TranslateY (not in the `rand` policy).
@@ -191,27 +168,7 @@ export interface RandAugmentHparams {
   interpolation: Interpolation | "random";
 }
 
-/**
- * A parsed RandAugment configuration.
- *
- * @example Build a configuration without a string
- * ```ts
- * import { DEFAULT_HPARAMS, RAND_TRANSFORMS, RandAugment, type RandAugmentConfig } from "./randaugment.ts";
- * import { Random } from "../engine/random.ts";
- * import { rgbImage } from "./transforms.ts";
- * const config: RandAugmentConfig = {
- *   ops: RAND_TRANSFORMS,
- *   magnitude: 5,
- *   numOps: 2,
- *   magnitudeStd: 0.5,
- *   magnitudeMax: 10,
- *   prob: 1,
- *   hparams: DEFAULT_HPARAMS,
- * };
- * const out = new RandAugment(config).apply(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), new Random(0));
- * console.assert(out.width === 4);
- * ```
- */
+/** A parsed RandAugment configuration. */
 export interface RandAugmentConfig {
   /** Operations to draw from. */
   ops: readonly RandAugmentOpName[];
@@ -238,9 +195,10 @@ const LEVEL_DENOM = 10;
  *
  * @example Override one hyper-parameter, keep the rest
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_HPARAMS, parseRandAugment } from "./randaugment.ts";
  * const config = parseRandAugment("rand-m5-n3", { ...DEFAULT_HPARAMS, translatePct: 0.3 });
- * console.assert(config.hparams.translateConst === DEFAULT_HPARAMS.translateConst);
+ * assert.equal(config.hparams.translateConst, DEFAULT_HPARAMS.translateConst);
  * ```
  */
 export const DEFAULT_HPARAMS: Readonly<RandAugmentHparams> = Object.freeze({
@@ -255,9 +213,12 @@ export const DEFAULT_HPARAMS: Readonly<RandAugmentHparams> = Object.freeze({
  *
  * @example The paper's RAF-DB setting
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRandAugment } from "./randaugment.ts";
  * const config = parseRandAugment("rand-m5-n3-mstd0.5", { translateConst: 117, imgMean: [124, 116, 104] });
- * console.assert(config.magnitude === 5 && config.numOps === 3 && config.magnitudeStd === 0.5);
+ * assert.equal(config.magnitude, 5);
+ * assert.equal(config.numOps, 3);
+ * assert.equal(config.magnitudeStd, 0.5);
  * ```
  */
 export function parseRandAugment(text: string, hparams: Partial<RandAugmentHparams> = {}): RandAugmentConfig {
@@ -373,18 +334,7 @@ function levelArg(name: RandAugmentOpName, level: number, hp: RandAugmentHparams
   }
 }
 
-/**
- * One operation with its argument, for {@linkcode applyOp}.
- *
- * @example Rotate by 15 degrees with a black fill
- * ```ts
- * import { applyOp, type OpCall } from "./randaugment.ts";
- * import { rgbImage } from "./transforms.ts";
- * const call: OpCall = { name: "Rotate", arg: 15, fill: [0, 0, 0], interpolation: "bicubic" };
- * const out = applyOp(rgbImage(new Uint8Array(8 * 8 * 3).fill(255), 8, 8), call);
- * console.assert(out.data[0] === 0); // a corner comes from outside the image
- * ```
- */
+/** One operation with its argument, for {@linkcode applyOp}. */
 export interface OpCall {
   /** The operation. */
   name: RandAugmentOpName;
@@ -408,10 +358,11 @@ export interface OpCall {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyOp } from "./randaugment.ts";
  * import { rgbImage } from "./transforms.ts";
  * const out = applyOp(rgbImage(new Uint8Array([0, 100, 200]), 1, 1), { name: "Invert", arg: 0 });
- * console.assert(out.data[0] === 255);
+ * assert.equal(out.data[0], 255);
  * ```
  */
 export function applyOp(image: RgbImage, op: OpCall): RgbImage {
@@ -471,20 +422,7 @@ const GEOMETRIC = new Set<RandAugmentOpName>([
   "TranslateYRel",
 ]);
 
-/**
- * What one call of {@linkcode RandAugment.apply} did, for inspection and tests.
- *
- * @example See which operations ran
- * ```ts
- * import { Random } from "../engine/random.ts";
- * import { type AppliedOp, RandAugment } from "./randaugment.ts";
- * import { rgbImage } from "./transforms.ts";
- * const log: AppliedOp[] = [];
- * new RandAugment("rand-m5-n3").apply(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), new Random(1), { log });
- * console.assert(log.length === 3);
- * for (const op of log) console.log(op.name, op.applied ? op.arg : "skipped");
- * ```
- */
+/** What one call of {@linkcode RandAugment.apply} did, for inspection and tests. */
 export interface AppliedOp {
   /** The operation drawn. */
   name: RandAugmentOpName;
@@ -503,6 +441,7 @@ export interface AppliedOp {
  *
  * @example Augment an image reproducibly
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Random } from "../engine/random.ts";
  * import { RandAugment } from "./randaugment.ts";
  * import { rgbImage } from "./transforms.ts";
@@ -510,7 +449,7 @@ export interface AppliedOp {
  * const image = rgbImage(new Uint8Array(4 * 4 * 3).fill(90), 4, 4);
  * const a = augment.apply(image, new Random(7));
  * const b = augment.apply(image, new Random(7));
- * console.assert(a.data.join() === b.data.join());
+ * assert.equal(a.data.join(), b.data.join());
  * ```
  */
 export class RandAugment {

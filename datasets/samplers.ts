@@ -14,13 +14,14 @@ import { deriveSeed } from "../engine/random.ts";
  *
  * @example A sampler that visits the dataset backwards
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Sampler } from "./samplers.ts";
  * const size = 4;
  * const reversed: Sampler = {
  *   length: size,
  *   order: () => Int32Array.from({ length: size }, (_, i) => size - 1 - i),
  * };
- * console.assert(reversed.order(0).join() === "3,2,1,0");
+ * assert.equal(reversed.order(0).join(), "3,2,1,0");
  * ```
  */
 export interface Sampler {
@@ -30,18 +31,7 @@ export interface Sampler {
   order(epoch: number): Int32Array;
 }
 
-/**
- * Options of the random samplers.
- *
- * @example Two samplers with the same seed give the same orders
- * ```ts
- * import { type SamplerOptions, shuffleSampler } from "./samplers.ts";
- * const options: SamplerOptions = { seed: 42 };
- * const a = shuffleSampler(8, options);
- * const b = shuffleSampler(8, options);
- * console.assert(a.order(3).join() === b.order(3).join());
- * ```
- */
+/** Options of the random samplers. */
 export interface SamplerOptions {
   /**
    * Seed of the orders.
@@ -55,8 +45,9 @@ export interface SamplerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sequentialSampler } from "./samplers.ts";
- * console.assert(sequentialSampler(3).order(0).join() === "0,1,2");
+ * assert.equal(sequentialSampler(3).order(0).join(), "0,1,2");
  * ```
  */
 export function sequentialSampler(size: number): Sampler {
@@ -69,10 +60,11 @@ export function sequentialSampler(size: number): Sampler {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { shuffleSampler } from "./samplers.ts";
  * const sampler = shuffleSampler(10, { seed: 1 });
- * console.assert(sampler.order(0).join() === sampler.order(0).join());
- * console.assert(sampler.order(0).join() !== sampler.order(1).join());
+ * assert.equal(sampler.order(0).join(), sampler.order(0).join());
+ * assert.ok(sampler.order(0).join() !== sampler.order(1).join());
  * ```
  */
 export function shuffleSampler(size: number, options: SamplerOptions = {}): Sampler {
@@ -99,10 +91,11 @@ export function shuffleSampler(size: number, options: SamplerOptions = {}): Samp
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { classBalancedSampler } from "./samplers.ts";
  * const labels = Int32Array.from([0, 0, 0, 0, 1, 1, 2, 2, 2]);
  * const order = classBalancedSampler(labels, { seed: 3 }).order(0);
- * console.assert(order.length === 6); // 2 per class
+ * assert.equal(order.length, 6); // 2 per class
  * ```
  */
 export function classBalancedSampler(labels: ArrayLike<number>, options: SamplerOptions = {}): Sampler {

@@ -10,23 +10,7 @@ import { ListDataset, readClassFolders } from "./_list.ts";
 import { SFEW_CLASSES } from "./classes.ts";
 import { type Dataset, DatasetError } from "./types.ts";
 
-/**
- * Options of {@linkcode sfew}.
- *
- * @example The validation split of a tiny SFEW tree
- * ```ts
- * import { sfew, type SfewOptions } from "./sfew.ts";
- * const root = await Deno.makeTempDir();
- * for (const name of ["Val/Happy/1.png", "Val/Sad/2.png", "Train/Angry/3.png"]) {
- *   await Deno.mkdir(`${root}/${name.slice(0, name.lastIndexOf("/"))}`, { recursive: true });
- *   await Deno.writeFile(`${root}/${name}`, new Uint8Array()); // listing does not decode
- * }
- * const options: SfewOptions = { split: "val" };
- * const val = await sfew(root, options);
- * console.assert(val.size === 2 && val.classNames[val.labels[0]] === "Happy");
- * await Deno.remove(root, { recursive: true });
- * ```
- */
+/** Options of {@linkcode sfew}. */
 export interface SfewOptions {
   /**
    * `"train"` (`Train/`) or `"val"` (`Val/`; `"test"` is accepted as the same split: SFEW's test
@@ -44,6 +28,28 @@ export interface SfewOptions {
  * import { sfew } from "./sfew.ts";
  * const val = await sfew("/data/SFEW", { split: "val" });
  * console.log(val.size, val.classNames);
+ * ```
+ *
+ * @example A copy with one image per class
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import sharp from "sharp";
+ * import { SFEW_CLASSES } from "./classes.ts";
+ * import { sfew } from "./sfew.ts";
+ *
+ * const root = await Deno.makeTempDir();
+ * const grey = { width: 8, height: 8, channels: 3 as const, background: "#808080" };
+ * const png = await sharp({ create: grey }).png().toBuffer();
+ * for (const cls of SFEW_CLASSES) {
+ *   await Deno.mkdir(join(root, "Val", cls), { recursive: true });
+ *   await Deno.writeFile(join(root, "Val", cls, "1.png"), png);
+ * }
+ * const val = await sfew(root, { split: "val" });
+ * assert.equal(val.size, SFEW_CLASSES.length);
+ * assert.deepEqual(val.classNames, SFEW_CLASSES);
+ * await assert.rejects(sfew(root, { split: "train" }), /Train/); // no Train folder
+ * await Deno.remove(root, { recursive: true });
  * ```
  */
 export async function sfew(root: string, options: SfewOptions = {}): Promise<Dataset> {

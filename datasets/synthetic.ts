@@ -30,7 +30,9 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
+import sharp, { type OverlayOptions } from "sharp";
 import { Random } from "../engine/random.ts";
 import { writeFileAtomic } from "../engine/files.ts";
 import { type FaceFormat, faceSvg as buildFaceSvg, renderFaceImage } from "./_faces.ts";
@@ -66,8 +68,9 @@ export type { FaceFormat } from "./_faces.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SYNTHETIC_CLASS_NAMES } from "./synthetic.ts";
- * console.assert(SYNTHETIC_CLASS_NAMES[3] === "Happiness");
+ * assert.equal(SYNTHETIC_CLASS_NAMES[3], "Happiness");
  * ```
  */
 export const SYNTHETIC_CLASS_NAMES: readonly string[] = [...EMOTIONS];
@@ -503,8 +506,9 @@ export function defaultCacheDir(): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { syntheticCacheName } from "./synthetic.ts";
- * console.assert(syntheticCacheName({ count: 2000, seed: 1 }) === "synthetic-2000-1-112");
+ * assert.equal(syntheticCacheName({ count: 2000, seed: 1 }), "synthetic-2000-1-112");
  * ```
  */
 export function syntheticCacheName(options: SyntheticOptions): string {
@@ -525,11 +529,19 @@ export function syntheticCacheName(options: SyntheticOptions): string {
  * @param cacheDir The cache folder; `undefined` uses {@linkcode defaultCacheDir} (`$ADA_DF_CACHE`, else
  * `.cache/ada-df` under the current directory).
  *
- * @example The default training set, generated once
- * ```ts ignore
+ * @example A small set, generated once and reused afterwards
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { ensureSynthetic } from "./synthetic.ts";
- * const { dir, generated } = await ensureSynthetic(undefined, { count: 5000, seed: 0, size: 112 });
- * console.log(generated ? `generated ${dir}` : `reused ${dir}`);
+ *
+ * const cache = await Deno.makeTempDir();
+ * const first = await ensureSynthetic(cache, { count: 10, seed: 0, size: 16 });
+ * assert.ok(first.generated);
+ * assert.equal(first.summary!.train + first.summary!.test, 10);
+ * const again = await ensureSynthetic(cache, { count: 10, seed: 0, size: 16 });
+ * assert.ok(!again.generated);
+ * assert.equal(again.dir, first.dir);
+ * await Deno.remove(cache, { recursive: true });
  * ```
  */
 export async function ensureSynthetic(
@@ -557,10 +569,11 @@ export async function ensureSynthetic(
  *
  * @example A clear Happiness sample
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Random } from "../engine/random.ts";
  * import { sampleDistribution } from "./synthetic.ts";
  * const d = sampleDistribution(new Random(1), { kind: "clear", dominant: 3 });
- * console.assert(d.probabilities.indexOf(Math.max(...d.probabilities)) === 3);
+ * assert.equal(d.probabilities.indexOf(Math.max(...d.probabilities)), 3);
  * ```
  */
 export function sampleDistribution(random: Random, options?: SampleDistributionOptions): SampledDistribution {
@@ -573,10 +586,11 @@ export function sampleDistribution(random: Random, options?: SampleDistributionO
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Random } from "../engine/random.ts";
  * import { sampleFaceParams } from "./synthetic.ts";
  * const params = sampleFaceParams(new Random(3), [0, 0, 0, 1, 0, 0, 0], { nuisance: 0 });
- * console.assert(params.actions.lipCornerPull > 0.3);
+ * assert.ok(params.actions.lipCornerPull > 0.3);
  * ```
  */
 export function sampleFaceParams(
@@ -598,10 +612,11 @@ export function sampleFaceParams(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Random } from "../engine/random.ts";
  * import { faceSvg, sampleFaceParams } from "./synthetic.ts";
  * const svg = faceSvg(sampleFaceParams(new Random(0), [1, 0, 0, 0, 0, 0, 0]), 112);
- * console.assert(svg.startsWith("<svg"));
+ * assert.ok(svg.startsWith("<svg"));
  * ```
  */
 export function faceSvg(params: FaceParams, size = 112): string {
@@ -632,4 +647,112 @@ export async function renderFace(
     throw new RangeError(`renderFace: format must be "jpeg", "png" or "raw", got "${format}"`);
   }
   return await renderFaceImage(params, size, format);
+}
+
+/** Options of {@linkcode drawSyntheticGrid}. */
+export interface SyntheticGridOptions {
+  /** Seed of the faces. @default {0} */
+  seed?: number;
+  /** Size of one face in pixels. @default {112} */
+  size?: number;
+  /** Faces per row. @default {8} */
+  perRow?: number;
+  /** Rows of mixtures (pairs, then triples) under the clear rows. @default {2} */
+  mixtureRows?: number;
+  /** Nuisance variation, 0 (plain faces) to 1 (as in the dataset). @default {1} */
+  nuisance?: number;
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * Draws a grid of synthetic faces as PNG bytes: one row of clear samples per emotion, then rows of
+ * mixtures with their two largest ground-truth probabilities written under each face.
+ *
+ * @example A small grid: 7 clear rows and 2 mixture rows of 2 faces each
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import sharp from "sharp";
+ * import { drawSyntheticGrid } from "./synthetic.ts";
+ * const png = await drawSyntheticGrid({ seed: 1, size: 16, perRow: 2 });
+ * const { width, height, format } = await sharp(png).metadata();
+ * assert.equal(format, "png");
+ * assert.equal(width, 118 + 2 * (16 + 4) + 4);
+ * assert.equal(height, 7 * (16 + 4) + 2 * (16 + 30 + 4) + 4);
+ * ```
+ */
+export async function drawSyntheticGrid(options: SyntheticGridOptions = {}): Promise<Uint8Array> {
+  const { seed = 0, size = 112, perRow = 8, mixtureRows = 2, nuisance = 1 } = options;
+  const integer = (name: string, value: number, min: number) => {
+    if (!Number.isInteger(value) || value < min) {
+      throw new RangeError(`drawSyntheticGrid: ${name} must be an integer >= ${min}, got ${value}`);
+    }
+  };
+  integer("size", size, 8);
+  integer("perRow", perRow, 1);
+  integer("mixtureRows", mixtureRows, 0);
+  const random = new Random(seed);
+  const labelWidth = 118;
+  const gap = 4;
+  const caption = 30;
+  const rows: { title: string; faces: { png: Uint8Array; text?: string[] }[] }[] = [];
+  const short = (k: number) => SYNTHETIC_CLASS_NAMES[k].slice(0, 4);
+  for (let k = 0; k < SYNTHETIC_CLASS_NAMES.length; k++) {
+    const faces = [];
+    for (let i = 0; i < perRow; i++) {
+      const r = random.fork();
+      const d = sampleDistribution(r, { kind: "clear", dominant: k });
+      faces.push({
+        png: await renderFace(sampleFaceParams(r, d.probabilities, { nuisance }), size, { format: "png" }),
+      });
+    }
+    rows.push({ title: SYNTHETIC_CLASS_NAMES[k], faces });
+  }
+  for (let m = 0; m < mixtureRows; m++) {
+    const faces = [];
+    for (let i = 0; i < perRow; i++) {
+      const r = random.fork();
+      const d = sampleDistribution(r, { kind: m % 2 === 0 ? "pair" : "triple" });
+      const p = d.probabilities;
+      const order = p.map((_, j) => j).sort((a, b) => p[b] - p[a]);
+      faces.push({
+        png: await renderFace(sampleFaceParams(r, p, { nuisance }), size, { format: "png" }),
+        text: [
+          `${short(order[0])} ${p[order[0]].toFixed(2)}`,
+          `${short(order[1])} ${p[order[1]].toFixed(2)}`,
+        ],
+      });
+    }
+    rows.push({ title: m % 2 === 0 ? "Mixtures (2)" : "Mixtures (3)", faces });
+  }
+  const rowHeights = rows.map((r) => size + (r.faces.some((f) => f.text) ? caption : 0) + gap);
+  const width = labelWidth + perRow * (size + gap) + gap;
+  const height = rowHeights.reduce((s, h) => s + h, 0) + gap;
+  const texts: string[] = [];
+  const composites: OverlayOptions[] = [];
+  let y = gap;
+  rows.forEach((row, r) => {
+    texts.push(
+      `<text x="8" y="${y + size / 2 + 6}" font-family="DejaVu Sans, sans-serif" font-size="16" ` +
+        `font-weight="bold" fill="#222">${escapeXml(row.title)}</text>`,
+    );
+    row.faces.forEach((face, i) => {
+      const x = labelWidth + i * (size + gap);
+      composites.push({ input: Buffer.from(face.png), left: x, top: y });
+      face.text?.forEach((t, j) => {
+        texts.push(
+          `<text x="${x + size / 2}" y="${y + size + 13 + j * 13}" text-anchor="middle" ` +
+            `font-family="DejaVu Sans, sans-serif" font-size="11" fill="#333">${escapeXml(t)}</text>`,
+        );
+      });
+    });
+    y += rowHeights[r];
+  });
+  const background = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>${texts.join("")}</svg>`;
+  const out = await sharp(Buffer.from(background)).composite(composites)
+    .png({ palette: true, quality: 95, compressionLevel: 9, effort: 10 }).toBuffer();
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
 }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { IMAGENET_NORMALIZATION, type Rgb } from "../backbones/normalization.ts";
 import type { Random } from "../engine/random.ts";
 
 /** An 8-bit RGB image: `data.length === width * height * 3`. */
@@ -25,8 +26,7 @@ export interface RgbImage {
 /** Resampling filter of the affine operations. */
 export type Interpolation = "nearest" | "bilinear" | "bicubic";
 
-/** An RGB colour, each channel 0..255. */
-export type Rgb = readonly [number, number, number];
+export type { Rgb };
 
 /** Options of the affine operations. */
 export interface AffineOptions {
@@ -53,7 +53,7 @@ export interface AffineOptions {
  * assert.equal(v.toFixed(3), "0.074");
  * ```
  */
-export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
+export const IMAGENET_MEAN: Rgb = IMAGENET_NORMALIZATION.mean;
 /**
  * ImageNet channel standard deviations (RGB, on 0..1 values).
  *
@@ -67,7 +67,7 @@ export const IMAGENET_MEAN: Rgb = [0.485, 0.456, 0.406];
  * assert.equal(bytes.join(), "10,20,30");
  * ```
  */
-export const IMAGENET_STD: Rgb = [0.229, 0.224, 0.225];
+export const IMAGENET_STD: Rgb = IMAGENET_NORMALIZATION.std;
 
 /**
  * Makes an image from bytes, checking the length.

@@ -8,15 +8,6 @@
 /**
  * Raw pixels carried by an item instead of a file path (FER2013 stores its images in a CSV).
  * Interleaved, row-major, 8 bits per channel.
- *
- * @example A 2x2 grey image, decoded to RGB
- * ```ts
- * import type { RawImage } from "./types.ts";
- * import { decodeImage } from "./image.ts";
- * const grey: RawImage = { data: new Uint8Array([0, 64, 128, 255]), width: 2, height: 2, channels: 1 };
- * const rgb = await decodeImage(grey);
- * console.assert(rgb.data.length === 2 * 2 * 3 && rgb.data[3] === 64);
- * ```
  */
 export interface RawImage {
   /** Pixel bytes, `width * height * channels` long. */
@@ -29,27 +20,7 @@ export interface RawImage {
   channels: 1 | 3 | 4;
 }
 
-/**
- * One sample of a dataset: where its image comes from, and its label.
- *
- * @example Items of a dataset stored as files, and of one stored inline
- * ```ts
- * import type { DatasetItem } from "./types.ts";
- * const fromFile: DatasetItem = {
- *   index: 0,
- *   label: 3,
- *   path: "Image/aligned/train_00001_aligned.jpg",
- *   source: "train_00001",
- * };
- * const inline: DatasetItem = {
- *   index: 1,
- *   label: 6,
- *   image: { data: new Uint8Array(48 * 48), width: 48, height: 48, channels: 1 },
- *   source: "fer2013.csv:3",
- * };
- * console.assert(fromFile.path !== undefined && inline.image !== undefined);
- * ```
- */
+/** One sample of a dataset: where its image comes from, and its label. */
 export interface DatasetItem {
   /** Position of the item in its dataset, `0 <= index < size`. */
   index: number;
@@ -67,14 +38,24 @@ export interface DatasetItem {
  * A labelled image dataset: a split of one of the supported layouts, or a view of one (relabelled,
  * subset, mapped to the canonical class order).
  *
- * @example Walk over a dataset
- * ```ts ignore
- * import { rafDb } from "./mod.ts";
- * const train = await rafDb("/data/raf-basic", { split: "train" });
- * for (let i = 0; i < train.size; i++) {
- *   const { path, label } = train.item(i);
- *   console.log(path, train.classNames[label]);
- * }
+ * @example A dataset of your own: images listed in memory
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Dataset } from "./types.ts";
+ *
+ * const files = [["/data/mine/a.png", 1], ["/data/mine/b.png", 0]] as const;
+ * const labels = Int32Array.from(files, ([, label]) => label);
+ * const mine: Dataset = {
+ *   name: "mine",
+ *   root: "/data/mine",
+ *   classNames: ["Neutral", "Happiness"],
+ *   split: "train",
+ *   size: files.length,
+ *   labels,
+ *   item: (i) => ({ index: i, label: labels[i], path: files[i][0], source: files[i][0] }),
+ * };
+ * for (let i = 0; i < mine.size; i++) assert.equal(mine.item(i).label, mine.labels[i]);
+ * assert.equal(mine.classNames[mine.item(0).label], "Happiness");
  * ```
  */
 export interface Dataset {
@@ -96,17 +77,7 @@ export interface Dataset {
   item(i: number): DatasetItem;
 }
 
-/**
- * Where in a file a problem was found.
- *
- * @example Point at a line of a label file
- * ```ts
- * import { DatasetError, type DatasetErrorOptions } from "./types.ts";
- * const where: DatasetErrorOptions = { file: "EmoLabel/list_patition_label.txt", line: 12 };
- * const error = new DatasetError("label 8 out of range 1..7", where);
- * console.assert(error.message === "EmoLabel/list_patition_label.txt:12: label 8 out of range 1..7");
- * ```
- */
+/** Where in a file a problem was found. */
 export interface DatasetErrorOptions {
   /** The file (or folder) at fault. */
   file?: string;
@@ -122,9 +93,10 @@ export interface DatasetErrorOptions {
  *
  * @example Report where a dataset is broken
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DatasetError } from "./types.ts";
  * const error = new DatasetError("label 9 out of range 1..7", { file: "list.txt", line: 3 });
- * console.assert(error.message === "list.txt:3: label 9 out of range 1..7");
+ * assert.equal(error.message, "list.txt:3: label 9 out of range 1..7");
  * ```
  */
 export class DatasetError extends Error {

@@ -45,12 +45,23 @@ class ViewDataset implements Dataset {
 /**
  * The same items with other labels (same length, each in `0..classNames.length - 1`).
  *
- * @example Train on noisy labels
- * ```ts ignore
- * import { applyLabelNoise, rafDb, withLabels } from "./mod.ts";
- * const train = await rafDb("/data/raf-basic", { split: "train" });
- * const noise = applyLabelNoise(train.labels, { fraction: 0.2, numClasses: 7, seed: 1 });
- * const noisy = withLabels(train, noise.labels);
+ * @example Relabel a dataset
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Dataset } from "./types.ts";
+ * import { withLabels } from "./views.ts";
+ *
+ * const labels = Int32Array.from([0, 1, 1]);
+ * const train: Dataset = {
+ *   name: "mine", root: "/data/mine", split: "train", classNames: ["Neutral", "Happiness"], size: 3, labels,
+ *   item: (i) => ({ index: i, label: labels[i], path: `/data/mine/${i}.png`, source: `mine #${i}` }),
+ * };
+ * // for example the labels of applyLabelNoise(train.labels, { ... })
+ * const noisy = withLabels(train, Int32Array.from([1, 1, 0]));
+ * assert.deepEqual([...noisy.labels], [1, 1, 0]);
+ * assert.equal(noisy.item(2).label, 0);
+ * assert.equal(noisy.item(2).path, "/data/mine/2.png");
+ * assert.throws(() => withLabels(train, Int32Array.from([0, 2, 0])), /label 2 at 1 out of range 0\.\.1/);
  * ```
  */
 export function withLabels(dataset: Dataset, labels: Int32Array): Dataset {
@@ -69,11 +80,22 @@ export function withLabels(dataset: Dataset, labels: Int32Array): Dataset {
 /**
  * The items at `indices` (in that order); item `i` of the view is item `indices[i]` of `dataset`.
  *
- * @example Keep the first 100 items
- * ```ts ignore
- * import { rafDb, subset } from "./mod.ts";
- * const train = await rafDb("/data/raf-basic", { split: "train" });
- * const small = subset(train, Array.from({ length: 100 }, (_, i) => i));
+ * @example Keep two of three items
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Dataset } from "./types.ts";
+ * import { subset } from "./views.ts";
+ *
+ * const labels = Int32Array.from([0, 1, 1]);
+ * const train: Dataset = {
+ *   name: "mine", root: "/data/mine", split: "train", classNames: ["Neutral", "Happiness"], size: 3, labels,
+ *   item: (i) => ({ index: i, label: labels[i], path: `/data/mine/${i}.png`, source: `mine #${i}` }),
+ * };
+ * const small = subset(train, [2, 0]);
+ * assert.equal(small.size, 2);
+ * assert.deepEqual([...small.labels], [1, 0]);
+ * assert.equal(small.item(0).path, "/data/mine/2.png");
+ * assert.equal(small.item(0).index, 0);
  * ```
  */
 export function subset(dataset: Dataset, indices: ArrayLike<number>): Dataset {

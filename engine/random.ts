@@ -5,19 +5,7 @@
  * @module
  */
 
-/**
- * The serialisable state of a {@linkcode Random} generator: four unsigned 32-bit words.
- *
- * @example Save a generator's state and replay from it
- * ```ts
- * import { Random, type RandomState } from "./random.ts";
- * const rng = new Random(7);
- * const saved: RandomState = rng.getState();
- * const first = rng.next();
- * rng.setState(saved);
- * console.assert(rng.next() === first);
- * ```
- */
+/** The serialisable state of a {@linkcode Random} generator: four unsigned 32-bit words. */
 export type RandomState = [number, number, number, number];
 
 /**
@@ -25,10 +13,11 @@ export type RandomState = [number, number, number, number];
  *
  * @example Draw reproducible numbers
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Random } from "./random.ts";
  * const a = new Random(42);
  * const b = new Random(42);
- * console.assert(a.next() === b.next());
+ * assert.equal(a.next(), b.next());
  * ```
  */
 export class Random {
@@ -123,6 +112,16 @@ export class Random {
  * A 32-bit seed mixed from `seed` and `parts` (murmur3 finaliser after each part): independent seeds
  * from one seed and a few integers (epoch, stream...), so that each epoch's order and each sample's
  * augmentation can be recomputed without replaying a generator.
+ *
+ * @example One seed per epoch, the same on every call
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { deriveSeed } from "./random.ts";
+ * assert.equal(deriveSeed(42, 3), deriveSeed(42, 3));
+ * assert.notEqual(deriveSeed(42, 3), deriveSeed(42, 4));
+ * const seed = deriveSeed(42, 3, 7);
+ * assert.ok(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32);
+ * ```
  */
 export function deriveSeed(seed: number, ...parts: number[]): number {
   let h = seed >>> 0;

@@ -1,9 +1,9 @@
 /**
- * `deno task ablate FILE.yaml`: runs every variant of an ablation with every seed, one run after
- * another (a run that stopped is resumed, a finished one is read back), then writes `results.md` and
- * `results.csv` (mean +- std per variant) and prints the paper-style table. Where variants train with
- * label noise, `results.md` also tells how the runs treat their flipped training labels (see
- * `deno task eval --label-noise`).
+ * Ablations: every variant of a base configuration trained with every seed, the results aggregated per
+ * variant (mean and sample std over seeds) and written as `results.md` and `results.csv` beside the run
+ * folders. Where variants train with label noise, `results.md` also tells how the runs treat their
+ * flipped training labels. {@linkcode ablate} does all of it; `deno task ablate FILE.yaml` is it on the
+ * command line.
  *
  * The ablation file:
  *
@@ -18,9 +18,9 @@
  *   - { name: Ada-DF, set: { method.distribution: fused } }
  * ```
  *
- * Several processes can share an ablation: start `deno task ablate FILE.yaml` again in another terminal
- * (or on another machine that sees the same output folder) and each one takes the runs no other process
- * holds. A process holds a run through a lock file in `OUTPUT/.locks/` that it touches every 15 s and
+ * Several processes can share an ablation: start `deno task ablate FILE.yaml` (or {@linkcode ablate}) again
+ * in another terminal (or on another machine that sees the same output folder) and each one takes the
+ * runs no other process holds. A process holds a run through a lock file in `OUTPUT/.locks/` that it touches every 15 s and
  * deletes when it ends or is interrupted (Ctrl-C, SIGTERM); the lock of a process that died otherwise
  * (killed, crashed) is taken over once it has gone 2 minutes without a touch, and the run resumes from
  * its last checkpoint. On one machine this pays off as long as cores are idle: a wasm run uses about one core.
@@ -29,7 +29,17 @@
  */
 import { basename, dirname, join, resolve } from "node:path";
 import YAML from "yaml";
-import { resolveConfig, type RunConfig } from "./config.ts";
+import { ConfigError, resolveConfig, type RunConfig } from "./config.ts";
+import {
+  ablationFileSchema,
+  locateInDocument,
+  type Path,
+  pathText,
+  position,
+  type Problem,
+  schemaProblems,
+  unknownKeys,
+} from "./_config_schema.ts";
 import { type LabelNoiseReport, summarize } from "../training/metrics.ts";
 import { pluginName } from "../strategies/registry.ts";
 import { RUN_FILES, trainRun } from "./run.ts";
@@ -62,68 +72,81 @@ export interface Ablation {
   variants: AblationVariant[];
 }
 
-function fail(file: string, message: string): never {
-  throw new Error(`${file}: ${message}`);
-}
-
-function overrideMap(file: string, where: string, value: unknown): Record<string, unknown> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value)) {
-    fail(file, `${where}: expected a map of path: value`);
-  }
-  return value as Record<string, unknown>;
-}
-
-/** Parses and checks an ablation file's text. */
+/**
+ * Parses and checks an ablation file's text: every problem at once, each as `file:line:column: path:
+ * message`, in one {@linkcode ConfigError}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseAblation } from "./ablation.ts";
+ * const ablation = parseAblation("variants:\n  - { name: label, set: { method.distribution: label } }\n", "a.yaml");
+ * assert.deepEqual([ablation.base, ablation.seeds, ablation.variants[0].set], [
+ *   "synthetic",
+ *   [0],
+ *   { "method.distribution": "label" },
+ * ]);
+ * assert.throws(() => parseAblation("seeds: [1, 1]\nvariants: [{ name: x }]\n", "b.yaml"), /b\.yaml:1:1: seeds: expected each seed once/);
+ * ```
+ */
 export function parseAblation(text: string, file: string): Ablation {
-  let doc: unknown;
-  try {
-    doc = YAML.parse(text, { prettyErrors: true });
-  } catch (e) {
-    fail(file, `YAML syntax error: ${(e as Error).message}`);
+  const counter = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((error) =>
+        `${file}:${position(counter, error.pos[0])}: YAML syntax error: ${error.message}`
+      ),
+    );
   }
-  if (!doc || typeof doc !== "object" || Array.isArray(doc)) fail(file, "expected a map at the top level");
-  const d = doc as Record<string, unknown>;
-  const known = ["name", "base", "set", "seeds", "output", "variants"];
-  for (const key of Object.keys(d)) {
-    if (!known.includes(key)) fail(file, `unknown key ${key} (expected one of ${known.join(", ")})`);
+  const where = (path: Path) => {
+    const offset = locateInDocument(doc, path);
+    return {
+      text: offset === undefined ? file : `${file}:${position(counter, offset)}`,
+      offset: offset ?? 0,
+    };
+  };
+  const value: unknown = doc.toJS() ?? {};
+  const schema = ablationFileSchema();
+  const problems: Problem[] = [];
+  unknownKeys(schema, value, [], problems);
+  const checked = schemaProblems(schema, value);
+  problems.push(...checked.problems);
+  if (problems.length > 0 || checked.output === undefined) {
+    const lines = problems.map((problem) => {
+      const place = where(problem.path);
+      const body = problem.keyProblem || problem.path.length === 0
+        ? problem.message
+        : `${pathText(problem.path)}: ${problem.message}`;
+      return { offset: place.offset, line: `${place.text}: ${body}` };
+    });
+    lines.sort((a, b) => a.offset - b.offset);
+    throw new ConfigError(lines.map((line) => line.line));
   }
-  const base = d.base ?? "synthetic";
-  if (typeof base !== "string" || !base) fail(file, "base: expected a preset name or a config file");
-  const baseIsFile = /[\\/]|\.ya?ml$/.test(base);
-  const seeds = d.seeds ?? [0];
-  if (!Array.isArray(seeds) || seeds.length === 0 || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
-    fail(file, "seeds: expected a non-empty list of integers >= 0");
-  }
-  if (new Set(seeds).size !== seeds.length) fail(file, "seeds: each seed once");
-  if (!Array.isArray(d.variants) || d.variants.length === 0) {
-    fail(file, "variants: expected a non-empty list");
-  }
-  const names = new Set<string>();
-  const variants = d.variants.map((v, i) => {
-    if (!v || typeof v !== "object" || Array.isArray(v)) fail(file, `variants[${i}]: expected { name, set }`);
-    const { name, set, ...rest } = v as Record<string, unknown>;
-    if (Object.keys(rest).length) fail(file, `variants[${i}]: unknown key ${Object.keys(rest)[0]}`);
-    if (typeof name !== "string" || !name) fail(file, `variants[${i}].name: expected a string`);
-    if (names.has(name)) fail(file, `variants[${i}].name: '${name}' appears twice`);
-    names.add(name);
-    return { name, set: overrideMap(file, `variants[${i}].set`, set) };
-  });
-  const output = d.output ?? join("runs", `ablation-${slug(String(d.name ?? "ablation"))}`);
-  if (typeof output !== "string") fail(file, "output: expected a folder");
-  const here = dirname(file);
+  const d = checked.output;
+  const baseIsFile = /[\\/]|\.ya?ml$/.test(d.base);
+  const output = d.output ?? join("runs", `ablation-${slug(d.name ?? "ablation")}`);
   return {
-    name: typeof d.name === "string" ? d.name : file,
-    base: baseIsFile ? resolve(here, base) : base,
+    name: d.name ?? file,
+    base: baseIsFile ? resolve(dirname(file), d.base) : d.base,
     baseIsFile,
-    set: overrideMap(file, "set", d.set),
-    seeds: seeds as number[],
+    set: d.set ?? {},
+    seeds: d.seeds,
     output: resolve(output),
-    variants,
+    variants: d.variants.map((variant) => ({ name: variant.name, set: variant.set ?? {} })),
   };
 }
 
-/** A folder-friendly form of a name. */
+/**
+ * A folder-friendly form of a name (the run folders of an ablation are `<slug of the variant>-seed<seed>`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { slug } from "./ablation.ts";
+ * assert.equal(slug("Ada-DF (no attention)"), "ada-df-no-attention");
+ * ```
+ */
 export function slug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "variant";
 }
@@ -132,7 +155,31 @@ function toOverrides(set: Record<string, unknown>): string[] {
   return Object.entries(set).map(([path, value]) => `${path}=${JSON.stringify(value)}`);
 }
 
-/** The resolved config of one run of an ablation. */
+/**
+ * The resolved config of one run of an ablation: the base, the ablation's `set`, the extra overrides,
+ * the variant's `set` and the seed, in that order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pluginName } from "../strategies/registry.ts";
+ * import { ablationRunConfig, parseAblation } from "./ablation.ts";
+ *
+ * const ablation = parseAblation(
+ *   [
+ *     "set: { trainer.epochs: 2 }",
+ *     "seeds: [0, 1]",
+ *     "variants:",
+ *     "  - { name: label, set: { method.distribution: label } }",
+ *   ].join("\n"),
+ *   "a.yaml",
+ * );
+ * const config = await ablationRunConfig(ablation, ablation.variants[0], 1);
+ * assert.equal(config.seed, 1);
+ * assert.equal(config.trainer.epochs, 2);
+ * assert.equal(pluginName(config.method.distribution), "label");
+ * ```
+ */
 export async function ablationRunConfig(
   ablation: Ablation,
   variant: AblationVariant,
@@ -364,7 +411,7 @@ function sharingOptions(
   activity: string,
 ): SharingOptions {
   return {
-    lockDir: join(ablation.output, ".locks"),
+    lockDir: join(ablation.output, ABLATION_FILES.locks),
     pollMs: (options.pollSeconds ?? 30) * 1000,
     staleMs: (options.staleSeconds ?? 120) * 1000,
     log,
@@ -375,6 +422,13 @@ function sharingOptions(
 /**
  * Runs (or resumes) every run of an ablation that no other process holds, waits for the runs other
  * processes hold, and returns all results in variant and seed order.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseAblation, runAblation } from "./ablation.ts";
+ * const file = "configs/ablation-synthetic.yaml";
+ * const runs = await runAblation(parseAblation(await Deno.readTextFile(file), file), { pollSeconds: 5 });
+ * ```
  */
 export async function runAblation(
   ablation: Ablation,
@@ -443,7 +497,16 @@ function stat(xs: number[]): { mean: number; std: number } {
   return { mean: s.mean, std: sampleStd };
 }
 
-/** Aggregates runs per variant (in variant order). Std is the sample standard deviation. */
+/**
+ * Aggregates runs per variant (in variant order). Std is the sample standard deviation.
+ *
+ * @example
+ * ```ts ignore
+ * import { aggregate, resultsMarkdown, runAblation } from "./ablation.ts";
+ * const runs = await runAblation(ablation);
+ * console.log(resultsMarkdown(ablation, aggregate(ablation, runs), runs));
+ * ```
+ */
 export function aggregate(ablation: Ablation, runs: AblationRun[]): VariantResult[] {
   return ablation.variants.map((v) => {
     const mine = runs.filter((r) => r.variant === v.name);
@@ -459,7 +522,38 @@ export function aggregate(ablation: Ablation, runs: AblationRun[]): VariantResul
 
 const pm = (s: { mean: number; std: number }) => `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}`;
 
-/** The results as a Markdown table (accuracies in percent, mean ± std over seeds) plus per-run rows. */
+/**
+ * The results as a Markdown table (accuracies in percent, mean ± std over seeds) plus per-run rows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { aggregate, parseAblation, resultsMarkdown } from "./ablation.ts";
+ *
+ * const ablation = parseAblation(
+ *   [
+ *     "set: { trainer.epochs: 2 }",
+ *     "seeds: [0, 1]",
+ *     "variants:",
+ *     "  - { name: label, set: { method.distribution: label } }",
+ *   ].join("\n"),
+ *   "a.yaml",
+ * );
+ * const runs = [0, 1].map((seed) => ({
+ *   variant: "label",
+ *   seed,
+ *   runDir: `runs/a/label-seed${seed}`,
+ *   config: DEFAULT_CONFIG,
+ *   bestAccuracy: 0.8 + seed / 100,
+ *   lastAccuracy: 0.8,
+ *   lastMeanClassAccuracy: 0.75,
+ * }));
+ * const table = resultsMarkdown(ablation, aggregate(ablation, runs), runs);
+ * const row = '| label | method.distribution="label" | 2 | 80.50 ± 0.71 | 80.00 ± 0.00 | 75.00 ± 0.00 |';
+ * assert.ok(table.includes(row), table);
+ * ```
+ */
 export function resultsMarkdown(ablation: Ablation, results: VariantResult[], runs: AblationRun[]): string {
   const lines = [
     `# ${ablation.name}`,
@@ -488,7 +582,23 @@ export function resultsMarkdown(ablation: Ablation, results: VariantResult[], ru
   return lines.join("\n") + "\n";
 }
 
-/** The per-variant results as CSV (fractions, not percent). */
+/**
+ * The per-variant results as CSV (fractions, not percent).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resultsCsv } from "./ablation.ts";
+ * const csv = resultsCsv([{
+ *   variant: "Ada-DF",
+ *   runs: 2,
+ *   best: { mean: 0.5, std: 0.1 },
+ *   last: { mean: 0.4, std: 0 },
+ *   meanClass: { mean: 0.3, std: 0 },
+ * }]);
+ * assert.equal(csv.split("\n")[1], "Ada-DF,2,0.5,0.1,0.4,0,0.3,0");
+ * ```
+ */
 export function resultsCsv(results: VariantResult[]): string {
   const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
   const rows = ["variant,runs,best_mean,best_std,last_mean,last_std,mean_class_mean,mean_class_std"];
@@ -525,6 +635,15 @@ export interface AblationNoiseRun {
 /**
  * Measures, for every run of a variant with `data.labelNoise`, how it treats its flipped training labels
  * (at its last checkpoint; cached in the run folder as `label-noise-report.json`).
+ *
+ * @example
+ * ```ts ignore
+ * import { labelNoiseMarkdown, measureAblationNoise, parseAblation, runAblation } from "./ablation.ts";
+ * const file = "configs/noise-synthetic.yaml";
+ * const ablation = parseAblation(await Deno.readTextFile(file), file);
+ * const runs = await runAblation(ablation);
+ * console.log(labelNoiseMarkdown(ablation, await measureAblationNoise(ablation, runs)));
+ * ```
  */
 export async function measureAblationNoise(
   ablation: Ablation,
@@ -566,7 +685,33 @@ export async function measureAblationNoise(
   }));
 }
 
-/** The label-noise measurements as a Markdown section (empty when there are none). */
+/**
+ * The label-noise measurements as a Markdown section (empty when there are none).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { labelNoiseMarkdown, parseAblation } from "./ablation.ts";
+ *
+ * const ablation = parseAblation(
+ *   [
+ *     "set: { trainer.epochs: 2 }",
+ *     "seeds: [0, 1]",
+ *     "variants:",
+ *     "  - { name: label, set: { method.distribution: label } }",
+ *   ].join("\n"),
+ *   "a.yaml",
+ * );
+ * assert.equal(labelNoiseMarkdown(ablation, []), "");
+ * const report = {
+ *   clean: 8, flipped: 2, attentionClean: 0.8, attentionFlipped: 0.6, attentionAuc: 0.75,
+ *   cleanAccuracy: 0.875, flippedRecovered: 0.5, flippedMemorised: 0.5,
+ *   labelTrueMass: 0.3, labelNoisyMass: 0.6, fusedTrueMass: 0.25, fusedNoisyMass: 0.55,
+ * };
+ * const section = labelNoiseMarkdown(ablation, [{ variant: "label", seed: 0, fused: false, report }]);
+ * assert.ok(section.includes("| label | 1 | 0.750 ± 0.000 | 87.5 ± 0.0 | 50.0 ± 0.0 | 50.0 ± 0.0 |"));
+ * ```
+ */
 export function labelNoiseMarkdown(ablation: Ablation, noise: AblationNoiseRun[]): string {
   if (noise.length === 0) return "";
   const f = (xs: number[], scale = 100, digits = 1) => {
@@ -603,4 +748,67 @@ export function labelNoiseMarkdown(ablation: Ablation, noise: AblationNoiseRun[]
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
   ].join("\n") + "\n";
+}
+
+/** The files and folders an ablation writes into its output folder, beside the run folders. */
+export const ABLATION_FILES = {
+  /** The report: the per-variant table, the per-run table and the label-noise section. */
+  markdown: "results.md",
+  /** The per-variant results as CSV. */
+  csv: "results.csv",
+  /** The lock files of the processes sharing the ablation. */
+  locks: ".locks",
+} as const;
+
+/** What {@linkcode ablate} found and wrote. */
+export interface AblationReport {
+  /** Every run, in variant and seed order. */
+  runs: AblationRun[];
+  /** Mean and std per variant, in variant order. */
+  results: VariantResult[];
+  /** The label-noise measurements of the variants with `data.labelNoise` (empty when none has it). */
+  noise: AblationNoiseRun[];
+  /** The text of `results.md`. */
+  markdown: string;
+  /** The text of `results.csv`. */
+  csv: string;
+  /** The files written. */
+  files: { markdown: string; csv: string };
+  /** Wall time of the whole ablation in this process, in seconds. */
+  seconds: number;
+}
+
+/**
+ * Runs an ablation (see {@linkcode runAblation}: shared with other processes through lock files),
+ * measures its noisy variants' flipped labels (see {@linkcode measureAblationNoise}), and writes
+ * `results.md` and `results.csv` into its output folder.
+ *
+ * @example
+ * ```ts ignore
+ * import { ablate, parseAblation } from "./ablation.ts";
+ * const file = "configs/ablation-synthetic.yaml";
+ * const report = await ablate(parseAblation(await Deno.readTextFile(file), file), { progress: "epochs" });
+ * console.log(report.markdown);
+ * ```
+ */
+export async function ablate(ablation: Ablation, options: RunAblationOptions = {}): Promise<AblationReport> {
+  const started = performance.now();
+  const log = options.log ?? ((line: string) => console.log(line));
+  const runs = await runAblation(ablation, { ...options, log });
+  const results = aggregate(ablation, runs);
+  const noise = await measureAblationNoise(ablation, runs, {
+    log,
+    pollSeconds: options.pollSeconds,
+    staleSeconds: options.staleSeconds,
+  });
+  const noiseSection = labelNoiseMarkdown(ablation, noise);
+  const markdown = resultsMarkdown(ablation, results, runs) + (noiseSection ? `\n${noiseSection}` : "");
+  const csv = resultsCsv(results);
+  const files = {
+    markdown: join(ablation.output, ABLATION_FILES.markdown),
+    csv: join(ablation.output, ABLATION_FILES.csv),
+  };
+  await writeFileAtomic(files.markdown, markdown);
+  await writeFileAtomic(files.csv, csv);
+  return { runs, results, noise, markdown, csv, files, seconds: (performance.now() - started) / 1000 };
 }

@@ -1,109 +1,98 @@
 /**
  * The run configuration: a typed schema with defaults, YAML loading with validation, `extends` between
- * files, command-line overrides (`trainer.epochs=3`) and the presets in `configs/`.
+ * files, plugin modules loaded by a file's `plugins` key, command-line overrides (`trainer.epochs=3`)
+ * and the presets in `configs/` (each extends `configs/base.yaml`, the recipe written out in full).
  *
  * Every field is optional in a file; missing fields take the defaults of {@linkcode DEFAULT_CONFIG}.
- * Unknown keys, wrong types and out-of-range values are rejected with the field's full path and where
+ * Types, ranges and defaults are declared once, in a valibot schema (`_config_schema.ts`; the
+ * interfaces below are checked against it at compile time, and `deno task schema` publishes it as
+ * `configs/config.schema.json` for YAML editors); each plugin's options are checked by the schema it
+ * was registered with, and the dataset kinds are the registered dataset types. Unknown keys (with a
+ * suggestion), wrong types and out-of-range values are rejected with the field's full path and where
  * it came from (`configs/x.yaml:4:3: trainer.epochs: expected an integer >= 1, got "ten"`); all problems
  * are reported together, one per line, in a {@linkcode ConfigError}.
  *
  * @example Resolve the default preset with an override
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveConfig } from "./config.ts";
  *
  * const config = await resolveConfig({ overrides: ["trainer.epochs=1"] });
- * console.log(config.trainer.epochs, config.method.distribution);
+ * assert.deepEqual([config.trainer.epochs, config.method.distribution], [1, "fused"]);
  * ```
  *
  * @module
  */
+import * as v from "valibot";
 import YAML from "yaml";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BackboneName, BACKBONES } from "../backbones/resnet.ts";
-import { parseRandAugment } from "../datasets/randaugment.ts";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { BackboneName } from "../backbones/resnet.ts";
 import type { BackendName } from "../engine/backend.ts";
+import { datasetTypes } from "../datasets/open.ts";
 import {
-  buildPlugin,
   PLUGIN_FAMILIES,
   type PluginFamily,
   type PluginOptions,
   type PluginSpec,
+  pluginSpecIssues,
 } from "../strategies/registry.ts";
+import {
+  closest,
+  isPlainObject,
+  locateInDocument,
+  objectEntries,
+  type Path,
+  pathText,
+  position,
+  type Problem,
+  runConfigSchema,
+  schemaProblems,
+  show,
+  unknownKeys,
+} from "./_config_schema.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Types
 
 /**
- * The dataset kinds a config can select.
- *
- * @example Select a dataset kind in a config
- * ```ts
- * import { type DatasetName, validateConfig } from "./config.ts";
- * const dataset: DatasetName = "rafdb";
- * const config = validateConfig({ data: { dataset, path: "/data/raf-basic" } });
- * console.assert(config.data.dataset === "rafdb");
- * ```
+ * The dataset kinds a config can select: `synthetic` (the built-in set) and every type registered with
+ * `registerDatasetType` (the built-in loaders and any a plugin module adds).
  */
-export type DatasetName = "synthetic" | "rafdb" | "affectnet7" | "affectnet8" | "sfew" | "folder" | "fer2013";
+export type DatasetName =
+  | "synthetic"
+  | "rafdb"
+  | "affectnet7"
+  | "affectnet8"
+  | "sfew"
+  | "folder"
+  | "fer2013"
+  | (string & Record<never, never>);
 
 /**
- * The dataset kinds, in documentation order.
+ * The dataset kinds a config accepts now, in documentation order: `synthetic`, then the registered
+ * dataset types (built-ins first, then those registered by plugin modules).
  *
  * @example List the dataset kinds in a help text
  * ```ts
- * import { DATASET_NAMES } from "./config.ts";
- * console.log(`--dataset: one of ${DATASET_NAMES.join(", ")}`);
- * console.assert(DATASET_NAMES.includes("fer2013"));
+ * import assert from "node:assert/strict";
+ * import { datasetNames } from "./config.ts";
+ * const help = `--dataset: one of ${datasetNames().join(", ")}`;
+ * assert.ok(help.startsWith("--dataset: one of synthetic, "));
+ * assert.ok(datasetNames().includes("fer2013"));
  * ```
  */
-export const DATASET_NAMES: readonly DatasetName[] = Object.freeze([
-  "synthetic",
-  "rafdb",
-  "affectnet7",
-  "affectnet8",
-  "sfew",
-  "folder",
-  "fer2013",
-]);
+export function datasetNames(): DatasetName[] {
+  return ["synthetic", ...datasetTypes().filter((type) => type !== "synthetic")];
+}
 
-/**
- * How training batches are drawn: plain shuffling or class-balanced down-sampling each epoch.
- *
- * @example Draw class-balanced training batches
- * ```ts
- * import { applyOverrides, DEFAULT_CONFIG, type SamplerName } from "./config.ts";
- * const sampler: SamplerName = "balanced";
- * const config = applyOverrides(DEFAULT_CONFIG, [`data.sampler=${sampler}`]);
- * console.assert(config.data.sampler === "balanced");
- * ```
- */
+/** How training batches are drawn: plain shuffling or class-balanced down-sampling each epoch. */
 export type SamplerName = "shuffle" | "balanced";
 
-/**
- * How the frozen stem runs while training: with batch statistics (the reference) or running ones.
- *
- * @example Run the frozen stem with its running statistics
- * ```ts
- * import { type StemMode, validateConfig } from "./config.ts";
- * const stemMode: StemMode = "eval";
- * const config = validateConfig({ trainer: { stemMode } });
- * console.assert(config.trainer.stemMode === "eval");
- * ```
- */
+/** How the frozen stem runs while training: with batch statistics (the reference) or running ones. */
 export type StemMode = "train" | "eval";
 
-/**
- * The built-in synthetic set (used when `data.dataset` is `synthetic`).
- *
- * @example A small synthetic set of 32-pixel images
- * ```ts
- * import { type SyntheticDataConfig, validateConfig } from "./config.ts";
- * const synthetic: SyntheticDataConfig = { count: 200, seed: 1, size: 32, testFraction: 0.25, cacheDir: null };
- * const config = validateConfig({ data: { dataset: "synthetic", synthetic } });
- * console.assert(config.data.synthetic.count === 200);
- * ```
- */
+/** The built-in synthetic set (used when `data.dataset` is `synthetic`). */
 export interface SyntheticDataConfig {
   /** Number of images, train and test together (integer >= 2). */
   count: number;
@@ -117,17 +106,7 @@ export interface SyntheticDataConfig {
   cacheDir: string | null;
 }
 
-/**
- * Random erasing at training time.
- *
- * @example Milder random erasing
- * ```ts
- * import { type ErasingConfig, validateConfig } from "./config.ts";
- * const erasing: ErasingConfig = { p: 0.25, scale: [0.02, 0.1], ratio: [0.3, 3.3] };
- * const config = validateConfig({ data: { erasing } });
- * console.assert(config.data.erasing?.p === 0.25);
- * ```
- */
+/** Random erasing at training time. */
 export interface ErasingConfig {
   /** Probability of erasing a rectangle (0..1). */
   p: number;
@@ -137,16 +116,7 @@ export interface ErasingConfig {
   ratio: [number, number];
 }
 
-/**
- * Where the images come from and how they are augmented.
- *
- * @example The data section of the defaults, with a smaller input
- * ```ts
- * import { type DataConfig, validateConfig } from "./config.ts";
- * const data: DataConfig = validateConfig({ data: { size: 64, hflip: 0 } }).data;
- * console.assert(data.dataset === "synthetic" && data.size === 64 && data.testCrops === 1);
- * ```
- */
+/** Where the images come from and how they are augmented. */
 export interface DataConfig {
   /** The dataset kind. */
   dataset: DatasetName;
@@ -174,16 +144,7 @@ export interface DataConfig {
   skipCorrupt: boolean;
 }
 
-/**
- * The network.
- *
- * @example The tiny backbone with a trainable stem
- * ```ts
- * import { type ModelConfig, validateConfig } from "./config.ts";
- * const model: ModelConfig = { backbone: "tiny", weights: null, freezeStem: false };
- * console.assert(validateConfig({ model }).model.backbone === "tiny");
- * ```
- */
+/** The network. */
 export interface ModelConfig {
   /** The backbone. */
   backbone: BackboneName;
@@ -193,28 +154,10 @@ export interface ModelConfig {
   freezeStem: boolean;
 }
 
-/**
- * The plugin choices, one per family: a plugin name or `{ type: name, ...options }`.
- *
- * @example The label-distribution ablation, every family given
- * ```ts
- * import { DEFAULT_CONFIG, type MethodConfig, validateConfig } from "./config.ts";
- * const method: MethodConfig = { ...DEFAULT_CONFIG.method, distribution: "label" };
- * console.assert(validateConfig({ method }).method.distribution === "label");
- * ```
- */
+/** The plugin choices, one per family: a plugin name or `{ type: name, ...options }`. */
 export type MethodConfig = { [F in PluginFamily]: PluginSpec };
 
-/**
- * The optimisation loop.
- *
- * @example A short run of at most five batches per epoch
- * ```ts
- * import { DEFAULT_CONFIG, type TrainerConfig, validateConfig } from "./config.ts";
- * const trainer: TrainerConfig = { ...DEFAULT_CONFIG.trainer, epochs: 2, batchSize: 16, maxBatchesPerEpoch: 5 };
- * console.assert(validateConfig({ trainer }).trainer.maxBatchesPerEpoch === 5);
- * ```
- */
+/** The optimisation loop. */
 export interface TrainerConfig {
   /** Number of epochs (integer >= 1). */
   epochs: number;
@@ -234,16 +177,7 @@ export interface TrainerConfig {
   maxBatchesPerEpoch: number | null;
 }
 
-/**
- * Where the run folder goes.
- *
- * @example A named run folder under `out/`
- * ```ts
- * import { type OutputConfig, validateConfig } from "./config.ts";
- * const output: OutputConfig = { dir: "out", name: "quick", checkpointEvery: 5 };
- * console.assert(validateConfig({ output }).output.name === "quick");
- * ```
- */
+/** Where the run folder goes. */
 export interface OutputConfig {
   /** Parent folder of the run folders. */
   dir: string;
@@ -253,21 +187,14 @@ export interface OutputConfig {
   checkpointEvery: number;
 }
 
-/**
- * A fully resolved run configuration: every field present and valid.
- *
- * @example A resolved config has every field
- * ```ts
- * import { type RunConfig, validateConfig } from "./config.ts";
- * const config: RunConfig = validateConfig({ seed: 7 });
- * console.log(config.seed, config.model.backbone, config.trainer.epochs); // 7 "resnet18" 75
- * ```
- */
+/** A fully resolved run configuration: every field present and valid. */
 export interface RunConfig {
   /** Seed of everything random in the run (integer 0..2^32-1). */
   seed: number;
   /** The TensorFlow.js backend. */
   backend: BackendName;
+  /** CPU threads of the `native` backend (oneDNN); null: all cores. Other backends ignore it. */
+  threads: number | null;
   /** Data. */
   data: DataConfig;
   /** Model. */
@@ -283,37 +210,17 @@ export interface RunConfig {
 /**
  * The plugin choices as written in a file: any family may be left out, and an object without `type`
  * changes the options of the plugin it builds on.
- *
- * @example Change the rank margin and swap the schedule
- * ```ts
- * import { type PartialMethodConfig, validateConfig } from "./config.ts";
- * const method: PartialMethodConfig = { regularizer: { margin: 0.15 }, schedule: "constant" };
- * const config = validateConfig({ method });
- * console.log(config.method.regularizer); // { type: "rank", ratio: 0.7, margin: 0.15 }
- * ```
  */
 export type PartialMethodConfig = { [F in PluginFamily]?: PluginSpec | PluginOptions };
 
-/**
- * A run configuration as written in a file: every field optional.
- *
- * @example Only what differs from the defaults
- * ```ts
- * import { type PartialRunConfig, validateConfig } from "./config.ts";
- * const partial: PartialRunConfig = {
- *   model: { backbone: "tiny" },
- *   data: { size: 32, erasing: null },
- *   trainer: { epochs: 3 },
- * };
- * const config = validateConfig(partial);
- * console.assert(config.data.erasing === null && config.trainer.batchSize === 64);
- * ```
- */
+/** A run configuration as written in a file: every field optional. */
 export interface PartialRunConfig {
   /** See {@linkcode RunConfig.seed}. */
   seed?: number;
   /** See {@linkcode RunConfig.backend}. */
   backend?: BackendName;
+  /** See {@linkcode RunConfig.threads}. */
+  threads?: number | null;
   /** See {@linkcode DataConfig}. */
   data?:
     & Partial<Omit<DataConfig, "synthetic" | "erasing">>
@@ -334,13 +241,14 @@ export interface PartialRunConfig {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError, validateConfig } from "./config.ts";
  *
  * try {
  *   validateConfig({ trainer: { epochs: 0 } }, { source: "my.yaml" });
  * } catch (error) {
- *   console.assert(error instanceof ConfigError);
- *   console.log((error as ConfigError).problems); // ["my.yaml: trainer.epochs: expected an integer >= 1, got 0"]
+ *   assert.ok(error instanceof ConfigError);
+ *   assert.deepEqual((error as ConfigError).problems, ["my.yaml: trainer.epochs: expected an integer >= 1, got 0"]);
  * }
  * ```
  */
@@ -374,60 +282,23 @@ function deepFreeze<T>(value: T): T {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_CONFIG } from "./config.ts";
- * console.assert(DEFAULT_CONFIG.trainer.epochs === 75);
+ * assert.ok(DEFAULT_CONFIG.trainer.epochs === 75);
  * ```
  */
-export const DEFAULT_CONFIG: Readonly<RunConfig> = deepFreeze<RunConfig>({
-  seed: 0,
-  backend: "auto",
-  data: {
-    dataset: "synthetic",
-    path: null,
-    synthetic: { count: 2000, seed: 0, size: 112, testFraction: 0.2, cacheDir: null },
-    size: 112,
-    randAugment: "rand-m5-n3-mstd0.5",
-    hflip: 0.5,
-    erasing: { p: 0.5, scale: [0.02, 0.25], ratio: [0.3, 3.3] },
-    testCrops: 1,
-    sampler: "shuffle",
-    labelNoise: 0,
-    prefetch: 2,
-    skipCorrupt: false,
-  },
-  model: { backbone: "resnet18", weights: null, freezeStem: true },
-  method: {
-    distribution: "fused",
-    miner: { type: "epoch-pass", threshold: 0.7 },
-    attention: "sigmoid",
-    normalizer: { type: "adaptive", minWeight: 0.2, maxWeight: 1.0 },
-    regularizer: { type: "rank", ratio: 0.7, margin: 0.07 },
-    schedule: { type: "ramp", beta: 3 },
-  },
-  trainer: {
-    epochs: 75,
-    batchSize: 64,
-    lr: 0.001,
-    lrGamma: 0.9,
-    dropLast: true,
-    evalEvery: 1,
-    stemMode: "train",
-    maxBatchesPerEpoch: null,
-  },
-  output: { dir: "runs", name: null, checkpointEvery: 1 },
-});
+export const DEFAULT_CONFIG: Readonly<RunConfig> = deepFreeze(v.parse(runConfigSchema(["synthetic"]), {}));
+
+/** True when A and B are assignable both ways. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** The schema's output type is the documented {@linkcode RunConfig}: a compile-time check. */
+const SCHEMA_IS_RUN_CONFIG: Same<v.InferOutput<ReturnType<typeof runConfigSchema>>, RunConfig> = true;
+void SCHEMA_IS_RUN_CONFIG;
 
 // ---------------------------------------------------------------------------------------------------
 // Plain-object helpers
 
-type Path = readonly (string | number)[];
 type Obj = Record<string, unknown>;
-
-function isPlainObject(value: unknown): value is Obj {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
 
 /** Sets an own, enumerable property (safe for keys such as `__proto__` that come from YAML). */
 function put(target: Obj, key: string, value: unknown): void {
@@ -462,25 +333,6 @@ function hasPath(root: unknown, path: Path): boolean {
     else return false;
   }
   return true;
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return "nothing";
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-function pathText(path: Path): string {
-  let out = "";
-  for (const segment of path) {
-    out += typeof segment === "number" ? `[${segment}]` : out === "" ? segment : `.${segment}`;
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -526,12 +378,13 @@ function mergeAt(base: unknown, patch: unknown, path: string[]): unknown {
  *
  * @example A variant of a preset
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mergeConfig, validateConfig } from "./config.ts";
  *
  * const base = { trainer: { epochs: 3 }, method: { miner: { type: "epoch-pass", threshold: 0.7 } } };
  * const merged = mergeConfig(base, { method: { distribution: "label", miner: { threshold: 0.5 } } });
  * const config = validateConfig(merged);
- * console.assert(config.trainer.epochs === 3);
+ * assert.ok(config.trainer.epochs === 3);
  * ```
  */
 export function mergeConfig(
@@ -544,354 +397,59 @@ export function mergeConfig(
 // ---------------------------------------------------------------------------------------------------
 // Schema
 
-interface Problem {
-  path: Path;
-  message: string;
-  /** The problem is this key itself (unknown key): the message is complete and has no path prefix. */
-  keyProblem?: boolean;
+let cachedSchema: { datasets: string; schema: ReturnType<typeof runConfigSchema> } | undefined;
+
+/** The config schema for the dataset types registered now (rebuilt when one is registered). */
+function configSchema(): ReturnType<typeof runConfigSchema> {
+  const names = datasetNames();
+  const key = names.join("\n");
+  if (cachedSchema?.datasets !== key) cachedSchema = { datasets: key, schema: runConfigSchema(names) };
+  return cachedSchema.schema;
 }
 
-type Checker = (value: unknown, path: Path, problems: Problem[]) => void;
-
-interface Section {
-  kind: "section";
-  fields: Record<string, Field>;
-}
-type Field = Section | { kind: "leaf"; check: Checker };
-
-function leaf(check: Checker): Field {
-  return { kind: "leaf", check };
-}
-
-function section(fields: Record<string, Field>): Section {
-  return { kind: "section", fields };
-}
-
-function fail(problems: Problem[], path: Path, expected: string, value: unknown): void {
-  problems.push({ path, message: `expected ${expected}, got ${show(value)}` });
-}
-
-function intField(min: number, max?: number, nullable = false): Field {
-  const range = max === undefined ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
-  const expected = nullable ? `${range} or null` : range;
-  return leaf((value, path, problems) => {
-    if (nullable && value === null) return;
-    const ok = typeof value === "number" && Number.isSafeInteger(value) && value >= min &&
-      (max === undefined || value <= max);
-    if (!ok) fail(problems, path, expected, value);
-  });
-}
-
-interface NumberRange {
-  min?: number;
-  max?: number;
-  minOpen?: boolean;
-  maxOpen?: boolean;
-}
-
-function numberField(range: NumberRange): Field {
-  const { min, max, minOpen = false, maxOpen = false } = range;
-  let expected: string;
-  if (min !== undefined && max !== undefined) {
-    expected = `a number in ${minOpen ? "(" : "["}${min}, ${max}${maxOpen ? ")" : "]"}`;
-  } else if (min !== undefined) expected = `a number ${minOpen ? ">" : ">="} ${min}`;
-  else if (max !== undefined) expected = `a number ${maxOpen ? "<" : "<="} ${max}`;
-  else expected = "a finite number";
-  return leaf((value, path, problems) => {
-    const ok = typeof value === "number" && Number.isFinite(value) &&
-      (min === undefined || (minOpen ? value > min : value >= min)) &&
-      (max === undefined || (maxOpen ? value < max : value <= max));
-    if (!ok) fail(problems, path, expected, value);
-  });
-}
-
-function boolField(): Field {
-  return leaf((value, path, problems) => {
-    if (typeof value !== "boolean") fail(problems, path, "true or false", value);
-  });
-}
-
-function enumField(values: readonly (string | number)[]): Field {
-  const expected = values.length === 2 ? `${values[0]} or ${values[1]}` : `one of ${values.join(", ")}`;
-  return leaf((value, path, problems) => {
-    if (!values.includes(value as string | number)) fail(problems, path, expected, value);
-  });
-}
-
-function stringField(nullable: boolean, what = "a non-empty string"): Field {
-  const expected = nullable ? `${what} or null` : what;
-  return leaf((value, path, problems) => {
-    if (nullable && value === null) return;
-    if (typeof value !== "string" || value.length === 0) fail(problems, path, expected, value);
-  });
-}
-
-function hasControl(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 0x20) return true;
-  return false;
-}
-
-function runNameField(): Field {
-  return leaf((value, path, problems) => {
-    if (value === null) return;
-    if (typeof value !== "string" || value.length === 0) {
-      fail(problems, path, "a folder name or null", value);
-    } else if (/[/\\]/.test(value) || value === "." || value === ".." || hasControl(value)) {
-      fail(problems, path, "a plain folder name (no path separators)", value);
+/** The problems the plugin registry finds in a family's plugin spec (options against its schema). */
+function pluginProblems(family: PluginFamily, spec: unknown, problems: Problem[]): void {
+  const at: Path = ["method", family];
+  for (const issue of pluginSpecIssues(family, spec)) {
+    let message = issue.message;
+    if (issue.unknown?.kind === "option") {
+      const near = closest(String(issue.path[0]), issue.unknown.known);
+      if (near !== undefined) message += ` (did you mean ${pathText([...at, near])}?)`;
     }
-  });
+    problems.push({ path: [...at, ...issue.path], message });
+  }
 }
 
-function pairField(upperOne: boolean): Field {
-  const expected = upperOne ? "[min, max] with 0 < min <= max <= 1" : "[min, max] with 0 < min <= max";
-  return leaf((value, path, problems) => {
-    const ok = Array.isArray(value) && value.length === 2 &&
-      value.every((v) => typeof v === "number" && Number.isFinite(v)) &&
-      value[0] > 0 && value[0] <= value[1] && (!upperOne || value[1] <= 1);
-    if (!ok) fail(problems, path, expected, value);
+/**
+ * Validates a complete (merged) config: unknown keys, every field through the schema, the plugins
+ * through the registry. Returns the config in schema order, or the problems.
+ */
+function checkConfig(value: Obj): { config?: RunConfig; problems: Problem[] } {
+  const schema = configSchema();
+  const problems: Problem[] = [];
+  unknownKeys(schema, value, [], problems, {
+    extends: "extends: only a config file may extend another (loadConfigFile resolves it)",
+    plugins:
+      "plugins: only a config file loads plugin modules this way (or call loadPlugins, or pass --plugin)",
   });
-}
-
-const RAND_AUGMENT = /^rand(-[a-z]+[0-9.]+)*$/;
-
-function randAugmentField(): Field {
-  const expected = `a RandAugment string such as "rand-m5-n3-mstd0.5", or null`;
-  return leaf((value, path, problems) => {
-    if (value === null) return;
-    if (typeof value !== "string" || !RAND_AUGMENT.test(value)) {
-      fail(problems, path, expected, value);
-      return;
-    }
-    try {
-      parseRandAugment(value);
-    } catch (error) {
-      problems.push({ path, message: error instanceof Error ? error.message : String(error) });
-    }
-  });
-}
-
-function erasingField(): Field {
-  const fields = section({
-    p: numberField({ min: 0, max: 1 }),
-    scale: pairField(true),
-    ratio: pairField(false),
-  });
-  return leaf((value, path, problems) => {
-    if (value === null) return;
-    if (!isPlainObject(value)) {
-      fail(problems, path, "an object { p, scale, ratio } or null", value);
-      return;
-    }
-    checkSection(fields, value, path, problems);
-  });
-}
-
-const PLUGIN_PREFIX = /^plugin config field "[^"]*"(?: \(([^)]*)\))?: /;
-
-function methodField(): Field {
-  return leaf((value, path, problems) => {
-    if (!isPlainObject(value)) {
-      fail(problems, path, "an object with one plugin per family", value);
-      return;
-    }
-    for (const key of Object.keys(value)) {
-      if (!(PLUGIN_FAMILIES as readonly string[]).includes(key)) {
-        unknownKey(problems, path, key, PLUGIN_FAMILIES);
-      }
-    }
+  const { output, problems: fieldProblems, paths: seen } = schemaProblems(schema, value);
+  problems.push(...fieldProblems);
+  const method = value.method;
+  if (isPlainObject(method)) {
     for (const family of PLUGIN_FAMILIES) {
-      const spec = value[family];
-      const at = [...path, family];
-      if (typeof spec === "string") {
-        if (spec.length === 0) {
-          fail(problems, at, "a plugin name", spec);
-          continue;
-        }
-      } else if (isPlainObject(spec)) {
-        if (typeof spec.type !== "string" || spec.type.length === 0) {
-          fail(problems, [...at, "type"], "a plugin name", spec.type);
-          continue;
-        }
-      } else {
-        fail(problems, at, "a plugin name or { type: name, ...options }", spec);
-        continue;
-      }
-      try {
-        buildPlugin(family, spec as PluginSpec);
-      } catch (error) {
-        problems.push(pluginProblem(at, spec, error));
-      }
-    }
-  });
-}
-
-/** Turns a plugin registry error into a problem at the option's path when the message names one. */
-function pluginProblem(at: Path, spec: unknown, error: unknown): Problem {
-  const text = error instanceof Error ? error.message : String(error);
-  const message = text.replace(PLUGIN_PREFIX, "");
-  if (/^unknown \S+ plugin/.test(message)) {
-    return { path: isPlainObject(spec) ? [...at, "type"] : at, message };
-  }
-  const option = /option "([^"]+)"/.exec(message)?.[1];
-  if (option !== undefined && isPlainObject(spec) && Object.hasOwn(spec, option)) {
-    const known = /unknown option "[^"]+"; known options: (.+)$/.exec(message)?.[1]?.split(", ");
-    const near = known === undefined ? undefined : closest(option, known);
-    const hint = near === undefined ? "" : ` (did you mean ${pathText([...at, near])}?)`;
-    return { path: [...at, option], message: message + hint };
-  }
-  return { path: at, message };
-}
-
-const SCHEMA: Section = section({
-  seed: intField(0, 0xffffffff),
-  backend: enumField(["auto", "wasm", "webgpu", "tensorflow", "cpu"]),
-  data: section({
-    dataset: enumField(DATASET_NAMES),
-    path: stringField(true, "a path"),
-    synthetic: section({
-      count: intField(2),
-      seed: intField(0, 0xffffffff),
-      size: intField(16, 1024),
-      testFraction: numberField({ min: 0, max: 1, maxOpen: true }),
-      cacheDir: stringField(true, "a path"),
-    }),
-    size: intField(16, 512),
-    randAugment: randAugmentField(),
-    hflip: numberField({ min: 0, max: 1 }),
-    erasing: erasingField(),
-    testCrops: enumField([1, 10]),
-    sampler: enumField(["shuffle", "balanced"]),
-    labelNoise: numberField({ min: 0, max: 0.9 }),
-    prefetch: intField(0, 16),
-    skipCorrupt: boolField(),
-  }),
-  model: section({
-    backbone: enumField([...BACKBONES]),
-    weights: stringField(true, "a path to a .pth/.pt/.safetensors file"),
-    freezeStem: boolField(),
-  }),
-  method: methodField(),
-  trainer: section({
-    epochs: intField(1),
-    batchSize: intField(1),
-    lr: numberField({ min: 0, minOpen: true }),
-    lrGamma: numberField({ min: 0, max: 1, minOpen: true }),
-    dropLast: boolField(),
-    evalEvery: intField(1),
-    stemMode: enumField(["train", "eval"]),
-    maxBatchesPerEpoch: intField(1, undefined, true),
-  }),
-  output: section({
-    dir: stringField(false, "a path"),
-    name: runNameField(),
-    checkpointEvery: intField(1),
-  }),
-});
-
-/** Every known field and section path, dotted, for suggestions. */
-const KNOWN_PATHS: readonly string[] = (() => {
-  const out: string[] = [];
-  const walk = (node: Section, prefix: string) => {
-    for (const [key, field] of Object.entries(node.fields)) {
-      const path = prefix === "" ? key : `${prefix}.${key}`;
-      out.push(path);
-      if (field.kind === "section") walk(field, path);
-    }
-  };
-  walk(SCHEMA, "");
-  for (const family of PLUGIN_FAMILIES) out.push(`method.${family}`);
-  return out;
-})();
-
-function normalizeKey(key: string): string {
-  return key.toLowerCase().replace(/[-_\s]/g, "");
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
+      // A spec of the wrong shape has its problem already.
+      if (!seen.has(JSON.stringify(["method", family]))) pluginProblems(family, method[family], problems);
     }
   }
-  return row[b.length];
-}
-
-/** The closest candidate within a small edit distance, or undefined. */
-function closest(key: string, candidates: readonly string[]): string | undefined {
-  const wanted = normalizeKey(key);
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const candidate of candidates) {
-    const name = normalizeKey(candidate.slice(candidate.lastIndexOf(".") + 1));
-    const distance = editDistance(wanted, name);
-    if (distance <= Math.max(1, Math.floor(name.length / 4)) && distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
+  if (problems.length > 0 || output === undefined) return { problems };
+  const config = output;
+  const ordered: Obj = {};
+  for (const family of PLUGIN_FAMILIES) {
+    const spec = config.method[family];
+    put(ordered, family, isPlainObject(spec) ? mergePluginSpec(spec.type, spec) : spec);
   }
-  return best;
-}
-
-function unknownKey(problems: Problem[], parent: Path, key: string, siblings: readonly string[]): void {
-  const path = [...parent, key];
-  const prefix = pathText(parent);
-  const near = closest(key, siblings);
-  let suggestion = near === undefined ? undefined : prefix === "" ? near : `${prefix}.${near}`;
-  if (suggestion === undefined) {
-    // The key may belong to another section (`epochs` at the top level).
-    suggestion = closest(key, KNOWN_PATHS.filter((p) => p !== prefix && !p.startsWith(`${prefix}.`)));
-  }
-  const hint = suggestion === undefined
-    ? `; known keys${prefix === "" ? "" : ` of ${prefix}`}: ${siblings.join(", ")}`
-    : ` (did you mean ${suggestion}?)`;
-  problems.push({ path, message: `unknown key ${pathText(path)}${hint}`, keyProblem: true });
-}
-
-function checkSection(node: Section, value: Obj, path: Path, problems: Problem[]): void {
-  const names = Object.keys(node.fields);
-  for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(node.fields, key)) {
-      if (path.length === 0 && key === "extends") {
-        problems.push({
-          path: [key],
-          message: "extends: only a config file may extend another (loadConfigFile resolves it)",
-          keyProblem: true,
-        });
-      } else unknownKey(problems, path, key, names);
-    }
-  }
-  for (const [key, field] of Object.entries(node.fields)) {
-    const child = value[key];
-    const at = [...path, key];
-    if (field.kind === "leaf") field.check(child, at, problems);
-    else if (!isPlainObject(child)) fail(problems, at, "an object", child);
-    else checkSection(field, child, at, problems);
-  }
-}
-
-/** Copies a checked value in schema order (so that the YAML of a config is stable). */
-function ordered(node: Section, value: Obj): Obj {
-  const out: Obj = {};
-  for (const [key, field] of Object.entries(node.fields)) {
-    const child = value[key];
-    if (field.kind === "section") put(out, key, ordered(field, child as Obj));
-    else if (key === "erasing" && isPlainObject(child)) {
-      put(out, key, { p: child.p, scale: clone(child.scale), ratio: clone(child.ratio) });
-    } else if (key === "method") {
-      const method: Obj = {};
-      for (const family of PLUGIN_FAMILIES) {
-        const spec = (child as Obj)[family];
-        put(method, family, isPlainObject(spec) ? mergePluginSpec(spec.type, spec) : spec);
-      }
-      put(out, key, method);
-    } else put(out, key, clone(child));
-  }
-  return out;
+  config.method = ordered as MethodConfig;
+  return { config, problems };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -941,10 +499,10 @@ function formatProblem(problem: Problem, where: string | undefined): string {
 function validateLayers(layers: readonly Layer[], fallback?: string): RunConfig {
   let merged: unknown = DEFAULT_CONFIG;
   for (const layer of layers) merged = mergeAt(merged, layer.value, []);
-  const problems: Problem[] = [];
-  if (!isPlainObject(merged)) fail(problems, [], "an object of config sections", merged);
-  else checkSection(SCHEMA, merged, [], problems);
-  if (problems.length > 0) {
+  const { config, problems } = isPlainObject(merged)
+    ? checkConfig(merged)
+    : { problems: [{ path: [], message: `expected an object of config sections, got ${show(merged)}` }] };
+  if (config === undefined || problems.length > 0) {
     // One line per problem, in the order of the sources and of the positions within each.
     const placed = problems.map((problem, index) => ({
       problem,
@@ -956,22 +514,10 @@ function validateLayers(layers: readonly Layer[], fallback?: string): RunConfig 
     );
     throw new ConfigError(placed.map(({ problem, place }) => formatProblem(problem, place.text)));
   }
-  return ordered(SCHEMA, merged as Obj) as unknown as RunConfig;
+  return config;
 }
 
-/**
- * Options of {@linkcode validateConfig}.
- *
- * @example Name the file in every problem
- * ```ts
- * import { validateConfig } from "./config.ts";
- * try {
- *   validateConfig({ trainer: { epochs: 0 } }, { source: "my.yaml" });
- * } catch (error) {
- *   console.assert((error as Error).message.startsWith("my.yaml: "));
- * }
- * ```
- */
+/** Options of {@linkcode validateConfig}. */
 export interface ValidateConfigOptions {
   /**
    * Where the value came from (a file name), put in front of every problem.
@@ -988,21 +534,22 @@ export interface ValidateConfigOptions {
  *
  * @example Defaults filled in
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateConfig } from "./config.ts";
  *
  * const config = validateConfig({ trainer: { epochs: 3 }, method: { distribution: "label" } });
- * console.assert(config.trainer.batchSize === 64 && config.method.distribution === "label");
+ * assert.ok(config.trainer.batchSize === 64 && config.method.distribution === "label");
  * ```
  *
  * @example Problems are reported with their paths
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateConfig } from "./config.ts";
  *
- * try {
- *   validateConfig({ trainer: { epoch: 3 } }, { source: "x.yaml" });
- * } catch (error) {
- *   console.log((error as Error).message); // x.yaml: unknown key trainer.epoch (did you mean trainer.epochs?)
- * }
+ * assert.throws(
+ *   () => validateConfig({ trainer: { epoch: 3 } }, { source: "x.yaml" }),
+ *   { message: "x.yaml: unknown key trainer.epoch (did you mean trainer.epochs?)" },
+ * );
  * ```
  */
 export function validateConfig(value: unknown, options: ValidateConfigOptions = {}): RunConfig {
@@ -1023,14 +570,19 @@ export function validateConfig(value: unknown, options: ValidateConfigOptions = 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CONFIGS_DIR } from "./config.ts";
- * console.log(new URL("synthetic.yaml", CONFIGS_DIR).href);
+ * const preset = new URL("synthetic.yaml", CONFIGS_DIR);
+ * assert.ok(preset.href.endsWith("/configs/synthetic.yaml"));
+ * assert.ok((await Deno.stat(preset)).isFile);
  * ```
  */
 export const CONFIGS_DIR: URL = new URL("../configs/", import.meta.url);
 
 /** The keys a preset file may have at its top level. */
-const TOP_KEYS: readonly string[] = [...Object.keys(SCHEMA.fields), "extends"];
+function topKeys(): string[] {
+  return [...Object.keys(objectEntries(configSchema()) ?? {}), "extends", "plugins"];
+}
 
 const PRESET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -1076,7 +628,7 @@ export async function listPresets(): Promise<string[]> {
       continue;
     }
     if (
-      value === null || (isPlainObject(value) && Object.keys(value).every((key) => TOP_KEYS.includes(key)))
+      value === null || (isPlainObject(value) && Object.keys(value).every((key) => topKeys().includes(key)))
     ) {
       names.push(match[1]);
     }
@@ -1117,35 +669,6 @@ export async function presetPath(name: string): Promise<string> {
 
 function looksLikePath(text: string): boolean {
   return /[/\\]/.test(text) || /\.ya?ml$/i.test(text);
-}
-
-function nodeKey(node: unknown): unknown {
-  return YAML.isScalar(node) ? node.value : node;
-}
-
-/** The line and column of a path in a parsed document (its key, or the deepest part that exists). */
-function locateInDocument(doc: YAML.Document, path: Path): number | undefined {
-  let node: unknown = doc.contents;
-  let offset: number | undefined = YAML.isNode(node) ? node.range?.[0] : undefined;
-  for (const segment of path) {
-    if (YAML.isMap(node)) {
-      const pair = node.items.find((item) => String(nodeKey(item.key)) === String(segment));
-      if (pair === undefined) break;
-      if (YAML.isNode(pair.key) && pair.key.range) offset = pair.key.range[0];
-      node = pair.value;
-    } else if (YAML.isSeq(node) && typeof segment === "number") {
-      const item = node.items[segment];
-      if (!YAML.isNode(item)) break;
-      if (item.range) offset = item.range[0];
-      node = item;
-    } else break;
-  }
-  return offset;
-}
-
-function position(counter: YAML.LineCounter, offset: number): string {
-  const { line, col } = counter.linePos(offset);
-  return `${line}:${col}`;
 }
 
 /** Reads one file and, through `extends`, the files below it: the layers, base first. */
@@ -1197,7 +720,11 @@ async function readLayers(path: string, shown: string, chain: readonly string[])
     );
   }
   const layer: Layer = { value, source: shown, locate };
-  if (!Object.hasOwn(value, "extends")) return [layer];
+  const plugins = pluginsOfFile(value, locate, absolute);
+  if (!Object.hasOwn(value, "extends")) {
+    await importPlugins(plugins);
+    return [layer];
+  }
   const base = value.extends;
   delete value.extends;
   if (typeof base !== "string" || base.trim() === "") {
@@ -1221,7 +748,102 @@ async function readLayers(path: string, shown: string, chain: readonly string[])
     }
     baseShown = displayPath(basePath);
   }
-  return [...await readLayers(basePath, baseShown, [...chain, absolute]), layer];
+  const layers = [...await readLayers(basePath, baseShown, [...chain, absolute]), layer];
+  await importPlugins(plugins);
+  return layers;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Plugin modules
+
+/** The modules loaded so far (file URLs or other specifiers), in load order. */
+const LOADED_PLUGINS: string[] = [];
+
+/** A plugin module as an import specifier: a URL or `npm:` specifier as is, a path from `base`. */
+function pluginSpecifier(module: string, base: string): string {
+  if (/^[a-z][a-z0-9+.-]+:/i.test(module)) return module;
+  return pathToFileURL(resolve(base, module)).href;
+}
+
+interface PendingPlugin {
+  specifier: string;
+  /** What to call it in messages: `file:line:col: plugins[0]`, or the module as given. */
+  where: string;
+}
+
+/** Takes `plugins` off a file's value: the modules to import, resolved from the file's folder. */
+function pluginsOfFile(value: Obj, locate: (path: Path) => Place, file: string): PendingPlugin[] {
+  if (!Object.hasOwn(value, "plugins")) return [];
+  const list = value.plugins;
+  delete value.plugins;
+  const problems: string[] = [];
+  if (!Array.isArray(list)) {
+    problems.push(`${locate(["plugins"]).text}: plugins: expected a list of module paths, got ${show(list)}`);
+  }
+  const pending: PendingPlugin[] = [];
+  for (const [i, module] of (Array.isArray(list) ? list : []).entries()) {
+    const at = locate(["plugins", i]).text;
+    if (typeof module !== "string" || module.trim() === "") {
+      problems.push(
+        `${at}: plugins[${i}]: expected a module path (relative to this file), got ${show(module)}`,
+      );
+    } else pending.push({ specifier: pluginSpecifier(module, dirname(file)), where: `${at}: plugins[${i}]` });
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return pending;
+}
+
+async function importPlugins(pending: readonly PendingPlugin[]): Promise<void> {
+  for (const { specifier, where } of pending) {
+    try {
+      await import(specifier);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
+      throw new ConfigError(`${where}: cannot import ${specifier}: ${reason}`, { cause: error });
+    }
+    if (!LOADED_PLUGINS.includes(specifier)) LOADED_PLUGINS.push(specifier);
+  }
+}
+
+/**
+ * Imports plugin modules: files (paths relative to `from`, default the working folder), `file:` or
+ * `https:` URLs, or `npm:` specifiers. A plugin module registers plugins (`registerPlugin`) or dataset
+ * types (`registerDatasetType`) when it is imported; configs validated after that can select them. A
+ * config file does the same with its `plugins` key (paths relative to the file). Returns the modules'
+ * specifiers; a module that fails to import is a {@linkcode ConfigError}.
+ *
+ * @example Load a plugin module before resolving a config that uses it
+ * ```ts ignore
+ * import { loadPlugins, resolveConfig } from "./config.ts";
+ * await loadPlugins(["./my_plugins.ts"]);
+ * const config = await resolveConfig({ overrides: ["method.distribution=smoothed"] });
+ * ```
+ */
+export async function loadPlugins(modules: readonly string[], from: string = Deno.cwd()): Promise<string[]> {
+  const pending = modules.map((module) => {
+    if (typeof module !== "string" || module.trim() === "") {
+      throw new ConfigError(`plugin module: expected a module path, got ${show(module)}`);
+    }
+    return { specifier: pluginSpecifier(module, from), where: `plugin module ${JSON.stringify(module)}` };
+  });
+  await importPlugins(pending);
+  return pending.map((plugin) => plugin.specifier);
+}
+
+/**
+ * The plugin modules imported so far in this process (by {@linkcode loadPlugins} or a config file's
+ * `plugins` key), as specifiers, in load order. A run folder's `config.yaml` lists them, so that
+ * resuming or evaluating the run loads them again.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loadedPlugins } from "./config.ts";
+ * assert.ok(Array.isArray(loadedPlugins()));
+ * ```
+ */
+export function loadedPlugins(): string[] {
+  return [...LOADED_PLUGINS];
 }
 
 /**
@@ -1313,16 +935,7 @@ function overrideLayers(base: readonly Layer[], overrides: readonly string[]): L
   return layers;
 }
 
-/**
- * Options of {@linkcode applyOverrides}.
- *
- * @example Say where the base config came from
- * ```ts
- * import { applyOverrides, DEFAULT_CONFIG } from "./config.ts";
- * const config = applyOverrides(DEFAULT_CONFIG, ["trainer.epochs=2"], { source: "defaults" });
- * console.assert(config.trainer.epochs === 2);
- * ```
- */
+/** Options of {@linkcode applyOverrides}. */
 export interface ApplyOverridesOptions {
   /**
    * Where the config came from, for problems that are not in an override.
@@ -1339,6 +952,7 @@ export interface ApplyOverridesOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyOverrides, DEFAULT_CONFIG } from "./config.ts";
  *
  * const config = applyOverrides(DEFAULT_CONFIG, [
@@ -1346,7 +960,7 @@ export interface ApplyOverridesOptions {
  *   "method.distribution=label",
  *   "data.erasing.scale=[0.02, 0.3]",
  * ]);
- * console.assert(config.trainer.epochs === 3 && config.data.erasing?.scale[1] === 0.3);
+ * assert.ok(config.trainer.epochs === 3 && config.data.erasing?.scale[1] === 0.3);
  * ```
  */
 export function applyOverrides(
@@ -1364,19 +978,7 @@ export function applyOverrides(
 // ---------------------------------------------------------------------------------------------------
 // Resolution and output
 
-/**
- * Options of {@linkcode resolveConfig}.
- *
- * @example The default preset with overrides
- * ```ts
- * import { resolveConfig } from "./config.ts";
- * const config = await resolveConfig({
- *   preset: "synthetic",
- *   overrides: ["trainer.epochs=1", "model.backbone=tiny"],
- * });
- * console.assert(config.trainer.epochs === 1 && config.model.backbone === "tiny");
- * ```
- */
+/** Options of {@linkcode resolveConfig}. */
 export interface ResolveConfigOptions {
   /**
    * A preset name (a file in `configs/`). Used when no `file` is given.
@@ -1455,16 +1057,7 @@ export async function resolveConfig(options: ResolveConfigOptions = {}): Promise
   return config;
 }
 
-/**
- * Options of {@linkcode configToYaml}.
- *
- * @example A header comment on top of the YAML
- * ```ts
- * import { configToYaml, DEFAULT_CONFIG } from "./config.ts";
- * const text = configToYaml(DEFAULT_CONFIG, { header: "resolved config\nseed 0" });
- * console.assert(text.startsWith("# resolved config\n# seed 0\n"));
- * ```
- */
+/** Options of {@linkcode configToYaml}. */
 export interface ConfigToYamlOptions {
   /**
    * A comment put at the top of the file (each line becomes a `#` line).
@@ -1472,6 +1065,13 @@ export interface ConfigToYamlOptions {
    * @default {undefined}
    */
   header?: string;
+  /**
+   * Plugin modules to list under `plugins` (absolute specifiers: loading the text back imports them);
+   * none: no `plugins` key.
+   *
+   * @default {[]}
+   */
+  plugins?: readonly string[];
 }
 
 /**
@@ -1480,21 +1080,25 @@ export interface ConfigToYamlOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import YAML from "yaml";
  * import { configToYaml, DEFAULT_CONFIG, validateConfig } from "./config.ts";
  *
  * const text = configToYaml(DEFAULT_CONFIG, { header: "resolved config" });
  * const back = validateConfig(YAML.parse(text));
- * console.assert(back.data.erasing?.scale[1] === 0.25);
+ * assert.ok(back.data.erasing?.scale[1] === 0.25);
  * ```
  */
 export function configToYaml(config: RunConfig, options: ConfigToYamlOptions = {}): string {
-  const doc = new YAML.Document(config);
+  const { plugins = [] } = options;
+  const doc = new YAML.Document(plugins.length > 0 ? { plugins: [...plugins], ...config } : config);
   YAML.visit(doc, {
     Seq(_key, node) {
       node.flow = true;
     },
   });
+  const list = doc.get("plugins", true);
+  if (YAML.isSeq(list)) list.flow = false;
   for (const path of [["data", "erasing"], ...PLUGIN_FAMILIES.map((family) => ["method", family])]) {
     const node = doc.getIn(path, true);
     if (YAML.isMap(node)) node.flow = true;

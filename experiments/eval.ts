@@ -1,17 +1,11 @@
 /**
- * `deno task eval RUN_DIR`: accuracy, mean class accuracy and the confusion matrix of a trained run on
- * its test split or on another dataset; with ground-truth distributions (the synthetic set), also the
- * mean KL divergence from the ground truth to the prediction and to the label, class and fused
- * distributions. With `--label-noise`, on a run trained with `data.labelNoise`, also how it treats its
- * flipped training labels: the attention weights of flipped against clean samples (and their ROC AUC),
- * how many flipped samples the target branch recovers or memorises, and the mass the label and fused
- * distributions put on the true and the flipped label.
- *
- * ```sh
- * deno task eval runs/synthetic-fused-20261128-101500
- * deno task eval runs/x --dataset sfew --data-path ~/data/SFEW --split val --json
- * deno task eval runs/noise-synthetic/ada-df-20-noise-seed0 --label-noise
- * ```
+ * Evaluation of a trained run folder: accuracy, mean class accuracy and the confusion matrix on its
+ * test split or on another dataset; with ground-truth distributions (the synthetic set), also the mean
+ * KL divergence from the ground truth to the prediction and to the label, class and fused
+ * distributions. On a run trained with `data.labelNoise`, also how it treats its flipped training
+ * labels: the attention weights of flipped against clean samples (and their ROC AUC), how many flipped
+ * samples the target branch recovers or memorises, and the mass the label and fused distributions put
+ * on the true and the flipped label. `deno task eval` is this module on the command line.
  *
  * @module
  */
@@ -28,7 +22,7 @@ import {
   labelMapping,
   openDataset,
 } from "../datasets/mod.ts";
-import { type LoadedRun, loadRun, openRunData, type RunData } from "./run.ts";
+import { type LoadedRun, loadRun, openRunData, pipelineOptions, type RunData } from "./run.ts";
 
 /** Mean KL divergences from the ground-truth distributions. */
 export interface DistributionDivergences {
@@ -51,7 +45,31 @@ function kl(p: ArrayLike<number>, q: ArrayLike<number>, offset: number, c: numbe
   return sum;
 }
 
-/** A view of `dataset` relabelled to `classNames` (by emotion name), dropping classes the model lacks. */
+/**
+ * A view of `dataset` relabelled to `classNames` (by emotion name), dropping classes the model lacks.
+ *
+ * @example Evaluate a three-class model on a dataset with a fourth class
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Dataset } from "../datasets/types.ts";
+ * import { relabel } from "./eval.ts";
+ *
+ * const labels = Int32Array.from([0, 1, 2, 3]);
+ * const dataset: Dataset = {
+ *   name: "faces",
+ *   root: "/data/faces",
+ *   split: "test",
+ *   classNames: ["Happy", "Sad", "Angry", "Contempt"],
+ *   size: 4,
+ *   labels,
+ *   item: (i) => ({ index: i, label: labels[i], path: `/data/faces/${i}.png`, source: `faces #${i}` }),
+ * };
+ * const view = relabel(dataset, ["Anger", "Happiness", "Sadness"]);
+ * assert.equal(view.size, 3); // Contempt is dropped
+ * assert.deepEqual([...view.labels], [1, 2, 0]);
+ * assert.equal(view.item(2).path, "/data/faces/2.png");
+ * ```
+ */
 export function relabel(dataset: Dataset, classNames: readonly string[]): Dataset {
   const same = dataset.classNames.length === classNames.length &&
     dataset.classNames.every((n, i) => n === classNames[i]);
@@ -182,7 +200,7 @@ async function labelNoiseDiagnostics(
   const n = data.train.size;
   const loader = new DataLoader(data.train, {
     batchSize,
-    pipeline: new ImagePipeline({ size: run.config.data.size }),
+    pipeline: new ImagePipeline({ ...pipelineOptions(run.config).eval, tenCrop: false }),
     prefetch: run.config.data.prefetch,
   });
   const attention = new Float32Array(n);
@@ -241,7 +259,27 @@ function pct(x: number): string {
   return Number.isNaN(x) ? "-" : `${(100 * x).toFixed(2)}%`;
 }
 
-/** Formats an evaluation report as text. */
+/**
+ * Formats an evaluation report as text.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { classificationReport } from "../training/metrics.ts";
+ * import { formatEvalReport } from "./eval.ts";
+ *
+ * const text = formatEvalReport({
+ *   run: "runs/demo",
+ *   checkpoint: "best",
+ *   epoch: 3,
+ *   dataset: "synthetic test split",
+ *   classNames: ["Happiness", "Sadness"],
+ *   result: classificationReport([0, 0, 1, 1], [0, 1, 1, 1], 2),
+ * });
+ * assert.match(text, /^run runs\/demo, checkpoint best \(epoch 3\)/);
+ * assert.match(text, /accuracy 75\.00%/);
+ * ```
+ */
 export function formatEvalReport(r: EvalReport): string {
   const lines = [
     `run ${r.run}, checkpoint ${r.checkpoint} (epoch ${r.epoch})`,
@@ -291,19 +329,38 @@ export function formatEvalReport(r: EvalReport): string {
   return lines.join("\n");
 }
 
-/** Evaluates a run; see the module documentation. */
-export async function evaluateRun(
-  runDir: string,
-  options: {
-    checkpoint?: "best" | "last";
-    dataset?: string;
-    dataPath?: string;
-    split?: string;
-    backend?: BackendName;
-    batchSize?: number;
-    labelNoise?: boolean;
-  } = {},
-): Promise<EvalReport> {
+/** Options of {@linkcode evaluateRun}. */
+export interface EvaluateRunOptions {
+  /**
+   * Which checkpoint: `best` (falls back to `last` when the run has no best yet) or `last`.
+   * @default {"best"}
+   */
+  checkpoint?: "best" | "last";
+  /** Evaluate on another dataset of this type (with `dataPath`) instead of the run's test split. */
+  dataset?: string;
+  /** The other dataset's location. */
+  dataPath?: string;
+  /** The other dataset's split. @default {"test" ("val" for AffectNet and SFEW)} */
+  split?: string;
+  /** The backend to evaluate on. @default {the run's `backend`} */
+  backend?: BackendName;
+  /** Batch size. @default {the run's `trainer.batchSize`} */
+  batchSize?: number;
+  /** Also measure how the run treats its flipped training labels (a run trained with label noise). */
+  labelNoise?: boolean;
+}
+
+/**
+ * Evaluates a run folder's checkpoint on its test split or on another dataset (see the module
+ * documentation).
+ *
+ * @example
+ * ```ts ignore
+ * import { evaluateRun, formatEvalReport } from "./eval.ts";
+ * console.log(formatEvalReport(await evaluateRun("runs/synthetic-fused-20261128-101500")));
+ * ```
+ */
+export async function evaluateRun(runDir: string, options: EvaluateRunOptions = {}): Promise<EvalReport> {
   const run = await loadRun(runDir, options.checkpoint ?? "best");
   try {
     await initBackend(options.backend ?? run.config.backend);
@@ -335,7 +392,7 @@ export async function evaluateRun(
     const batchSize = options.batchSize ?? run.config.trainer.batchSize;
     const loader = new DataLoader(dataset, {
       batchSize,
-      pipeline: new ImagePipeline({ size: run.config.data.size, tenCrop: run.config.data.testCrops === 10 }),
+      pipeline: new ImagePipeline(pipelineOptions(run.config).eval),
       prefetch: run.config.data.prefetch,
     });
     const result = await evaluateModel(run.model, run.plugins.attention, loader);
@@ -370,6 +427,13 @@ export interface RunLabelNoise {
 /**
  * Measures only how a run trained with `data.labelNoise` treats its flipped training labels (the
  * `--label-noise` part of {@linkcode evaluateRun}), by default at its last checkpoint.
+ *
+ * @example
+ * ```ts ignore
+ * import { measureLabelNoise } from "./eval.ts";
+ * const { report } = await measureLabelNoise("runs/noise-synthetic/ada-df-20-noise-seed0");
+ * console.log(`attention AUC ${report.attentionAuc.toFixed(3)} on ${report.flipped} flipped labels`);
+ * ```
  */
 export async function measureLabelNoise(
   runDir: string,

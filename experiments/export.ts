@@ -13,10 +13,17 @@
  *   fixed, non-trainable `Dense(C)` with an all-ones kernel and no bias, then `Multiply`;
  * - `Activation("softmax")`: the model's output is the probability vector [N, C].
  *
+ * On `face-resnet29` the stem and branch are dlib's ResNet-29 in the same standard layers: `valid`
+ * convolutions for its stride-2 convs and its `valid` 3x3 max pool, `ZeroPadding2D` + `valid` for its
+ * 3x3 convs, and a down block's shortcut as `AveragePooling2D` (2x2, stride 2) whose missing channels
+ * are appended by a fixed, non-trainable 1x1 `Conv2D` (an identity kernel widened with zeros), the conv
+ * path zero-padded at the bottom and right (`ZeroPadding2D`) to the shortcut's size where it is smaller.
+ *
  * The export folder holds:
  *
  * - `model.json` (the TensorFlow.js Layers topology and weights manifest) and `weights.bin`;
- * - `preprocess.json` (a {@linkcode PreprocessSpec}: input size, mean, std, class order);
+ * - `preprocess.json` (a {@linkcode PreprocessSpec}: input size, the backbone's normalisation mean and
+ *   std, class order);
  * - `tf.min.js`, the TensorFlow.js browser bundle of the npm package this library uses, so a page can
  *   load everything from one folder without a CDN (leave it out with `runtime: false`).
  *
@@ -28,24 +35,26 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type LayersModel, type Tensor, tf } from "../engine/tf.ts";
 import { writeFileAtomic } from "../engine/files.ts";
-import { AdaDfModel } from "../backbones/adadf.ts";
+import type { AdaDfModel } from "../backbones/adadf.ts";
 import { BN_EPSILON, type ParameterStore } from "../backbones/layers.ts";
 import { type BackboneName, featureSize, type ResNetSpec } from "../backbones/resnet.ts";
-import { IMAGENET_MEAN, IMAGENET_STD, type Rgb } from "../datasets/transforms.ts";
-import { loadConfigFile, type RunConfig } from "./config.ts";
-import { buildPlugins } from "../strategies/registry.ts";
-import { loadCheckpoint, loadModelStateDict } from "../training/checkpoint.ts";
+import { FACE_RESNET29_BLOCKS, faceResNet29Shapes } from "../backbones/face_resnet29.ts";
+import type { Rgb } from "../datasets/transforms.ts";
+import { type LoadedRun, loadRun, RUN_FILES } from "./run.ts";
 
 /**
  * The names of the files in an export folder.
  *
  * @example The files of an export folder
  * ```ts
+ * import assert from "node:assert/strict";
  * import { join } from "node:path";
  * import { EXPORT_FILES } from "./export.ts";
  * const folder = "exported";
- * console.log(Object.values(EXPORT_FILES).map((file) => join(folder, file)));
- * // ["exported/model.json", "exported/weights.bin", "exported/preprocess.json", "exported/tf.min.js"]
+ * assert.deepEqual(
+ *   Object.values(EXPORT_FILES).map((file) => join(folder, file)),
+ *   ["exported/model.json", "exported/weights.bin", "exported/preprocess.json", "exported/tf.min.js"],
+ * );
  * ```
  */
 export const EXPORT_FILES = {
@@ -60,28 +69,15 @@ export const EXPORT_FILES = {
  *
  * @example Check that a `preprocess.json` belongs to an export
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PREPROCESS_FORMAT } from "./export.ts";
  * const text = '{"format": "ada-df-inference", "version": 1}';
- * console.assert(JSON.parse(text).format === PREPROCESS_FORMAT);
+ * assert.equal(JSON.parse(text).format, PREPROCESS_FORMAT);
  * ```
  */
 export const PREPROCESS_FORMAT = "ada-df-inference";
 
-/**
- * The attention plugins the exported network can express.
- *
- * @example Export a model trained without attention
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { buildInferenceModel, type ExportAttention } from "./export.ts";
- * const attention: ExportAttention = "none";
- * const model = new AdaDfModel("tiny", { numClasses: 7 });
- * const net = buildInferenceModel(model, { size: 32, attention });
- * console.assert(!net.layers.some((layer) => layer.name === "target.attention.scale"));
- * net.dispose();
- * model.dispose();
- * ```
- */
+/** The attention plugins the exported network can express. */
 export type ExportAttention = "sigmoid" | "none";
 
 /**
@@ -95,20 +91,6 @@ export type ExportAttention = "sigmoid" | "none";
  * horizontal mirror, run the ten crops as one batch, and combine their probabilities by a per-class
  * geometric mean, renormalised (this equals the softmax of the crop-averaged logits, as the trainer
  * evaluates).
- *
- * @example Prepare the input an export expects
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { exportInferenceModel, type PreprocessSpec } from "./export.ts";
- * const dir = await Deno.makeTempDir();
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * await exportInferenceModel(model, { outDir: dir, size: 32, classNames: ["a", "b"], runtime: false });
- * const spec: PreprocessSpec = JSON.parse(await Deno.readTextFile(`${dir}/preprocess.json`));
- * const normalise = (value: number, c: number) => (value / 255 - spec.mean[c]) / spec.std[c];
- * console.log(spec.inputSize, spec.crops, normalise(128, 0)); // 32 1 0.074...
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
  */
 export interface PreprocessSpec {
   /** Always {@linkcode PREPROCESS_FORMAT}. */
@@ -145,21 +127,7 @@ export interface PreprocessSpec {
   backbone: BackboneName;
 }
 
-/**
- * Options of {@linkcode buildInferenceModel}.
- *
- * @example A network for 48-pixel inputs
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { buildInferenceModel, type BuildInferenceModelOptions } from "./export.ts";
- * const options: BuildInferenceModelOptions = { size: 48, attention: "sigmoid" };
- * const model = new AdaDfModel("tiny", { numClasses: 7 });
- * const net = buildInferenceModel(model, options);
- * console.log(net.inputs[0].shape); // [null, 48, 48, 3]
- * net.dispose();
- * model.dispose();
- * ```
- */
+/** Options of {@linkcode buildInferenceModel}. */
 export interface BuildInferenceModelOptions {
   /** Side of the square input in pixels. */
   size: number;
@@ -171,30 +139,7 @@ export interface BuildInferenceModelOptions {
   attention?: ExportAttention;
 }
 
-/**
- * Options of {@linkcode exportInferenceModel}.
- *
- * @example Export for ten-crop inference, without the browser bundle
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { exportInferenceModel, type ExportInferenceModelOptions } from "./export.ts";
- * const dir = await Deno.makeTempDir();
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * const options: ExportInferenceModelOptions = {
- *   outDir: dir,
- *   size: 32,
- *   classNames: ["Neutral", "Happiness"],
- *   mean: [0.5, 0.5, 0.5],
- *   std: [0.5, 0.5, 0.5],
- *   crops: 10,
- *   runtime: false,
- * };
- * const { preprocess } = await exportInferenceModel(model, options);
- * console.assert(preprocess.crops === 10 && preprocess.resizeShorter === 37);
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** Options of {@linkcode exportInferenceModel}. */
 export interface ExportInferenceModelOptions extends BuildInferenceModelOptions {
   /** The folder to write (created if missing; the export's files in it are replaced). */
   outDir: string;
@@ -202,12 +147,12 @@ export interface ExportInferenceModelOptions extends BuildInferenceModelOptions 
   classNames: readonly string[];
   /**
    * Normalisation means on values in [0, 1].
-   * @default {IMAGENET_MEAN}
+   * @default {model.spec.normalization.mean} (the backbone's: ImageNet's for the ResNets)
    */
   mean?: Rgb;
   /**
    * Normalisation standard deviations on values in [0, 1].
-   * @default {IMAGENET_STD}
+   * @default {model.spec.normalization.std} (the backbone's: ImageNet's for the ResNets)
    */
   std?: Rgb;
   /**
@@ -222,26 +167,7 @@ export interface ExportInferenceModelOptions extends BuildInferenceModelOptions 
   runtime?: boolean;
 }
 
-/**
- * What an export wrote.
- *
- * @example What an export wrote
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { exportInferenceModel, type ExportResult } from "./export.ts";
- * const dir = await Deno.makeTempDir();
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * const result: ExportResult = await exportInferenceModel(model, {
- *   outDir: dir,
- *   size: 32,
- *   classNames: ["a", "b"],
- *   runtime: false,
- * });
- * console.log(result.files.length, result.weightBytes); // 3 files: weights.bin, model.json, preprocess.json
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** What an export wrote. */
 export interface ExportResult {
   /** The export folder (absolute). */
   outDir: string;
@@ -340,6 +266,65 @@ class NetworkBuilder {
     return this.relu(`${name}.relu`, sum);
   }
 
+  /**
+   * A residual block of `face-resnet29`, as `backbones/face_resnet29.ts` computes it in evaluation mode:
+   * conv-BN-ReLU, conv-BN, plus the shortcut (for a down block: a 2x2 average pool, its missing channels
+   * appended as zeros by a fixed 1x1 conv), the conv path zero-padded at the bottom and right to the
+   * shortcut's size; ReLU.
+   */
+  faceBlock(name: string, x: SymbolicTensor, down: boolean): SymbolicTensor {
+    const full = `${this.#prefix}${name}`;
+    const [, height, width, inChannels] = x.shape as number[];
+    const outChannels = this.#tensor(`${full}.conv1.weight`).shape[3] as number;
+    let shortcut = x;
+    if (down) {
+      shortcut = tf.layers.averagePooling2d({
+        poolSize: 2,
+        strides: 2,
+        padding: "valid",
+        name: `${full}.pool`,
+      })
+        .apply(x) as SymbolicTensor;
+    }
+    if (outChannels > inChannels) {
+      const widen = tf.layers.conv2d({
+        filters: outChannels,
+        kernelSize: 1,
+        padding: "valid",
+        useBias: false,
+        trainable: false,
+        name: `${full}.pad_channels`,
+      });
+      shortcut = widen.apply(shortcut) as SymbolicTensor;
+      const kernel = tf.tidy(() =>
+        tf.pad(tf.eye(inChannels), [[0, 0], [0, outChannels - inChannels]]).reshape([
+          1,
+          1,
+          inChannels,
+          outChannels,
+        ])
+      );
+      widen.setWeights([kernel]);
+      kernel.dispose();
+    }
+    // A down block on a map smaller than its kernel has an empty conv path: the shortcut alone.
+    if (down && (height < 3 || width < 3)) return this.relu(`${name}.relu`, shortcut);
+    let y = this.relu(
+      `${name}.relu1`,
+      this.batchNorm(`${name}.bn1`, this.conv(`${name}.conv1`, x, down ? 2 : 1, down ? 0 : 1)),
+    );
+    y = this.batchNorm(`${name}.bn2`, this.conv(`${name}.conv2`, y, 1, 1));
+    const dh = (shortcut.shape[1] as number) - (y.shape[1] as number);
+    const dw = (shortcut.shape[2] as number) - (y.shape[2] as number);
+    if (dh > 0 || dw > 0) {
+      y = tf.layers.zeroPadding2d({ padding: [[0, dh], [0, dw]], name: `${full}.pad` }).apply(
+        y,
+      ) as SymbolicTensor;
+    }
+    const sum = tf.layers.add({ name: `${full}.add` }).apply([y, shortcut]) as SymbolicTensor;
+    return this.relu(`${name}.relu`, sum);
+  }
+
   /** The stages `first..last` (0-based: layer1 is stage 0). */
   stages(spec: ResNetSpec, x: SymbolicTensor, first: number, last: number): SymbolicTensor {
     for (let s = first; s <= last; s++) {
@@ -359,6 +344,7 @@ class NetworkBuilder {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { tf } from "../engine/tf.ts";
  * import { buildInferenceModel } from "./export.ts";
@@ -366,7 +352,8 @@ class NetworkBuilder {
  * const model = new AdaDfModel("tiny", { numClasses: 7 });
  * const net = buildInferenceModel(model, { size: 32 });
  * const p = net.predict(tf.zeros([1, 32, 32, 3])) as tf.Tensor;
- * console.log(p.shape); // [1, 7]
+ * assert.deepEqual(p.shape, [1, 7]);
+ * assert.ok(Math.abs(p.sum().arraySync() as number - 1) < 1e-5); // probabilities
  * net.dispose();
  * model.dispose();
  * ```
@@ -386,14 +373,27 @@ export function buildInferenceModel(model: AdaDfModel, options: BuildInferenceMo
   const stem = new NetworkBuilder(model, "");
   const target = new NetworkBuilder(model, "target.");
   const input = tf.input({ shape: [size, size, 3], name: "image" });
-  let x = stem.relu("relu", stem.batchNorm("bn1", stem.conv("conv1", input, 2, 3)));
-  // Max pool 3x3, stride 2, padding 1. PyTorch pads with -inf; padding with zeros is exact here
-  // because the input follows a ReLU (every value >= 0, so a zero never exceeds the window's maximum).
-  x = tf.layers.zeroPadding2d({ padding: 1, name: "maxpool.pad" }).apply(x) as SymbolicTensor;
-  x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name: "maxpool" })
-    .apply(x) as SymbolicTensor;
-  x = stem.stages(spec, x, 0, 0);
-  x = target.stages(spec, x, 1, 3);
+  let x: SymbolicTensor;
+  if (spec.family === "resnet") {
+    x = stem.relu("relu", stem.batchNorm("bn1", stem.conv("conv1", input, 2, 3)));
+    // Max pool 3x3, stride 2, padding 1. PyTorch pads with -inf; padding with zeros is exact here
+    // because the input follows a ReLU (every value >= 0, so a zero never exceeds the window's maximum).
+    x = tf.layers.zeroPadding2d({ padding: 1, name: "maxpool.pad" }).apply(x) as SymbolicTensor;
+    x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name: "maxpool" })
+      .apply(x) as SymbolicTensor;
+    x = stem.stages(spec, x, 0, 0);
+    x = target.stages(spec, x, 1, 3);
+  } else {
+    faceResNet29Shapes(size); // refuses a size too small for the network, with the reason
+    x = stem.relu(
+      "conv32_down.relu",
+      stem.batchNorm("conv32_down.bn", stem.conv("conv32_down.conv", input, 2, 0)),
+    );
+    x = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: "valid", name: "maxpool" })
+      .apply(x) as SymbolicTensor;
+    for (const b of FACE_RESNET29_BLOCKS.stem) x = stem.faceBlock(b.name, x, b.down);
+    for (const b of FACE_RESNET29_BLOCKS.branch) x = target.faceBlock(b.name, x, b.down);
+  }
   const h = tf.layers.globalAveragePooling2d({ name: "target.avgpool" }).apply(x) as SymbolicTensor;
   if (h.shape[1] !== featureSize(spec)) {
     throw new Error(`exportInferenceModel: expected ${featureSize(spec)} features, built ${h.shape[1]}.`);
@@ -512,8 +512,8 @@ export async function exportInferenceModel(
     format: PREPROCESS_FORMAT,
     version: 1,
     inputSize: options.size,
-    mean: checkRgb("mean", options.mean ?? IMAGENET_MEAN, false),
-    std: checkRgb("std", options.std ?? IMAGENET_STD, true),
+    mean: checkRgb("mean", options.mean ?? model.spec.normalization.mean, false),
+    std: checkRgb("std", options.std ?? model.spec.normalization.std, true),
     classNames,
     channelOrder: "RGB",
     layout: "NHWC",
@@ -573,28 +573,7 @@ export async function exportInferenceModel(
   return { outDir, files, preprocess, weightBytes: weights.byteLength };
 }
 
-/**
- * Options of {@linkcode exportRun}.
- *
- * @example Export the last checkpoint of a run folder
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { configToYaml, validateConfig } from "./config.ts";
- * import { saveCheckpoint } from "../training/checkpoint.ts";
- * import { exportRun, type ExportRunOptions } from "./export.ts";
- * // A run folder as the trainer leaves it: config.yaml and a checkpoint.
- * const runDir = await Deno.makeTempDir();
- * const config = validateConfig({ model: { backbone: "tiny" }, data: { size: 32 } });
- * await Deno.writeTextFile(`${runDir}/config.yaml`, configToYaml(config));
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * await saveCheckpoint(`${runDir}/last.safetensors`, { model, classNames: ["a", "b"] });
- * const options: ExportRunOptions = { checkpoint: "last", runtime: false };
- * const { preprocess } = await exportRun(runDir, `${runDir}/exported`, options);
- * console.assert(preprocess.inputSize === 32 && preprocess.backbone === "tiny");
- * model.dispose();
- * await Deno.remove(runDir, { recursive: true });
- * ```
- */
+/** Options of {@linkcode exportRun}. */
 export interface ExportRunOptions {
   /**
    * Which checkpoint of the run: `best` (falls back to `last` when the run has no best yet) or `last`.
@@ -608,34 +587,14 @@ export interface ExportRunOptions {
   runtime?: boolean;
 }
 
-/**
- * What {@linkcode exportRun} wrote, and from which checkpoint.
- *
- * @example Which checkpoint was exported
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { configToYaml, validateConfig } from "./config.ts";
- * import { saveCheckpoint } from "../training/checkpoint.ts";
- * import { exportRun, type ExportRunResult } from "./export.ts";
- * const runDir = await Deno.makeTempDir();
- * const config = validateConfig({ model: { backbone: "tiny" }, data: { size: 32 } });
- * await Deno.writeTextFile(`${runDir}/config.yaml`, configToYaml(config));
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * await saveCheckpoint(`${runDir}/last.safetensors`, { model, classNames: ["a", "b"] });
- * // No best.safetensors yet: "best" falls back to the last checkpoint.
- * const result: ExportRunResult = await exportRun(runDir, `${runDir}/exported`, { runtime: false });
- * console.assert(result.checkpointPath.endsWith("last.safetensors"));
- * model.dispose();
- * await Deno.remove(runDir, { recursive: true });
- * ```
- */
+/** What {@linkcode exportRun} wrote, and from which checkpoint. */
 export interface ExportRunResult extends ExportResult {
   /** The checkpoint file exported. */
   checkpointPath: string;
 }
 
-function attentionOf(config: RunConfig, file: string): ExportAttention {
-  const name = buildPlugins(config.method).attention.name;
+function attentionOf(run: LoadedRun, file: string): ExportAttention {
+  const name = run.plugins.attention.name;
   if (name !== "sigmoid" && name !== "none") {
     throw new Error(
       `${file}: method.attention is "${name}"; the export expresses only the "sigmoid" and "none" attention.`,
@@ -660,34 +619,46 @@ export async function exportRun(
   outDir: string,
   options: ExportRunOptions = {},
 ): Promise<ExportRunResult> {
-  const which = options.checkpoint ?? "best";
-  if (which !== "best" && which !== "last") {
-    throw new Error(`exportRun: checkpoint must be "best" or "last", got ${JSON.stringify(which)}.`);
-  }
-  const configPath = join(runDir, "config.yaml");
-  if (!(await Deno.stat(configPath).then((s) => s.isFile, () => false))) {
-    throw new Error(`${runDir} is not a run folder: ${configPath} is missing.`);
-  }
-  const config = await loadConfigFile(configPath);
-  let checkpointPath = join(runDir, `${which}.safetensors`);
-  if (which === "best" && !(await Deno.stat(checkpointPath).then(() => true, () => false))) {
-    checkpointPath = join(runDir, "last.safetensors");
-  }
-  const checkpoint = await loadCheckpoint(checkpointPath);
-  const { meta } = checkpoint;
-  const model = new AdaDfModel(meta.backbone as BackboneName, { numClasses: meta.numClasses });
+  const run = await loadRun(runDir, options.checkpoint ?? "best");
   try {
-    loadModelStateDict(model, checkpoint.model, { strict: true });
-    const result = await exportInferenceModel(model, {
+    const result = await exportInferenceModel(run.model, {
       outDir,
-      size: config.data.size,
-      classNames: meta.classNames,
-      crops: config.data.testCrops,
-      attention: attentionOf(config, configPath),
+      size: run.config.data.size,
+      classNames: run.classNames,
+      crops: run.config.data.testCrops,
+      attention: attentionOf(run, join(runDir, RUN_FILES.config)),
       runtime: options.runtime,
     });
-    return { ...result, checkpointPath };
+    return { ...result, checkpointPath: run.checkpointPath };
   } finally {
-    model.dispose();
+    run.model.dispose();
   }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+}
+
+/**
+ * Describes an export as text: the checkpoint, the backbone and attention, the input and classes, and
+ * each file written with its size.
+ *
+ * @example
+ * ```ts ignore
+ * import { exportRun, formatExportRun } from "./export.ts";
+ * console.log(await formatExportRun(await exportRun("runs/x", "exported")));
+ * ```
+ */
+export async function formatExportRun(result: ExportRunResult): Promise<string> {
+  const p = result.preprocess;
+  const lines = [
+    `exported ${result.checkpointPath} (${p.backbone}, attention ${p.attention}) to ${result.outDir}`,
+    `input ${p.inputSize}x${p.inputSize} RGB, ${p.crops} crop${p.crops === 1 ? "" : "s"}; ` +
+    `classes ${p.classNames.join(", ")}`,
+  ];
+  for (const file of result.files) {
+    const { size } = await Deno.stat(file);
+    lines.push(`  ${file}  ${formatBytes(size)}`);
+  }
+  return lines.join("\n");
 }

@@ -11,27 +11,7 @@ import { Random } from "../engine/random.ts";
 import { ImagePipeline } from "../datasets/pipeline.ts";
 import { EXPORT_FILES, PREPROCESS_FORMAT, type PreprocessSpec } from "./export.ts";
 
-/**
- * An exported model loaded for inference.
- *
- * @example Run the loaded network on a normalised batch
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { tf } from "../engine/tf.ts";
- * import { exportInferenceModel } from "./export.ts";
- * import { type ExportedModel, loadExportedModel } from "./inference.ts";
- * const dir = await Deno.makeTempDir();
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * await exportInferenceModel(model, { outDir: dir, size: 32, classNames: ["a", "b"], runtime: false });
- * const loaded: ExportedModel = await loadExportedModel(dir);
- * const size = loaded.preprocess.inputSize;
- * const p = loaded.model.predict(tf.zeros([1, size, size, 3])) as tf.Tensor;
- * console.log(p.shape); // [1, 2]
- * loaded.dispose();
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** An exported model loaded for inference. */
 export interface ExportedModel {
   /** The folder it was loaded from (absolute). */
   dir: string;
@@ -43,59 +23,10 @@ export interface ExportedModel {
   dispose(): void;
 }
 
-/**
- * An image for {@linkcode predict}: a file path, or the bytes of an encoded image (JPEG, PNG, WebP...).
- *
- * @example Predict from a file and from encoded bytes
- * ```ts
- * import sharp from "sharp";
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { exportInferenceModel } from "./export.ts";
- * import { type ImageInput, loadExportedModel, predict } from "./inference.ts";
- * const dir = await Deno.makeTempDir();
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * await exportInferenceModel(model, { outDir: dir, size: 32, classNames: ["a", "b"], runtime: false });
- * const png = new Uint8Array(
- *   await sharp({ create: { width: 40, height: 40, channels: 3, background: "#808080" } }).png().toBuffer(),
- * );
- * await Deno.writeFile(`${dir}/face.png`, png);
- * const images: ImageInput[] = [`${dir}/face.png`, png];
- * const loaded = await loadExportedModel(dir);
- * const [fromFile, fromBytes] = await predict(loaded, images);
- * console.assert(fromFile.prediction === fromBytes.prediction);
- * loaded.dispose();
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** An image for {@linkcode predict}: a file path, or the bytes of an encoded image (JPEG, PNG, WebP...). */
 export type ImageInput = string | Uint8Array;
 
-/**
- * One image's prediction by {@linkcode predict}.
- *
- * @example Print the probabilities, most likely first
- * ```ts
- * import sharp from "sharp";
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { exportInferenceModel } from "./export.ts";
- * import { type InferencePrediction, loadExportedModel, predict } from "./inference.ts";
- * const dir = await Deno.makeTempDir();
- * const model = new AdaDfModel("tiny", { numClasses: 3 });
- * const classNames = ["Neutral", "Happiness", "Anger"];
- * await exportInferenceModel(model, { outDir: dir, size: 32, classNames, runtime: false });
- * const png = new Uint8Array(
- *   await sharp({ create: { width: 32, height: 32, channels: 3, background: "#c08060" } }).png().toBuffer(),
- * );
- * const loaded = await loadExportedModel(dir);
- * const [result]: InferencePrediction[] = await predict(loaded, [png]);
- * const ranked = Object.entries(result.probabilities).sort((a, b) => b[1] - a[1]);
- * console.assert(ranked[0][0] === result.prediction);
- * for (const [name, p] of ranked) console.log(name, p.toFixed(3));
- * loaded.dispose();
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** One image's prediction by {@linkcode predict}. */
 export interface InferencePrediction {
   /** Probability per class name, in the export's class order. */
   probabilities: Record<string, number>;
@@ -238,6 +169,32 @@ export async function loadExportedModel(dir: string): Promise<ExportedModel> {
  * const results = await predict(loaded, ["face.jpg", bytes]);
  * console.log(results.map((r) => r.prediction));
  * loaded.dispose();
+ * ```
+ *
+ * @example Export a model, load it back and predict an image
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import sharp from "sharp";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { exportInferenceModel } from "./export.ts";
+ * import { loadExportedModel, predict } from "./inference.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const classNames = ["Neutral", "Happiness"];
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * await exportInferenceModel(model, { outDir: dir, size: 32, classNames, runtime: false });
+ * model.dispose();
+ *
+ * const loaded = await loadExportedModel(dir);
+ * assert.deepEqual(loaded.preprocess.classNames, classNames);
+ * const grey = { width: 48, height: 48, channels: 3 as const, background: "#808080" };
+ * const png = await sharp({ create: grey }).png().toBuffer();
+ * const [result] = await predict(loaded, [new Uint8Array(png)]);
+ * assert.ok(classNames.includes(result.prediction));
+ * const total = Object.values(result.probabilities).reduce((a, b) => a + b);
+ * assert.ok(Math.abs(total - 1) < 1e-4);
+ * loaded.dispose();
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function predict(

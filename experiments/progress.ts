@@ -37,7 +37,16 @@ function pct(x: number | undefined): string {
   return x === undefined || Number.isNaN(x) ? "-" : `${(100 * x).toFixed(2)}%`;
 }
 
-/** Seconds as `1h02m`, `3m05s` or `12s`. */
+/**
+ * Seconds as `1h02m`, `3m05s` or `12s`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatDuration } from "./progress.ts";
+ * assert.deepEqual([3725, 185, 12.4].map(formatDuration), ["1h02m", "3m05s", "12s"]);
+ * ```
+ */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
   const s = Math.max(0, Math.round(seconds));
@@ -54,9 +63,35 @@ function bar(fraction: number, width = 20): string {
 /**
  * Hooks that display training progress.
  *
- * @example
- * ```ts ignore
- * const trainer = new Trainer({ ...options, hooks: [progressHooks({ live: false })] });
+ * @example Epoch lines into an array
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { buildPlugins } from "../strategies/registry.ts";
+ * import { Trainer } from "../training/trainer.ts";
+ * import { progressHooks } from "./progress.ts";
+ *
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const lines: string[] = [];
+ * const trainer = new Trainer({
+ *   model: new AdaDfModel("tiny", { numClasses: 2 }),
+ *   plugins: buildPlugins(),
+ *   train: { length: 1, async *batches() { yield batch; } },
+ *   epochs: 2,
+ *   hooks: [progressHooks({ live: false, batches: false, write: (line) => lines.push(line) })],
+ * });
+ * await trainer.fit();
+ * // one line per epoch, then the summary table
+ * assert.equal(lines.length, 3);
+ * assert.match(lines[0], /^epoch 1\/2 done in \d+s: loss /);
+ * assert.match(lines[1], /^epoch 2\/2 done in /);
+ * assert.match(lines[2], /^\| epoch \| +loss \|/);
  * ```
  */
 export function progressHooks(options: ProgressOptions = {}): TrainerHooks {

@@ -16,15 +16,19 @@
 import { join, resolve } from "node:path";
 import { type BackendInfo, initBackend } from "../engine/backend.ts";
 import { writeFileAtomic } from "../engine/files.ts";
-import { AdaDfModel } from "../backbones/adadf.ts";
+import { AdaDfModel, BRANCHES } from "../backbones/adadf.ts";
+import { backboneSpec } from "../backbones/resnet.ts";
+import { calibrateFaceResNet29BatchNorm, type CalibrationReport } from "../backbones/face_resnet29.ts";
+import { type Tensor4D, tf } from "../engine/tf.ts";
 import { buildPlugins, pluginName } from "../strategies/registry.ts";
 import { type EpochMetrics, type RunSummary, Trainer, type TrainerHooks } from "../training/trainer.ts";
-import { configToYaml, loadConfigFile, type RunConfig } from "./config.ts";
+import { configToYaml, loadConfigFile, loadedPlugins, type RunConfig } from "./config.ts";
 import {
   applyLabelNoise,
   classBalancedSampler,
   DataLoader,
   type Dataset,
+  datasetEvalSplit,
   ImagePipeline,
   openDataset,
   type PipelineOptions,
@@ -69,7 +73,33 @@ export interface RunData {
   root: string;
 }
 
-/** Opens the configured dataset's splits (generating the synthetic set on first use). */
+/**
+ * Opens the configured dataset's splits (generating the synthetic set on first use).
+ *
+ * @example The splits of a small synthetic set
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveConfig } from "./config.ts";
+ * import { openRunData } from "./run.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const config = await resolveConfig({
+ *   preset: "synthetic",
+ *   overrides: [
+ *     "data.size=16",
+ *     "data.synthetic.count=20",
+ *     "data.synthetic.size=16",
+ *     `data.synthetic.cacheDir=${JSON.stringify(dir)}`,
+ *     "trainer.batchSize=8",
+ *   ],
+ * });
+ * const data = await openRunData(config);
+ * assert.equal(data.train.size + data.test.size, 20);
+ * assert.deepEqual(data.test.classNames, data.classNames);
+ * assert.equal(data.flipped.length, 0); // no data.labelNoise
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export async function openRunData(
   config: RunConfig,
   log: (line: string) => void = () => {},
@@ -96,9 +126,7 @@ export async function openRunData(
     root = result.dir;
   }
   if (!root) throw new Error(`data.path: the ${d.dataset} dataset needs a path (--data-path DIR).`);
-  const evalSplit = d.dataset === "affectnet7" || d.dataset === "affectnet8" || d.dataset === "sfew"
-    ? "val"
-    : "test";
+  const evalSplit = datasetEvalSplit(type) ?? "test";
   let train = await openDataset({ type, path: root, split: "train" });
   const test = await openDataset({ type, path: root, split: evalSplit });
   let flipped: Int32Array = new Int32Array(0);
@@ -115,8 +143,56 @@ export async function openRunData(
   return { train, test, classNames: train.classNames, flipped, trueTrainLabels, root };
 }
 
-function pipelines(config: RunConfig): { train: PipelineOptions; eval: PipelineOptions } {
+/**
+ * The image pipelines of a run: training (augmentations on) and evaluation (resize and normalise).
+ *
+ * @example The default recipe at 112 px
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { type RunPipelineOptions, pipelineOptions } from "./run.ts";
+ * const { train, eval: test }: RunPipelineOptions = pipelineOptions(DEFAULT_CONFIG);
+ * assert.equal(train.randAugment, "rand-m5-n3-mstd0.5");
+ * assert.equal(test.randAugment, undefined);
+ * ```
+ */
+export interface RunPipelineOptions {
+  /** Training: RandAugment, horizontal flip and random erasing, as configured. */
+  train: PipelineOptions;
+  /** Evaluation (test, prediction): resize and normalise, on ten crops when `data.testCrops` is 10. */
+  eval: PipelineOptions;
+}
+
+/**
+ * The pipeline options of a configuration's `data` section: the one mapping from the config to the
+ * image pipelines, used by training ({@linkcode makeLoaders}), evaluation and prediction, the tests
+ * and the benchmarks.
+ *
+ * Training applies `data.randAugment` (a timm string), a horizontal flip with probability `data.hflip`
+ * and `data.erasing` (its rectangles filled with 0, the mean after normalisation); RandAugment uses the
+ * reference's fill (124, 116, 104) and its `translate_const` of 117 px at 224 px, scaled with the image
+ * size (`round(size * 117 / 224)`, so a 112 px run translates by at most 59 px). A training image is
+ * always one crop (the reference's SFEW recipe also trains on ten crops per image; that is not
+ * offered); evaluation uses TenCrop when `data.testCrops` is 10. With a `model` section, both normalise
+ * with the backbone's own normalisation (its spec's: ImageNet's for the ResNets, dlib's for
+ * `face-resnet29`); without one, with the pipeline's default (ImageNet's).
+ *
+ * @example Ten test crops at 224 px
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { pipelineOptions } from "./run.ts";
+ * const sfew = pipelineOptions({ data: { ...DEFAULT_CONFIG.data, size: 224, testCrops: 10 } });
+ * assert.equal(sfew.eval.tenCrop, true);
+ * assert.equal(sfew.train.randAugmentHparams?.translateConst, 117);
+ * ```
+ */
+export function pipelineOptions(
+  config: Pick<RunConfig, "data"> & { model?: Pick<RunConfig["model"], "backbone"> },
+): RunPipelineOptions {
   const d = config.data;
+  const normalization = config.model ? backboneSpec(config.model.backbone).normalization : undefined;
+  const normalize = normalization ? { mean: normalization.mean, std: normalization.std } : {};
   const hparams = {
     translateConst: Math.round(d.size * 117 / 224),
     imgMean: [124, 116, 104] as [number, number, number],
@@ -128,8 +204,9 @@ function pipelines(config: RunConfig): { train: PipelineOptions; eval: PipelineO
       randAugmentHparams: hparams,
       hflip: d.hflip,
       erasing: d.erasing ? { ...d.erasing, value: 0 } : null,
+      ...normalize,
     },
-    eval: { size: d.size, tenCrop: d.testCrops === 10 },
+    eval: { size: d.size, tenCrop: d.testCrops === 10, ...normalize },
   };
 }
 
@@ -143,9 +220,36 @@ export interface RunLoaders {
   test: DataLoader;
 }
 
-/** The loaders for a run's datasets. */
+/**
+ * The loaders for a run's datasets.
+ *
+ * @example One training batch of a small synthetic set
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resolveConfig } from "./config.ts";
+ * import { makeLoaders, openRunData } from "./run.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const config = await resolveConfig({
+ *   preset: "synthetic",
+ *   overrides: [
+ *     "data.size=16",
+ *     "data.synthetic.count=20",
+ *     "data.synthetic.size=16",
+ *     `data.synthetic.cacheDir=${JSON.stringify(dir)}`,
+ *     "trainer.batchSize=8",
+ *   ],
+ * });
+ * const loaders = makeLoaders(config, await openRunData(config));
+ * for await (const batch of loaders.train.batches(0)) {
+ *   assert.deepEqual(batch.shape, [8, 16, 16, 3]);
+ *   break;
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
 export function makeLoaders(config: RunConfig, data: RunData): RunLoaders {
-  const p = pipelines(config);
+  const p = pipelineOptions(config);
   const t = config.trainer;
   const trainPipeline = new ImagePipeline(p.train);
   const sampler = config.data.sampler === "balanced"
@@ -177,6 +281,34 @@ export function makeLoaders(config: RunConfig, data: RunData): RunLoaders {
   };
 }
 
+/**
+ * dlib's folded BatchNorm has no statistics: sets those of `face-resnet29` from the first training images
+ * (up to 256, the evaluation pipeline, in dataset order), keeping its evaluation-mode function (see
+ * `calibrateFaceResNet29BatchNorm`), so that it computes dlib's features in training mode too.
+ */
+async function calibrateOnTrainingImages(
+  model: AdaDfModel,
+  config: RunConfig,
+  data: RunData,
+): Promise<CalibrationReport> {
+  const loader = new DataLoader(data.train, {
+    batchSize: config.trainer.batchSize,
+    pipeline: new ImagePipeline({ ...pipelineOptions(config).eval, tenCrop: false }),
+  });
+  const batches: Tensor4D[] = [];
+  try {
+    let images = 0;
+    for await (const batch of loader.batches()) {
+      batches.push(tf.tensor4d(batch.images, batch.shape));
+      images += batch.shape[0];
+      if (images >= 256) break;
+    }
+    return calibrateFaceResNet29BatchNorm(model, batches, { branchPrefixes: BRANCHES.map((b) => `${b}.`) });
+  } finally {
+    tf.dispose(batches);
+  }
+}
+
 /** Options of {@linkcode trainRun}. */
 export interface TrainRunOptions {
   /** The run folder (created); default `<output.dir>/<output.name or a generated name>`. */
@@ -193,6 +325,8 @@ export interface TrainRunOptions {
   log?: (line: string) => void;
   /** Extra hooks. */
   hooks?: TrainerHooks[];
+  /** CPU threads of the `native` backend (oneDNN), over the config's `threads`. Other backends ignore it. */
+  threads?: number;
 }
 
 /** What {@linkcode trainRun} returns. */
@@ -207,14 +341,39 @@ export interface TrainRunResult {
   classNames: readonly string[];
 }
 
-/** A default run folder name: `<dataset>-<distribution>-<UTC timestamp>`. */
+/**
+ * A default run folder name: `<dataset>-<distribution>-<UTC timestamp>`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG } from "./config.ts";
+ * import { defaultRunName } from "./run.ts";
+ * assert.match(defaultRunName(DEFAULT_CONFIG), /^synthetic-fused-\d{8}-\d{6}$/);
+ * ```
+ */
 export function defaultRunName(config: RunConfig): string {
   const method = pluginName(config.method.distribution);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
   return `${config.data.dataset}-${method}-${stamp}`;
 }
 
-/** Hooks that keep the run folder up to date after every epoch. */
+/**
+ * Hooks that keep the run folder up to date after every epoch: `metrics.jsonl`, the checkpoints and the
+ * summary ({@linkcode trainRun} adds them to the trainer).
+ *
+ * @example Keep a run folder for a trainer of your own
+ * ```ts ignore
+ * import { initBackend } from "../engine/backend.ts";
+ * import { resolveConfig } from "./config.ts";
+ * import { runFolderHooks } from "./run.ts";
+ *
+ * const config = await resolveConfig({ preset: "synthetic" });
+ * const backend = await initBackend(config.backend);
+ * const hooks = runFolderHooks("runs/mine", config, classNames, backend);
+ * const trainer = new Trainer({ model, plugins, train, test, epochs: 10, hooks: [hooks] });
+ * ```
+ */
 export function runFolderHooks(
   runDir: string,
   config: RunConfig,
@@ -305,10 +464,13 @@ export async function trainRun(config: RunConfig, options: TrainRunOptions = {})
         );
       }
     }
-    await writeFileAtomic(join(runDir, RUN_FILES.config), configToYaml(config));
+    // The plugin modules this process loaded: resuming or evaluating the run imports them again.
+    await writeFileAtomic(join(runDir, RUN_FILES.config), configToYaml(config, { plugins: loadedPlugins() }));
   }
 
-  const backend = await initBackend(config.backend);
+  const backend = await initBackend(config.backend, {
+    threads: options.threads ?? config.threads ?? undefined,
+  });
   log(`backend: ${backend.name} (${backend.reason})`);
   const data = await openRunData(config, log);
   log(
@@ -333,6 +495,13 @@ export async function trainRun(config: RunConfig, options: TrainRunOptions = {})
   if (config.model.weights && !checkpoint) {
     const report = await initFromPretrained(model, config.model.weights);
     log(`weights from ${config.model.weights}:\n${formatLoadReport(report)}`);
+  }
+  if (model.spec.family === "face-resnet" && !checkpoint) {
+    const report = await calibrateOnTrainingImages(model, config, data);
+    log(
+      `${model.spec.name}: BatchNorm statistics measured on ${report.images} training images ` +
+        `(${report.layers} layers; the network's evaluation-mode output is unchanged)`,
+    );
   }
   const plugins = buildPlugins(config.method);
   const trainer = new Trainer({
@@ -373,9 +542,47 @@ export async function trainRun(config: RunConfig, options: TrainRunOptions = {})
   }
 }
 
-/** Reads a run folder's configuration. */
+/**
+ * Reads a run folder's configuration (its `config.yaml`); a folder without one is refused with an error
+ * naming the file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { configToYaml, DEFAULT_CONFIG } from "./config.ts";
+ * import { readRunConfig, RUN_FILES } from "./run.ts";
+ *
+ * const runDir = await Deno.makeTempDir();
+ * await assert.rejects(readRunConfig(runDir), /is not a run folder/);
+ * await Deno.writeTextFile(join(runDir, RUN_FILES.config), configToYaml(DEFAULT_CONFIG));
+ * assert.deepEqual(await readRunConfig(runDir), DEFAULT_CONFIG);
+ * await Deno.remove(runDir, { recursive: true });
+ * ```
+ */
 export async function readRunConfig(runDir: string): Promise<RunConfig> {
-  return await loadConfigFile(join(runDir, RUN_FILES.config));
+  const path = join(runDir, RUN_FILES.config);
+  if (!(await Deno.stat(path).then((s) => s.isFile, () => false))) {
+    throw new Error(`${runDir} is not a run folder: ${path} is missing.`);
+  }
+  return await loadConfigFile(path);
+}
+
+/**
+ * Continues a run folder from its `last` checkpoint with its own `config.yaml`, until the configured
+ * number of epochs; a finished run trains no further epoch.
+ *
+ * @example
+ * ```ts ignore
+ * import { resumeRun } from "./run.ts";
+ * const { summary } = await resumeRun("runs/synthetic-fused-20261128-101500");
+ * ```
+ */
+export async function resumeRun(
+  runDir: string,
+  options: Omit<TrainRunOptions, "runDir" | "resume"> = {},
+): Promise<TrainRunResult> {
+  return await trainRun(await readRunConfig(runDir), { ...options, runDir, resume: true });
 }
 
 /** A trained model loaded from a run folder. */
@@ -403,6 +610,9 @@ export interface LoadedRun {
  * ```
  */
 export async function loadRun(runDir: string, which: "best" | "last" = "best"): Promise<LoadedRun> {
+  if (which !== "best" && which !== "last") {
+    throw new Error(`loadRun: checkpoint must be "best" or "last", got ${JSON.stringify(which)}.`);
+  }
   const config = await readRunConfig(runDir);
   let checkpointPath = join(runDir, which === "best" ? RUN_FILES.best : RUN_FILES.last);
   if (which === "best" && !(await Deno.stat(checkpointPath).then(() => true, () => false))) {

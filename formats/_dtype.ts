@@ -19,15 +19,6 @@
  * | `int8` | `Int8Array` |
  * | `uint8` | `Uint8Array` |
  * | `bool` | `Uint8Array` of 0 and 1 |
- *
- * @example Store a half-precision tensor, read it back widened
- * ```ts
- * import { decodeSafetensors, type DType, encodeSafetensors } from "./safetensors.ts";
- * const dtype: DType = "float16";
- * const bytes = encodeSafetensors({ w: { dtype, shape: [2], data: new Float32Array([0.5, 1.5]) } });
- * const w = decodeSafetensors(bytes).tensors.get("w")!;
- * console.assert(w.dtype === "float32" && w.data[1] === 1.5);
- * ```
  */
 export type DType =
   | "float64"
@@ -41,20 +32,7 @@ export type DType =
   | "uint8"
   | "bool";
 
-/**
- * The typed arrays that hold a tensor's elements (see {@linkcode DType} for which goes with which).
- *
- * @example Sum a tensor's elements whatever its typed array
- * ```ts
- * import type { TensorData } from "./safetensors.ts";
- * function total(data: TensorData): number {
- *   let sum = 0;
- *   for (const v of data) sum += Number(v);
- *   return sum;
- * }
- * console.assert(total(new Float32Array([1, 2])) === 3 && total(new BigInt64Array([4n])) === 4);
- * ```
- */
+/** The typed arrays that hold a tensor's elements (see {@linkcode DType} for which goes with which). */
 export type TensorData =
   | Float32Array
   | Float64Array
@@ -65,16 +43,7 @@ export type TensorData =
   | Int8Array
   | Uint8Array;
 
-/**
- * A tensor as plain data: its element type, its shape (row-major, C order) and its elements.
- *
- * @example A 2x3 float32 tensor
- * ```ts
- * import type { NamedTensor } from "./safetensors.ts";
- * const t: NamedTensor = { dtype: "float32", shape: [2, 3], data: new Float32Array(6) };
- * console.assert(t.data.length === 6);
- * ```
- */
+/** A tensor as plain data: its element type, its shape (row-major, C order) and its elements. */
 export interface NamedTensor {
   /** The element type; it decides which typed array `data` is (see {@linkcode DType}). */
   dtype: DType;
@@ -87,18 +56,6 @@ export interface NamedTensor {
 /**
  * Named tensors in insertion order, keyed by PyTorch state_dict names such as
  * `layer2.0.conv1.weight`.
- *
- * @example Build a state_dict and save it
- * ```ts
- * import { encodeSafetensors, type StateDict } from "./safetensors.ts";
- * const weights: StateDict = new Map([
- *   ["fc.weight", { dtype: "float32", shape: [2, 3], data: new Float32Array(6) }],
- *   ["fc.bias", { dtype: "float32", shape: [2], data: new Float32Array(2) }],
- * ]);
- * const dir = await Deno.makeTempDir();
- * await Deno.writeFile(`${dir}/fc.safetensors`, encodeSafetensors(weights));
- * await Deno.remove(dir, { recursive: true });
- * ```
  */
 export type StateDict = Map<string, NamedTensor>;
 

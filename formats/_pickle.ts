@@ -193,9 +193,6 @@ function buildGlobals(): Map<string, Global> {
 
 const ALLOWED = buildGlobals();
 
-/** The qualified names of the globals the unpickler accepts. */
-export const ALLOWED_GLOBALS: readonly string[] = [...ALLOWED.keys()];
-
 const OPCODE_NAMES: Record<number, string> = {
   0x69: "INST",
   0x6f: "OBJ",

@@ -6,21 +6,10 @@
  * @module
  */
 import { type Tensor1D, tf } from "../engine/tf.ts";
-import { checkOptions } from "./_options.ts";
+import * as v from "valibot";
+import { numberOption, type OptionsSchema, parseOptions, pluginOptions } from "./options.ts";
 
-/**
- * The raw outputs of the two attention heads (before any sigmoid), as given to an {@linkcode Attention}.
- *
- * @example Weights of the warm-up epochs and after
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { type AttentionInputs, sigmoidAttention } from "./attention.ts";
- * const attention = sigmoidAttention({ warmupEpochs: 1 });
- * const inputs: AttentionInputs = { scores1: tf.tensor1d([0]), scores2: tf.tensor1d([2]), epoch: 1 };
- * console.log(attention.apply(inputs).a2.dataSync()); // [1]: still warming up
- * console.log(attention.apply({ ...inputs, epoch: 2 }).a2.dataSync()); // [0.881]
- * ```
- */
+/** The raw outputs of the two attention heads (before any sigmoid), as given to an {@linkcode Attention}. */
 export interface AttentionInputs {
   /** [B] raw score of the auxiliary branch's head. */
   scores1: Tensor1D;
@@ -30,24 +19,7 @@ export interface AttentionInputs {
   epoch?: number;
 }
 
-/**
- * Per-branch attention weights, as returned by an {@linkcode Attention}.
- *
- * @example Scale both branches' logits
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { type AttentionWeights, sigmoidAttention } from "./attention.ts";
- * const logits = tf.tensor2d([[2, 0], [0, 2]]);
- * const { a1, a2 }: AttentionWeights = sigmoidAttention().apply({
- *   scores1: tf.tensor1d([0, 1]),
- *   scores2: tf.tensor1d([1, 0]),
- * });
- * const z1 = logits.mul(a1.expandDims(1));
- * const z2 = logits.mul(a2.expandDims(1));
- * console.log(z1.arraySync(), z2.arraySync());
- * tf.dispose([a1, a2]);
- * ```
- */
+/** Per-branch attention weights, as returned by an {@linkcode Attention}. */
 export type AttentionWeights = {
   /** [B] a_1, scaling the auxiliary logits. */
   a1: Tensor1D;
@@ -60,6 +32,7 @@ export type AttentionWeights = {
  *
  * @example A custom attention: a temperature-scaled sigmoid
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import type { Attention } from "./attention.ts";
  *
@@ -67,6 +40,8 @@ export type AttentionWeights = {
  *   name: "soft-sigmoid",
  *   apply: ({ scores1, scores2 }) => ({ a1: tf.sigmoid(scores1.div(2)), a2: tf.sigmoid(scores2.div(2)) }),
  * };
+ * const { a1 } = softSigmoid.apply({ scores1: tf.tensor1d([0]), scores2: tf.tensor1d([0]) });
+ * assert.deepEqual(a1.arraySync(), [0.5]);
  * ```
  */
 export interface Attention {
@@ -76,19 +51,7 @@ export interface Attention {
   apply(inputs: AttentionInputs): AttentionWeights;
 }
 
-/**
- * Options of {@linkcode sigmoidAttention}.
- *
- * @example Three warm-up epochs, from a config or directly
- * ```ts
- * import { sigmoidAttention, type SigmoidAttentionOptions } from "./attention.ts";
- * import { buildPlugin } from "./registry.ts";
- * const options: SigmoidAttentionOptions = { warmupEpochs: 3 };
- * const direct = sigmoidAttention(options);
- * const fromConfig = buildPlugin("attention", { type: "sigmoid", ...options });
- * console.assert(direct.name === fromConfig.name);
- * ```
- */
+/** Options of {@linkcode sigmoidAttention}. */
 export interface SigmoidAttentionOptions {
   /**
    * Training epochs (from the first) during which a_k = 1, as with `none`, before the sigmoid takes
@@ -102,25 +65,43 @@ export interface SigmoidAttentionOptions {
   warmupEpochs?: number;
 }
 
+/** The options schema of {@linkcode sigmoidAttention}. */
+export const SIGMOID_ATTENTION_OPTIONS: OptionsSchema<Required<SigmoidAttentionOptions>> = pluginOptions(
+  "sigmoidAttention",
+  {
+    warmupEpochs: v.optional(
+      v.pipe(
+        numberOption("sigmoidAttention", "warmupEpochs", 0),
+        v.check(
+          (n) => Number.isInteger(n) && n >= 0,
+          (issue) => `sigmoidAttention: warmupEpochs must be an integer >= 0, got ${issue.input}`,
+        ),
+      ),
+      0,
+    ),
+  },
+);
+
+/** The options schema of {@linkcode noAttention} (it has none). */
+export const NO_ATTENTION_OPTIONS: OptionsSchema<Record<string, never>> = pluginOptions("noAttention", {});
+
 /**
  * The Ada-DF attention (config name `sigmoid`): a_k = sigmoid(score_k), in (0, 1), optionally after
  * `warmupEpochs` epochs of a_k = 1.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { sigmoidAttention } from "./attention.ts";
  *
  * const { a1, a2 } = sigmoidAttention().apply({ scores1: tf.tensor1d([0]), scores2: tf.tensor1d([2]) });
- * // a1 = [0.5], a2 = [0.881]
+ * assert.deepEqual(a1.arraySync(), [0.5]);
+ * assert.ok(Math.abs(a2.arraySync()[0] - 1 / (1 + Math.exp(-2))) < 1e-6); // 0.881
  * ```
  */
 export function sigmoidAttention(options: SigmoidAttentionOptions = {}): Attention {
-  checkOptions("sigmoidAttention", options as Record<string, unknown>, { warmupEpochs: "number" });
-  const warmup = options.warmupEpochs ?? 0;
-  if (!Number.isInteger(warmup) || warmup < 0) {
-    throw new RangeError(`sigmoidAttention: warmupEpochs must be an integer >= 0, got ${warmup}`);
-  }
+  const { warmupEpochs: warmup } = parseOptions(SIGMOID_ATTENTION_OPTIONS, options);
   const ones = noAttention();
   return {
     name: "sigmoid",
@@ -140,15 +121,16 @@ export function sigmoidAttention(options: SigmoidAttentionOptions = {}): Attenti
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { noAttention } from "./attention.ts";
  *
  * const { a1 } = noAttention().apply({ scores1: tf.tensor1d([-3, 5]), scores2: tf.tensor1d([0, 0]) });
- * // a1 = [1, 1]
+ * assert.deepEqual(a1.arraySync(), [1, 1]);
  * ```
  */
 export function noAttention(options: Record<string, never> = {}): Attention {
-  checkOptions("noAttention", options, {});
+  parseOptions(NO_ATTENTION_OPTIONS, options);
   return {
     name: "none",
     apply: ({ scores1, scores2 }) =>

@@ -8,26 +8,9 @@
  */
 import { type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
 import { fuseDistributions, stopGradient } from "./functional.ts";
-import { checkOptions } from "./_options.ts";
+import { booleanOption, type OptionsSchema, parseOptions, pluginOptions } from "./options.ts";
 
-/**
- * What a {@linkcode DistributionSource} may use to build the targets of a batch.
- *
- * @example The fused targets of a batch of one
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { type DistributionInputs, fusedDistribution } from "./distribution.ts";
- * const auxLogits = tf.tensor2d([[0, 0]]);
- * const inputs: DistributionInputs = {
- *   auxLogits,
- *   auxProbs: tf.softmax(auxLogits),
- *   labels: tf.tensor1d([1], "int32"),
- *   weights: tf.tensor1d([0.5]),
- *   classDistributions: tf.tensor2d([[0.9, 0.1], [0.2, 0.8]]),
- * };
- * console.log(fusedDistribution().targets(inputs).arraySync()); // [[0.35, 0.65]]
- * ```
- */
+/** What a {@linkcode DistributionSource} may use to build the targets of a batch. */
 export interface DistributionInputs {
   /** [B, C] attention-scaled auxiliary logits z_1. */
   auxLogits: Tensor2D;
@@ -47,6 +30,7 @@ export interface DistributionInputs {
  *
  * @example A custom source: label smoothing by 0.1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import type { DistributionSource } from "./distribution.ts";
  *
@@ -57,6 +41,12 @@ export interface DistributionInputs {
  *     return tf.oneHot(labels, c).toFloat().mul(0.9).add(0.1 / c) as tf.Tensor2D;
  *   },
  * };
+ * const targets = smoothed.targets({
+ *   auxLogits: tf.zeros([1, 2]), auxProbs: tf.fill([1, 2], 0.5),
+ *   labels: tf.tensor1d([1], "int32"), weights: tf.tensor1d([1]), classDistributions: tf.eye(2),
+ * });
+ * const round = (xs: number[]) => xs.map((v) => Math.round(v * 1e4) / 1e4);
+ * assert.deepEqual(round(targets.arraySync()[0]), [0.05, 0.95]);
  * ```
  */
 export interface DistributionSource {
@@ -66,30 +56,7 @@ export interface DistributionSource {
   targets(inputs: DistributionInputs): Tensor2D;
 }
 
-/**
- * Options of the distribution sources whose targets can carry a gradient.
- *
- * @example Detach the targets of the label-distribution source
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { labelDistribution, type DistributionSourceOptions } from "./distribution.ts";
- * const options: DistributionSourceOptions = { stopGradient: true };
- * const source = labelDistribution(options);
- * const auxLogits = tf.tensor2d([[1, 0]]);
- * const grad = tf.grad((z: tf.Tensor) => {
- *   const auxProbs = tf.softmax(z as tf.Tensor2D);
- *   const targets = source.targets({
- *     auxLogits: z as tf.Tensor2D,
- *     auxProbs,
- *     labels: tf.tensor1d([0], "int32"),
- *     weights: tf.tensor1d([1]),
- *     classDistributions: tf.eye(2) as tf.Tensor2D,
- *   });
- *   return targets.sum();
- * })(auxLogits);
- * console.log(grad.arraySync()); // [[0, 0]]: no gradient through the targets
- * ```
- */
+/** Options of the distribution sources whose targets can carry a gradient. */
 export interface DistributionSourceOptions {
   /**
    * Stop the gradient at the targets. The reference keeps it: the KL term's gradient then reaches the
@@ -99,6 +66,30 @@ export interface DistributionSourceOptions {
    */
   stopGradient?: boolean;
 }
+
+/** The options schema of {@linkcode onehotDistribution} (it has none). */
+export const ONEHOT_DISTRIBUTION_OPTIONS: OptionsSchema<Record<string, never>> = pluginOptions(
+  "onehotDistribution",
+  {},
+);
+
+/** The options schema of {@linkcode labelDistribution}. */
+export const LABEL_DISTRIBUTION_OPTIONS: OptionsSchema<Required<DistributionSourceOptions>> = pluginOptions(
+  "labelDistribution",
+  { stopGradient: booleanOption("labelDistribution", "stopGradient", false) },
+);
+
+/** The options schema of {@linkcode classDistribution} (it has none). */
+export const CLASS_DISTRIBUTION_OPTIONS: OptionsSchema<Record<string, never>> = pluginOptions(
+  "classDistribution",
+  {},
+);
+
+/** The options schema of {@linkcode fusedDistribution}. */
+export const FUSED_DISTRIBUTION_OPTIONS: OptionsSchema<Required<DistributionSourceOptions>> = pluginOptions(
+  "fusedDistribution",
+  { stopGradient: booleanOption("fusedDistribution", "stopGradient", false) },
+);
 
 function maybeStop(stop: boolean, t: Tensor2D): Tensor2D {
   if (!stop) return t;
@@ -115,6 +106,7 @@ function maybeStop(stop: boolean, t: Tensor2D): Tensor2D {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { onehotDistribution } from "./distribution.ts";
  *
@@ -122,11 +114,11 @@ function maybeStop(stop: boolean, t: Tensor2D): Tensor2D {
  *   auxLogits: tf.zeros([1, 3]), auxProbs: tf.fill([1, 3], 1 / 3),
  *   labels: tf.tensor1d([2], "int32"), weights: tf.tensor1d([1]), classDistributions: tf.eye(3),
  * });
- * // [[0, 0, 1]]
+ * assert.deepEqual(t.arraySync(), [[0, 0, 1]]);
  * ```
  */
 export function onehotDistribution(options: Record<string, never> = {}): DistributionSource {
-  checkOptions("onehotDistribution", options, {});
+  parseOptions(ONEHOT_DISTRIBUTION_OPTIONS, options);
   return {
     name: "onehot",
     targets: ({ labels, auxProbs }) => tf.oneHot(labels, auxProbs.shape[1]).toFloat() as Tensor2D,
@@ -139,6 +131,7 @@ export function onehotDistribution(options: Record<string, never> = {}): Distrib
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { labelDistribution } from "./distribution.ts";
  *
@@ -147,12 +140,12 @@ export function onehotDistribution(options: Record<string, never> = {}): Distrib
  *   auxLogits: tf.zeros([1, 2]), auxProbs: tf.tensor2d([[0.3, 0.7]]),
  *   labels: tf.tensor1d([1], "int32"), weights: tf.tensor1d([1]), classDistributions: tf.eye(2),
  * });
- * // [[0.3, 0.7]]
+ * const round = (xs: number[]) => xs.map((v) => Math.round(v * 1e4) / 1e4);
+ * assert.deepEqual(round(t.arraySync()[0]), [0.3, 0.7]);
  * ```
  */
 export function labelDistribution(options: DistributionSourceOptions = {}): DistributionSource {
-  checkOptions("labelDistribution", options, { stopGradient: "boolean" });
-  const { stopGradient: stop = false } = options;
+  const { stopGradient: stop } = parseOptions(LABEL_DISTRIBUTION_OPTIONS, options);
   return {
     name: "label",
     targets: ({ auxProbs }) => maybeStop(stop, auxProbs.clone()),
@@ -166,6 +159,7 @@ export function labelDistribution(options: DistributionSourceOptions = {}): Dist
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { classDistribution } from "./distribution.ts";
  *
@@ -174,11 +168,12 @@ export function labelDistribution(options: DistributionSourceOptions = {}): Dist
  *   labels: tf.tensor1d([1], "int32"), weights: tf.tensor1d([1]),
  *   classDistributions: tf.tensor2d([[0.8, 0.2], [0.3, 0.7]]),
  * });
- * // [[0.3, 0.7]]
+ * const round = (xs: number[]) => xs.map((v) => Math.round(v * 1e4) / 1e4);
+ * assert.deepEqual(round(t.arraySync()[0]), [0.3, 0.7]);
  * ```
  */
 export function classDistribution(options: Record<string, never> = {}): DistributionSource {
-  checkOptions("classDistribution", options, {});
+  parseOptions(CLASS_DISTRIBUTION_OPTIONS, options);
   return {
     name: "class",
     targets: ({ labels, classDistributions }) =>
@@ -194,6 +189,7 @@ export function classDistribution(options: Record<string, never> = {}): Distribu
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { fusedDistribution } from "./distribution.ts";
  *
@@ -202,12 +198,13 @@ export function classDistribution(options: Record<string, never> = {}): Distribu
  *   labels: tf.tensor1d([1], "int32"), weights: tf.tensor1d([0.5]),
  *   classDistributions: tf.tensor2d([[0.9, 0.1], [0.2, 0.8]]),
  * });
- * // [[0.35, 0.65]]
+ * // (1 - 0.5) * [0.5, 0.5] + 0.5 * [0.2, 0.8]
+ * const round = (xs: number[]) => xs.map((v) => Math.round(v * 1e4) / 1e4);
+ * assert.deepEqual(round(t.arraySync()[0]), [0.35, 0.65]);
  * ```
  */
 export function fusedDistribution(options: DistributionSourceOptions = {}): DistributionSource {
-  checkOptions("fusedDistribution", options, { stopGradient: "boolean" });
-  const { stopGradient: stop = false } = options;
+  const { stopGradient: stop } = parseOptions(FUSED_DISTRIBUTION_OPTIONS, options);
   return {
     name: "fused",
     targets: ({ auxProbs, labels, weights, classDistributions }) =>

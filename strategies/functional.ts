@@ -1,6 +1,12 @@
 /**
- * The Ada-DF method as pure functions on tensors: threshold and class distributions, attention
- * normalisation, distribution fusion, rank regularisation, the ramp weights and the whole loss.
+ * The Ada-DF method as pure functions: threshold and class distributions, attention normalisation,
+ * distribution fusion, rank regularisation, the ramp weights, the loss terms and their total. Each
+ * equation exists once, here; the strategy plugins and `computeObjective` are built on these
+ * functions (as `torch.nn` modules are built on `torch.nn.functional`).
+ *
+ * Per-batch quantities are tensors. The per-epoch ones are plain numbers: the ramp weights, and the
+ * class distributions mined from per-class sums accumulated on the host in double precision
+ * ({@linkcode stabilizeClassDistributions}), which is how the miners hold them.
  *
  * Every function here is differentiable where the method needs it and uses only operations whose
  * gradients exist on TensorFlow.js's `cpu` and `wasm` backends: no `tf.topk` (no gradient) and no
@@ -11,8 +17,8 @@
  * Equations follow the paper and the authors' reference code; where the two differ, the default is
  * named in each function's documentation and the other behaviour is an option.
  *
- * Every function returns new tensors that the caller owns (dispose them, or call inside `tf.tidy`);
- * intermediate tensors are released.
+ * Every tensor function returns new tensors that the caller owns (dispose them, or call inside
+ * `tf.tidy`); intermediate tensors are released.
  *
  * @module
  */
@@ -107,12 +113,13 @@ function constantRows(numClasses: number, diagonal: number, offDiagonal: number)
  *
  * @example Detach the targets of a loss
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { stopGradient } from "./functional.ts";
  *
  * const x = tf.scalar(3);
  * const grad = tf.grad((v: tf.Tensor) => v.mul(stopGradient(v)))(x);
- * console.assert(grad.arraySync() === 3); // d/dv (v * const) = const
+ * assert.equal(grad.arraySync(), 3); // d/dv (v * const) = const
  * ```
  */
 export function stopGradient<T extends Tensor>(x: T): T {
@@ -134,10 +141,12 @@ export function stopGradient<T extends Tensor>(x: T): T {
  *
  * @example Three classes, t = 0.7
  * ```ts
+ * import assert from "node:assert/strict";
  * import { thresholdDistributions } from "./functional.ts";
  *
  * const d = thresholdDistributions(3, 0.7);
- * // [[0.7, 0.15, 0.15], [0.15, 0.7, 0.15], [0.15, 0.15, 0.7]]
+ * const rounded = d.arraySync().map((row) => row.map((v) => Math.round(v * 1e4) / 1e4));
+ * assert.deepEqual(rounded, [[0.7, 0.15, 0.15], [0.15, 0.7, 0.15], [0.15, 0.15, 0.7]]);
  * d.dispose();
  * ```
  */
@@ -148,21 +157,8 @@ export function thresholdDistributions(numClasses: number, threshold: number): T
   return constantRows(numClasses, threshold, (1 - threshold) / (numClasses - 1));
 }
 
-/**
- * Options of {@linkcode mineClassDistributions}.
- *
- * @example The reference code's per-epoch fallback rows
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { mineClassDistributions, type MineClassDistributionsOptions } from "./functional.ts";
- * const options: MineClassDistributionsOptions = { threshold: 0.7, legacyFallback: true };
- * const probs = tf.tensor2d([[0.5, 0.3, 0.2], [0.2, 0.7, 0.1]]);
- * const c = mineClassDistributions(probs, tf.tensor1d([0, 1], "int32"), options);
- * // class 1 is kept; class 0 (0.5 < 0.7) falls back to the legacy row [0.7, 0.2, 0.2], which sums to 1.1
- * console.assert(Math.abs(c.arraySync()[0][1] - 0.2) < 1e-6);
- * ```
- */
-export interface MineClassDistributionsOptions {
+/** Options of {@linkcode stabilizeClassDistributions}. */
+export interface StabilizeClassDistributionsOptions {
   /**
    * The threshold t: a class keeps its mined mean c_j only when c_j[j] >= t.
    *
@@ -181,72 +177,78 @@ export interface MineClassDistributionsOptions {
 }
 
 /**
- * Mines the stabilised class distributions c'_j from the auxiliary branch's probabilities over a set of
- * samples (the reference: the whole training set, after each epoch).
+ * The stabilised class distributions c'_j (eqs. 4-7) from per-class sums of the auxiliary branch's
+ * probability rows over a set of samples (the reference: the whole training set, after each epoch).
  *
- * c_j is the mean of the probability rows of the samples labelled j. c'_j = c_j when class j is
- * present and c_j[j] >= t, otherwise c'_j = d_j (see {@linkcode thresholdDistributions}). A class absent
- * from `labels` falls back to d_j (the reference's mean of nothing is NaN, which fails the test the
- * same way).
+ * c_j = sum_j / N_j is the mean label distribution of the N_j samples labelled j (eq. 4); c'_j = c_j
+ * when N_j > 0 and c_j[j] >= t, otherwise the threshold distribution d_j (see
+ * {@linkcode thresholdDistributions}). An absent class therefore falls back to d_j (the reference's
+ * mean of nothing is NaN, which fails the test the same way), and with no sample at all every row is
+ * d_j: the class distributions in effect before the first mining. A mean that is not a number (from
+ * diverged probabilities) fails the test too.
  *
- * @param probs [N, C] softmax of the auxiliary logits.
- * @param labels int32 [N] class indices in [0, C).
- * @returns The [C, C] class distributions, row j = c'_j.
+ * The arguments are plain numbers, not tensors, so that a miner can accumulate them batch by batch on
+ * the host (see `strategies/miner.ts`). The means are computed in double precision and compared with t
+ * in single precision, as the reference compares its float32 means with t.
+ *
+ * @param sums [C * C] row-major: row j is the sum of the probability rows of the samples labelled j.
+ * @param counts [C] the number of samples N_j of each class.
+ * @returns The rows c'_j (`tf.tensor2d(rows)` is the [C, C] tensor a loss uses).
  *
  * @example Two classes, t = 0.6
  * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { mineClassDistributions } from "./functional.ts";
+ * import assert from "node:assert/strict";
+ * import { stabilizeClassDistributions } from "./functional.ts";
  *
- * const probs = tf.tensor2d([[0.9, 0.1], [0.7, 0.3], [0.5, 0.5]]);
- * const labels = tf.tensor1d([0, 0, 1], "int32");
- * const c = mineClassDistributions(probs, labels, { threshold: 0.6 });
+ * // class 0: probability rows [0.9, 0.1] and [0.7, 0.3]; class 1: the row [0.5, 0.5]
+ * const rows = stabilizeClassDistributions([1.6, 0.4, 0.5, 0.5], [2, 1], { threshold: 0.6 });
  * // class 0: mean [0.8, 0.2], 0.8 >= 0.6, kept; class 1: mean [0.5, 0.5], 0.5 < 0.6, so d_1 = [0.4, 0.6]
- * console.assert(Math.abs(c.arraySync()[1][1] - 0.6) < 1e-6);
+ * assert.deepEqual(rows, [[0.8, 0.2], [0.4, 0.6]]);
+ * // no sample yet: every row is d_j
+ * const none = stabilizeClassDistributions([0, 0, 0, 0], [0, 0], { threshold: 0.6 });
+ * assert.deepEqual(none, [[0.6, 0.4], [0.4, 0.6]]);
  * ```
  */
-export function mineClassDistributions(
-  probs: Tensor2D,
-  labels: Tensor1D,
-  options: MineClassDistributionsOptions = {},
-): Tensor2D {
-  const fn = "mineClassDistributions";
+export function stabilizeClassDistributions(
+  sums: ArrayLike<number>,
+  counts: ArrayLike<number>,
+  options: StabilizeClassDistributionsOptions = {},
+): number[][] {
+  const fn = "stabilizeClassDistributions";
   const { threshold = 0.7, legacyFallback = false } = options;
-  checkFloat(fn, "probs", probs, 2);
-  const [n, numClasses] = probs.shape;
-  checkInteger(fn, "probs.shape[1] (number of classes)", numClasses, 2);
-  checkLabels(fn, "labels", labels, n);
+  if (typeof counts?.length !== "number") {
+    fail(fn, `counts must be an array of numbers, got ${typeof counts}`);
+  }
+  const c = checkInteger(fn, "counts.length (number of classes)", counts.length, 2);
+  if (typeof sums?.length !== "number" || sums.length !== c * c) {
+    fail(fn, `sums must be an array of C * C = ${c * c} numbers, got ${sums?.length ?? typeof sums}`);
+  }
   checkUnit(fn, "options.threshold", threshold);
-  return tf.tidy(() => {
-    const oneHot = tf.oneHot(labels, numClasses).toFloat(); // [N, C]
-    const counts = oneHot.sum(0); // [C]
-    const sums = n === 0 ? tf.zeros([numClasses, numClasses]) : tf.matMul(oneHot, probs, true, false);
-    const means = sums.div(counts.maximum(1).expandDims(1)); // [C, C]
-    const diagonal = means.mul(tf.eye(numClasses)).sum(1); // [C]
-    const keep = tf.logicalAnd(counts.greater(0), diagonal.greaterEqual(threshold)).toFloat().expandDims(1);
-    const fallback = legacyFallback
-      ? constantRows(numClasses, threshold, 0.4 / (numClasses - 1))
-      : thresholdDistributions(numClasses, threshold);
-    return means.mul(keep).add(fallback.mul(tf.scalar(1).sub(keep))) as Tensor2D;
-  });
+  for (let j = 0; j < c; j++) {
+    const n = counts[j];
+    if (typeof n !== "number" || !(n >= 0) || !Number.isFinite(n)) {
+      fail(fn, `counts[${j}] must be a finite number >= 0, got ${String(n)}`);
+    }
+  }
+  for (let i = 0; i < c * c; i++) {
+    if (typeof sums[i] !== "number") fail(fn, `sums[${i}] must be a number, got ${typeof sums[i]}`);
+  }
+  const offDiagonal = (legacyFallback ? 0.4 : 1 - threshold) / (c - 1);
+  const rows: number[][] = [];
+  for (let j = 0; j < c; j++) {
+    const n = counts[j];
+    const mean = Array.from({ length: c }, (_, k) => (n > 0 ? sums[j * c + k] / n : NaN));
+    const keep = n > 0 && Math.fround(mean[j]) >= Math.fround(threshold);
+    rows.push(keep ? mean : Array.from({ length: c }, (_, k) => (k === j ? threshold : offDiagonal)));
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Attention and fusion
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * Options of {@linkcode normalizeAttention}.
- *
- * @example Normalise to [0.5, 1]
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { normalizeAttention, type NormalizeAttentionOptions } from "./functional.ts";
- * const options: NormalizeAttentionOptions = { minWeight: 0.5, maxWeight: 1 };
- * const w = normalizeAttention(tf.tensor1d([0.1, 0.3, 0.5]), options);
- * console.log(w.arraySync()); // [0.5, 0.75, 1]
- * ```
- */
+/** Options of {@linkcode normalizeAttention}. */
 export interface NormalizeAttentionOptions {
   /**
    * w_min, the weight given to the least confident sample of the batch.
@@ -277,13 +279,16 @@ export interface NormalizeAttentionOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { normalizeAttention } from "./functional.ts";
  *
+ * const round = (xs: number[]) => xs.map((v) => Math.round(v * 1e4) / 1e4);
  * const w = normalizeAttention(tf.tensor1d([0.5, 0.7, 0.9]));
- * // [0.2, 0.6, 1.0]
+ * assert.deepEqual(round(w.arraySync()), [0.2, 0.6, 1]);
+ * // all equal: the midpoint of [0.2, 1]
  * const flat = normalizeAttention(tf.tensor1d([0.4, 0.4]));
- * // [0.6, 0.6]: all equal, the midpoint of [0.2, 1]
+ * assert.deepEqual(round(flat.arraySync()), [0.6, 0.6]);
  * ```
  */
 export function normalizeAttention(
@@ -309,23 +314,7 @@ export function normalizeAttention(
   });
 }
 
-/**
- * Inputs of {@linkcode fuseDistributions}.
- *
- * @example Build the inputs, then fuse
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { fuseDistributions, type FuseDistributionsInputs, thresholdDistributions } from "./functional.ts";
- * const inputs: FuseDistributionsInputs = {
- *   labelDistributions: tf.softmax(tf.tensor2d([[2, 0, 0], [0, 0, 1]])),
- *   classDistributions: thresholdDistributions(3, 0.7),
- *   labels: tf.tensor1d([0, 2], "int32"),
- *   weights: tf.tensor1d([0.2, 1]),
- * };
- * const fused = fuseDistributions(inputs);
- * console.log(fused.arraySync()[1]); // weight 1: exactly the class row [0.15, 0.15, 0.7]
- * ```
- */
+/** Inputs of {@linkcode fuseDistributions}. */
 export interface FuseDistributionsInputs {
   /** [B, C] label distributions l_i (softmax of the auxiliary logits). */
   labelDistributions: Tensor2D;
@@ -346,6 +335,7 @@ export interface FuseDistributionsInputs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { fuseDistributions } from "./functional.ts";
  *
@@ -356,6 +346,8 @@ export interface FuseDistributionsInputs {
  *   weights: tf.tensor1d([0.5]),
  * });
  * // 0.5 * [0.5, 0.5] + 0.5 * [0.2, 0.8] = [0.35, 0.65]
+ * const [row] = f.arraySync();
+ * assert.deepEqual(row.map((v) => Math.round(v * 1e4) / 1e4), [0.35, 0.65]);
  * ```
  */
 export function fuseDistributions(inputs: FuseDistributionsInputs): Tensor2D {
@@ -385,19 +377,7 @@ export function fuseDistributions(inputs: FuseDistributionsInputs): Tensor2D {
 // Losses
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * Options of {@linkcode rankRegularization}.
- *
- * @example The reference's split with stacked crops: 2 images of 2 crops each
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { rankRegularization, type RankRegularizationOptions } from "./functional.ts";
- * const options: RankRegularizationOptions = { ratio: 0.5, margin: 0.1, batchSize: 2 };
- * const rr = rankRegularization(tf.tensor1d([0.9, 0.2, 0.5, 0.4]), options);
- * // high group: 0.9, low group: 0.2 (the middle two are in neither); max(0, 0.1 - 0.7) = 0
- * console.assert(rr.dataSync()[0] === 0);
- * ```
- */
+/** Options of {@linkcode rankRegularization}. */
 export interface RankRegularizationOptions {
   /**
    * The fraction of the batch in the high-weight group: M = floor(ratio * batchSize). A product within
@@ -440,12 +420,14 @@ export interface RankRegularizationOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { rankRegularization } from "./functional.ts";
  *
  * const w = tf.tensor1d([0.5, 0.52, 0.54, 0.56]);
  * const rr = rankRegularization(w, { ratio: 0.5, margin: 0.07 });
  * // M = 2: w_H = 0.55, w_L = 0.51, max(0, 0.07 - 0.04) = 0.03
+ * assert.ok(Math.abs(rr.arraySync() - 0.03) < 1e-6);
  * ```
  */
 export function rankRegularization(
@@ -483,18 +465,7 @@ export function rankRegularization(
   });
 }
 
-/**
- * The two loss weights of {@linkcode rampWeights}.
- *
- * @example Weight the two loss terms of an epoch
- * ```ts
- * import { rampWeights, type RampWeights } from "./functional.ts";
- * const { alpha1, alpha2 }: RampWeights = rampWeights(1, 3);
- * const [ce, kl] = [1.2, 0.8];
- * const loss = alpha2 * ce + alpha1 * kl;
- * console.assert(alpha2 === 1 && alpha1 < 1 && loss < ce + kl);
- * ```
- */
+/** The two loss weights of {@linkcode rampWeights}. */
 export interface RampWeights {
   /** alpha_1, the weight of the target branch's KL term. */
   alpha1: number;
@@ -512,10 +483,12 @@ export interface RampWeights {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rampWeights } from "./functional.ts";
  *
- * rampWeights(3, 3); // { alpha1: 1, alpha2: 1 }
- * rampWeights(6, 3); // { alpha1: 1, alpha2: exp(-0.25) }
+ * assert.deepEqual(rampWeights(3, 3), { alpha1: 1, alpha2: 1 });
+ * assert.deepEqual(rampWeights(6, 3), { alpha1: 1, alpha2: Math.exp(-0.25) });
+ * assert.deepEqual(rampWeights(1.5, 3), { alpha1: Math.exp(-0.25), alpha2: 1 });
  * ```
  */
 export function rampWeights(epoch: number, beta: number): RampWeights {
@@ -538,11 +511,12 @@ export function rampWeights(epoch: number, beta: number): RampWeights {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { crossEntropy } from "./functional.ts";
  *
  * const ce = crossEntropy(tf.tensor2d([[0, 0]]), tf.tensor1d([1], "int32"));
- * // log 2
+ * assert.ok(Math.abs(ce.arraySync() - Math.log(2)) < 1e-6);
  * ```
  */
 export function crossEntropy(logits: Tensor2D, labels: Tensor1D): Scalar {
@@ -557,20 +531,7 @@ export function crossEntropy(logits: Tensor2D, labels: Tensor1D): Scalar {
   });
 }
 
-/**
- * Options of {@linkcode klDivergence}.
- *
- * @example Divide by the number of images, not of crops
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { klDivergence, type KlDivergenceOptions } from "./functional.ts";
- * const logits = tf.tensor2d([[0, 0], [0, 0], [0, 0], [0, 0]]); // 2 images x 2 crops
- * const targets = tf.tensor2d([[1, 0], [1, 0], [1, 0], [1, 0]]);
- * const options: KlDivergenceOptions = { batchSize: 2 };
- * const kl = klDivergence(logits, targets, options);
- * console.log(kl.dataSync()[0]); // 4 * ln 2 / 2
- * ```
- */
+/** Options of {@linkcode klDivergence}. */
 export interface KlDivergenceOptions {
   /**
    * The divisor of the summed divergence. The reference divides by its configured batch size (the
@@ -592,11 +553,16 @@ export interface KlDivergenceOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { klDivergence } from "./functional.ts";
  *
- * const kl = klDivergence(tf.tensor2d([[0, 0]]), tf.tensor2d([[0.5, 0.5]]));
  * // 0: the prediction equals the target
+ * const kl = klDivergence(tf.tensor2d([[0, 0]]), tf.tensor2d([[0.5, 0.5]]));
+ * assert.ok(Math.abs(kl.arraySync()) < 1e-6);
+ * // a one-hot target gives the cross-entropy: log 2
+ * const oneHot = klDivergence(tf.tensor2d([[0, 0]]), tf.tensor2d([[0, 1]]));
+ * assert.ok(Math.abs(oneHot.arraySync() - Math.log(2)) < 1e-6);
  * ```
  */
 export function klDivergence(
@@ -623,207 +589,49 @@ export function klDivergence(
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The whole loss
+// The total
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * Inputs of {@linkcode adaDfLoss}.
- *
- * @example The inputs of a batch of two, three classes
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { adaDfLoss, type AdaDfLossInputs, thresholdDistributions } from "./functional.ts";
- * const inputs: AdaDfLossInputs = {
- *   auxLogits: tf.tensor2d([[2, 0, 0], [0, 1, 0]]),
- *   targetLogits: tf.tensor2d([[1, 0, 0], [0, 2, 0]]),
- *   attention: tf.tensor1d([0.6, 0.8]),
- *   labels: tf.tensor1d([0, 1], "int32"),
- *   classDistributions: thresholdDistributions(3, 0.7),
- * };
- * const loss = adaDfLoss(inputs, { epoch: 5 });
- * console.assert(loss.targets.shape.join("x") === "2x3");
- * ```
- */
-export interface AdaDfLossInputs {
-  /** [B, C] attention-scaled auxiliary logits z_1 = a_1 * fc_1(h_1). */
-  auxLogits: Tensor2D;
-  /** [B, C] attention-scaled target logits z_2 = a_2 * fc_2(h_2). */
-  targetLogits: Tensor2D;
-  /** [B] averaged attention weights w_i = (a_1,i + a_2,i) / 2. */
-  attention: Tensor1D;
-  /** int32 [B] class of each sample. */
-  labels: Tensor1D;
-  /** [C, C] current class distributions c'. */
-  classDistributions: Tensor2D;
-}
-
-/**
- * Options of {@linkcode adaDfLoss}.
- *
- * @example The AffectNet settings, with the targets detached
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { adaDfLoss, type AdaDfLossOptions, thresholdDistributions } from "./functional.ts";
- * const options: AdaDfLossOptions = { epoch: 2, beta: 5, minWeight: 0.2, maxWeight: 1, stopGradient: true };
- * const loss = adaDfLoss({
- *   auxLogits: tf.tensor2d([[2, 0], [0, 1]]),
- *   targetLogits: tf.tensor2d([[1, 0], [0, 2]]),
- *   attention: tf.tensor1d([0.6, 0.8]),
- *   labels: tf.tensor1d([0, 1], "int32"),
- *   classDistributions: thresholdDistributions(2, 0.7),
- * }, options);
- * console.assert(loss.alpha2 === 1 && loss.alpha1 < 1);
- * ```
- */
-export interface AdaDfLossOptions {
-  /** The current epoch, counted from 1. */
-  epoch: number;
-  /**
-   * beta, the epoch threshold of the ramp weights.
-   *
-   * @default {3}
-   */
-  beta?: number;
-  /**
-   * w_min of the attention normalisation.
-   *
-   * @default {0.2}
-   */
-  minWeight?: number;
-  /**
-   * w_max of the attention normalisation.
-   *
-   * @default {1}
-   */
-  maxWeight?: number;
-  /**
-   * The high-group ratio of the rank regularisation.
-   *
-   * @default {0.7}
-   */
-  ratio?: number;
-  /**
-   * The margin delta of the rank regularisation.
-   *
-   * @default {0.07}
-   */
-  margin?: number;
-  /**
-   * Stop the gradient at the fused targets. The reference does not: the KL term's gradient reaches the
-   * auxiliary branch and both attention heads through l_i and w'_i.
-   *
-   * @default {false}
-   */
-  stopGradient?: boolean;
-  /**
-   * The nominal batch size (number of images) used as the KL divisor and for the rank split; see
-   * {@linkcode RankRegularizationOptions.batchSize}.
-   *
-   * @default {auxLogits.shape[0]}
-   */
-  batchSize?: number;
-}
-
-/**
- * The terms of the Ada-DF loss, as returned by {@linkcode adaDfLoss}. (A type alias rather than an
- * interface, so that a result can be returned from `tf.tidy` or passed to `tf.dispose`.)
- *
- * @example Log the terms, then free them
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { adaDfLoss, type AdaDfLossResult, thresholdDistributions } from "./functional.ts";
- * const loss: AdaDfLossResult = adaDfLoss({
- *   auxLogits: tf.tensor2d([[2, 0], [0, 1]]),
- *   targetLogits: tf.tensor2d([[1, 0], [0, 2]]),
- *   attention: tf.tensor1d([0.6, 0.8]),
- *   labels: tf.tensor1d([0, 1], "int32"),
- *   classDistributions: thresholdDistributions(2, 0.7),
- * }, { epoch: 4 });
- * const [total, ce, kl, rr] = [loss.total, loss.ce, loss.kl, loss.rr].map((t) => t.dataSync()[0]);
- * console.log({ total, ce, kl, rr, alpha1: loss.alpha1, alpha2: loss.alpha2 });
- * tf.dispose(loss);
- * ```
- */
-export type AdaDfLossResult = {
-  /** alpha_2 * ce + alpha_1 * kl + rr. */
-  total: Scalar;
-  /** The auxiliary branch's mean cross-entropy. */
+/** The three loss terms that {@linkcode totalLoss} weighs. */
+export interface LossTerms {
+  /** L_ce, the auxiliary branch's cross-entropy (eq. 3; {@linkcode crossEntropy}). */
   ce: Scalar;
-  /** The target branch's KL divergence to the fused distributions. */
+  /** L_kl, the target branch's KL divergence to its targets (eq. 13; {@linkcode klDivergence}). */
   kl: Scalar;
-  /** The rank regularisation. */
+  /** L_rr, the regularisation term (eqs. 9-10; {@linkcode rankRegularization}). */
   rr: Scalar;
-  /** alpha_1 of the ramp. */
-  alpha1: number;
-  /** alpha_2 of the ramp. */
-  alpha2: number;
-  /** [B] normalised attention weights w'_i. */
-  weights: Tensor1D;
-  /** [B, C] fused target distributions f_i. */
-  targets: Tensor2D;
-};
+}
 
 /**
- * The whole Ada-DF loss (eq. 14) for one batch: L = alpha_2 * L_ce + alpha_1 * L_kl + L_rr, with
- * L_ce the auxiliary cross-entropy, L_kl the target branch's KL divergence to the fused distributions
- * f_i = (1 - w'_i) softmax(z_1,i) + w'_i c'_{y_i}, and L_rr the rank regularisation of the averaged
- * attention. Differentiable end to end; all returned tensors are owned by the caller.
+ * The total loss (eq. 14): L = alpha_2 * L_ce + alpha_1 * L_kl + L_rr, with the weights of the epoch
+ * (eqs. 15-16; {@linkcode rampWeights}). Differentiable in the three terms.
  *
- * @example One training step's loss
+ * @param terms The scalar terms; they are not disposed.
+ * @param weights alpha_1 and alpha_2.
+ * @returns A new scalar.
+ *
+ * @example Epoch 1 of the ramp with beta = 3
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
- * import { adaDfLoss, thresholdDistributions } from "./functional.ts";
+ * import { rampWeights, totalLoss } from "./functional.ts";
  *
- * const loss = adaDfLoss({
- *   auxLogits: tf.tensor2d([[2, 0, 0], [0, 1, 0], [0, 0, 3]]),
- *   targetLogits: tf.tensor2d([[1, 0, 0], [0, 2, 0], [0, 0, 1]]),
- *   attention: tf.tensor1d([0.6, 0.5, 0.7]),
- *   labels: tf.tensor1d([0, 1, 2], "int32"),
- *   classDistributions: thresholdDistributions(3, 0.7),
- * }, { epoch: 1, beta: 3 });
- * console.log(loss.total.dataSync()[0], loss.alpha1, loss.alpha2);
+ * const weights = rampWeights(1, 3); // alpha_1 = exp(-4 / 9), alpha_2 = 1
+ * const total = totalLoss({ ce: tf.scalar(2), kl: tf.scalar(0.5), rr: tf.scalar(0.01) }, weights);
+ * assert.ok(Math.abs(total.arraySync() - (2 + Math.exp(-4 / 9) * 0.5 + 0.01)) < 1e-6);
  * ```
  */
-export function adaDfLoss(inputs: AdaDfLossInputs, options: AdaDfLossOptions): AdaDfLossResult {
-  const fn = "adaDfLoss";
-  const { auxLogits, targetLogits, attention, labels, classDistributions } = inputs;
-  if (options === undefined || options === null) fail(fn, "options with an epoch are required");
-  const {
-    epoch,
-    beta = 3,
-    minWeight = 0.2,
-    maxWeight = 1,
-    ratio = 0.7,
-    margin = 0.07,
-    stopGradient: stop = false,
-    batchSize,
-  } = options;
-  checkFloat(fn, "auxLogits", auxLogits, 2);
-  checkFloat(fn, "targetLogits", targetLogits, 2);
-  if (auxLogits.shape[0] !== targetLogits.shape[0] || auxLogits.shape[1] !== targetLogits.shape[1]) {
-    fail(
-      fn,
-      `targetLogits [${targetLogits.shape.join(", ")}] must match auxLogits [${auxLogits.shape.join(", ")}]`,
-    );
+export function totalLoss(terms: LossTerms, weights: RampWeights): Scalar {
+  const fn = "totalLoss";
+  if (terms === null || typeof terms !== "object") fail(fn, "terms must be an object { ce, kl, rr }");
+  if (weights === null || typeof weights !== "object") {
+    fail(fn, "weights must be an object { alpha1, alpha2 }");
   }
-  checkFloat(fn, "attention", attention, 1);
-  if (attention.shape[0] !== auxLogits.shape[0]) {
-    fail(fn, `attention has ${attention.shape[0]} entries, expected ${auxLogits.shape[0]}`);
-  }
-  const { alpha1, alpha2 } = rampWeights(epoch, beta);
-  return tf.tidy(() => {
-    const weights = normalizeAttention(attention, { minWeight, maxWeight });
-    const fused = fuseDistributions({
-      labelDistributions: tf.softmax(auxLogits),
-      classDistributions,
-      labels,
-      weights,
-    });
-    const targets = stop ? stopGradient(fused) : fused;
-    const ce = crossEntropy(auxLogits, labels);
-    const kl = klDivergence(targetLogits, targets, { batchSize });
-    const rr = rankRegularization(attention, { ratio, margin, batchSize });
-    const total = ce.mul(alpha2).add(kl.mul(alpha1)).add(rr) as Scalar;
-    return { total, ce, kl, rr, alpha1, alpha2, weights, targets };
-  });
+  const { ce, kl, rr } = terms;
+  checkFloat(fn, "terms.ce", ce, 0);
+  checkFloat(fn, "terms.kl", kl, 0);
+  checkFloat(fn, "terms.rr", rr, 0);
+  const alpha1 = checkNumber(fn, "weights.alpha1", weights.alpha1);
+  const alpha2 = checkNumber(fn, "weights.alpha2", weights.alpha2);
+  return tf.tidy(() => ce.mul(alpha2).add(kl.mul(alpha1)).add(rr) as Scalar);
 }

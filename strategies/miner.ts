@@ -10,30 +10,16 @@
  * training pass's own probabilities.
  *
  * Accumulators live in plain `Float64Array`s, so a miner holds no tensors; its state is plain data for
- * checkpoints.
+ * checkpoints. A miner only accumulates: turning the per-class sums into c' is the equation
+ * `stabilizeClassDistributions` of `functional.ts`.
  *
  * @module
  */
 import { type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
-import { checkOptions, checkRange } from "./_options.ts";
+import { stabilizeClassDistributions } from "./functional.ts";
+import { booleanOption, numberOption, type OptionsSchema, parseOptions, pluginOptions } from "./options.ts";
 
-/**
- * A miner's state as plain data, for checkpoints.
- *
- * @example Save a miner's state and restore it into another
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { type ClassDistributionMinerState, epochPassMiner } from "./miner.ts";
- * const miner = epochPassMiner({ threshold: 0.6 });
- * miner.begin(2);
- * miner.observe(tf.tensor2d([[0.9, 0.1]]), tf.tensor1d([0], "int32"));
- * miner.end().dispose();
- * const state: ClassDistributionMinerState = JSON.parse(JSON.stringify(miner.getState()));
- * const restored = epochPassMiner({ threshold: 0.6 });
- * restored.setState(state);
- * console.log(restored.distributions(2).arraySync()); // [[0.9, 0.1], [0.4, 0.6]]
- * ```
- */
+/** A miner's state as plain data, for checkpoints. */
 export interface ClassDistributionMinerState {
   /** C, or 0 before the miner has been used. */
   numClasses: number;
@@ -52,14 +38,18 @@ export interface ClassDistributionMinerState {
  *
  * @example One mining round
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { epochPassMiner } from "./miner.ts";
  *
+ * const round = (rows: number[][]) => rows.map((row) => row.map((v) => Math.round(v * 1e4) / 1e4));
  * const miner = epochPassMiner({ threshold: 0.6 });
- * const before = miner.distributions(2); // d_j: [[0.6, 0.4], [0.4, 0.6]]
+ * // before the first mining: the threshold distributions d_j
+ * assert.deepEqual(round(miner.distributions(2).arraySync()), [[0.6, 0.4], [0.4, 0.6]]);
  * miner.begin(2);
  * miner.observe(tf.tensor2d([[0.9, 0.1], [0.7, 0.3]]), tf.tensor1d([0, 0], "int32"));
- * const after = miner.end(); // [[0.8, 0.2], [0.4, 0.6]]: class 1 unseen, so d_1
+ * // class 0: the mean [0.8, 0.2] is confident enough; class 1 is unseen, so it keeps d_1
+ * assert.deepEqual(round(miner.end().arraySync()), [[0.8, 0.2], [0.4, 0.6]]);
  * ```
  */
 export interface ClassDistributionMiner {
@@ -85,20 +75,7 @@ export interface ClassDistributionMiner {
   setState(state: ClassDistributionMinerState): void;
 }
 
-/**
- * Options of the built-in miners.
- *
- * @example The AffectNet threshold with the reference's fallback rows
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { type ClassDistributionMinerOptions, onlineMiner } from "./miner.ts";
- * const options: ClassDistributionMinerOptions = { threshold: 0.5, legacyFallback: true };
- * const miner = onlineMiner(options);
- * miner.begin(3);
- * miner.observe(tf.tensor2d([[0.3, 0.3, 0.4]]), tf.tensor1d([0], "int32"));
- * console.log(miner.end().arraySync()[0]); // [0.5, 0.2, 0.2]: 0.3 < 0.5, so the legacy fallback row
- * ```
- */
+/** Options of the built-in miners. */
 export interface ClassDistributionMinerOptions {
   /**
    * t: a class keeps its mean c_j when c_j[j] >= t, otherwise falls back to d_j (RAF-DB 0.7,
@@ -115,13 +92,6 @@ export interface ClassDistributionMinerOptions {
    * @default {false}
    */
   legacyFallback?: boolean;
-}
-
-function constantRows(numClasses: number, diagonal: number, offDiagonal: number): number[][] {
-  return Array.from(
-    { length: numClasses },
-    (_, j) => Array.from({ length: numClasses }, (_, k) => (k === j ? diagonal : offDiagonal)),
-  );
 }
 
 class MeanClassDistributionMiner implements ClassDistributionMiner {
@@ -146,8 +116,12 @@ class MeanClassDistributionMiner implements ClassDistributionMiner {
     return `${this.name} miner: ${method}`;
   }
 
+  /** d_j: the class distributions of no sample (always the paper's rows, as in the reference). */
   #initial(numClasses: number): number[][] {
-    return constantRows(numClasses, this.threshold, (1 - this.threshold) / (numClasses - 1));
+    const none = new Float64Array(numClasses);
+    return stabilizeClassDistributions(new Float64Array(numClasses * numClasses), none, {
+      threshold: this.threshold,
+    });
   }
 
   #checkClasses(method: string, numClasses: number): void {
@@ -218,16 +192,10 @@ class MeanClassDistributionMiner implements ClassDistributionMiner {
 
   end(): Tensor2D {
     if (!this.#mining) throw new Error(`${this.#owner("end()")}: called before begin()`);
-    const c = this.#numClasses;
-    const t = this.threshold;
-    const fallback = this.#legacy ? constantRows(c, t, 0.4 / (c - 1)) : this.#initial(c);
-    const next: number[][] = [];
-    for (let j = 0; j < c; j++) {
-      const n = this.#counts[j];
-      const mean = Array.from({ length: c }, (_, k) => (n > 0 ? this.#sums[j * c + k] / n : NaN));
-      // Compared in float32, as the reference compares its float32 means with t.
-      next.push(n > 0 && Math.fround(mean[j]) >= Math.fround(t) ? mean : fallback[j]);
-    }
+    const next = stabilizeClassDistributions(this.#sums, this.#counts, {
+      threshold: this.threshold,
+      legacyFallback: this.#legacy,
+    });
     this.#current = next;
     this.#mining = false;
     return tf.tensor2d(next);
@@ -283,21 +251,31 @@ class MeanClassDistributionMiner implements ClassDistributionMiner {
   }
 }
 
+function minerOptions(owner: string): OptionsSchema<Required<ClassDistributionMinerOptions>> {
+  return pluginOptions(owner, {
+    threshold: numberOption(owner, "threshold", 0.7, [0, 1]),
+    legacyFallback: booleanOption(owner, "legacyFallback", false),
+  });
+}
+
+/** The options schema of {@linkcode epochPassMiner}. */
+export const EPOCH_PASS_MINER_OPTIONS: OptionsSchema<Required<ClassDistributionMinerOptions>> = minerOptions(
+  "epochPassMiner",
+);
+
+/** The options schema of {@linkcode onlineMiner}. */
+export const ONLINE_MINER_OPTIONS: OptionsSchema<Required<ClassDistributionMinerOptions>> = minerOptions(
+  "onlineMiner",
+);
+
 function buildMiner(
-  owner: string,
+  schema: OptionsSchema<Required<ClassDistributionMinerOptions>>,
   name: string,
   extraPass: boolean,
   options: unknown,
 ): ClassDistributionMiner {
-  const record = checkOptions(owner, options, { threshold: "number", legacyFallback: "boolean" });
-  const threshold = (record.threshold as number | undefined) ?? 0.7;
-  checkRange(owner, "threshold", threshold, 0, 1);
-  return new MeanClassDistributionMiner(
-    name,
-    extraPass,
-    threshold,
-    (record.legacyFallback as boolean) ?? false,
-  );
+  const { threshold, legacyFallback } = parseOptions(schema, options);
+  return new MeanClassDistributionMiner(name, extraPass, threshold, legacyFallback);
 }
 
 /**
@@ -307,14 +285,15 @@ function buildMiner(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { epochPassMiner } from "./miner.ts";
  *
  * const miner = epochPassMiner({ threshold: 0.5 });
- * console.assert(miner.extraPass);
+ * assert.ok(miner.extraPass);
  * ```
  */
 export function epochPassMiner(options: ClassDistributionMinerOptions = {}): ClassDistributionMiner {
-  return buildMiner("epochPassMiner", "epoch-pass", true, options);
+  return buildMiner(EPOCH_PASS_MINER_OPTIONS, "epoch-pass", true, options);
 }
 
 /**
@@ -324,12 +303,13 @@ export function epochPassMiner(options: ClassDistributionMinerOptions = {}): Cla
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { onlineMiner } from "./miner.ts";
  *
  * const miner = onlineMiner({ threshold: 0.7 });
- * console.assert(!miner.extraPass);
+ * assert.ok(!miner.extraPass);
  * ```
  */
 export function onlineMiner(options: ClassDistributionMinerOptions = {}): ClassDistributionMiner {
-  return buildMiner("onlineMiner", "online", false, options);
+  return buildMiner(ONLINE_MINER_OPTIONS, "online", false, options);
 }

@@ -14,6 +14,7 @@
  *
  * @example Swap one plugin
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { buildPlugins, computeObjective } from "./mod.ts";
  *
@@ -26,7 +27,10 @@
  *   labels: tf.tensor1d([0, 1], "int32"),
  *   classDistributions: plugins.miner.distributions(2),
  * }, { epoch: 2 });
- * console.log(out.total.dataSync()[0]);
+ * // no regulariser: the total is the two weighted terms
+ * assert.equal(out.rr.arraySync(), 0);
+ * const terms = out.alpha2 * out.ce.arraySync() + out.alpha1 * out.kl.arraySync();
+ * assert.ok(Math.abs(out.total.arraySync() - terms) < 1e-5);
  * ```
  *
  * @module

@@ -7,16 +7,20 @@
  */
 import { type Tensor1D, tf } from "../engine/tf.ts";
 import { normalizeAttention } from "./functional.ts";
-import { checkOptions, checkRange } from "./_options.ts";
+import * as v from "valibot";
+import { numberOption, type OptionsSchema, parseOptions, pluginOptions } from "./options.ts";
 
 /**
  * A weight-normalisation plugin. `normalize` returns a new tensor owned by the caller.
  *
  * @example A custom normaliser: the raw averaged attention, unchanged
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { tf } from "../engine/tf.ts";
  * import type { WeightNormalizer } from "./normalizer.ts";
  *
  * const identity: WeightNormalizer = { name: "identity", normalize: (w) => w.clone() };
+ * assert.deepEqual(identity.normalize(tf.tensor1d([0.25, 0.5])).arraySync(), [0.25, 0.5]);
  * ```
  */
 export interface WeightNormalizer {
@@ -26,18 +30,7 @@ export interface WeightNormalizer {
   normalize(attention: Tensor1D): Tensor1D;
 }
 
-/**
- * Options of {@linkcode adaptiveNormalizer}.
- *
- * @example Normalise to [0.5, 1]
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { adaptiveNormalizer, type AdaptiveNormalizerOptions } from "./normalizer.ts";
- * const options: AdaptiveNormalizerOptions = { minWeight: 0.5, maxWeight: 1 };
- * const w = adaptiveNormalizer(options).normalize(tf.tensor1d([0.2, 0.4, 0.6]));
- * console.log(w.arraySync()); // [0.5, 0.75, 1]
- * ```
- */
+/** Options of {@linkcode adaptiveNormalizer}. */
 export interface AdaptiveNormalizerOptions {
   /**
    * w_min, the weight of the batch's least confident sample.
@@ -53,46 +46,49 @@ export interface AdaptiveNormalizerOptions {
   maxWeight?: number;
 }
 
+/** The options schema of {@linkcode adaptiveNormalizer}. */
+export const ADAPTIVE_NORMALIZER_OPTIONS: OptionsSchema<Required<AdaptiveNormalizerOptions>> = pluginOptions(
+  "adaptiveNormalizer",
+  {
+    minWeight: numberOption("adaptiveNormalizer", "minWeight", 0.2),
+    maxWeight: numberOption("adaptiveNormalizer", "maxWeight", 1),
+  },
+  v.forward(
+    v.check(
+      ({ minWeight, maxWeight }) => minWeight <= maxWeight,
+      (issue) => {
+        const { minWeight, maxWeight } = issue.input as Required<AdaptiveNormalizerOptions>;
+        return `adaptiveNormalizer: option "minWeight" (${minWeight}) must not exceed "maxWeight" (${maxWeight})`;
+      },
+    ),
+    ["minWeight"],
+  ) as v.GenericValidation<Required<AdaptiveNormalizerOptions>>,
+);
+
 /**
  * The Ada-DF normalisation (config name `adaptive`): min-max over the batch to [minWeight, maxWeight]
  * ({@linkcode normalizeAttention}; a batch whose weights are all equal gets the midpoint).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { adaptiveNormalizer } from "./normalizer.ts";
  *
  * const w = adaptiveNormalizer({ minWeight: 0.2, maxWeight: 1 }).normalize(tf.tensor1d([0.5, 0.9]));
- * // [0.2, 1]
+ * const round = (xs: number[]) => xs.map((v) => Math.round(v * 1e4) / 1e4);
+ * assert.deepEqual(round(w.arraySync()), [0.2, 1]);
  * ```
  */
 export function adaptiveNormalizer(options: AdaptiveNormalizerOptions = {}): WeightNormalizer {
-  const owner = "adaptiveNormalizer";
-  checkOptions(owner, options, { minWeight: "number", maxWeight: "number" });
-  const { minWeight = 0.2, maxWeight = 1 } = options;
-  if (minWeight > maxWeight) {
-    throw new Error(`${owner}: option "minWeight" (${minWeight}) must not exceed "maxWeight" (${maxWeight})`);
-  }
+  const { minWeight, maxWeight } = parseOptions(ADAPTIVE_NORMALIZER_OPTIONS, options);
   return {
     name: "adaptive",
     normalize: (attention) => normalizeAttention(attention, { minWeight, maxWeight }),
   };
 }
 
-/**
- * Options of {@linkcode fixedNormalizer}.
- *
- * @example Keep only the class distributions
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { fixedNormalizer, type FixedNormalizerOptions } from "./normalizer.ts";
- * import { buildPlugins } from "./registry.ts";
- * const options: FixedNormalizerOptions = { value: 1 };
- * console.log(fixedNormalizer(options).normalize(tf.tensor1d([0.3, 0.7])).arraySync()); // [1, 1]
- * const plugins = buildPlugins({ normalizer: { type: "fixed", ...options } });
- * console.assert(plugins.normalizer.name === "fixed");
- * ```
- */
+/** Options of {@linkcode fixedNormalizer}. */
 export interface FixedNormalizerOptions {
   /**
    * The weight w' of every sample, in [0, 1]: 0 keeps the label distributions, 1 the class
@@ -104,6 +100,12 @@ export interface FixedNormalizerOptions {
   value?: number;
 }
 
+/** The options schema of {@linkcode fixedNormalizer}. */
+export const FIXED_NORMALIZER_OPTIONS: OptionsSchema<Required<FixedNormalizerOptions>> = pluginOptions(
+  "fixedNormalizer",
+  { value: numberOption("fixedNormalizer", "value", 0.6, [0, 1]) },
+);
+
 /**
  * A constant fusion weight (config name `fixed`): w'_i = value for every sample, whatever the attention.
  * The fusion then no longer adapts per sample; the attention still scales the logits and feeds the
@@ -111,18 +113,16 @@ export interface FixedNormalizerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { fixedNormalizer } from "./normalizer.ts";
  *
  * const w = fixedNormalizer({ value: 0.5 }).normalize(tf.tensor1d([0.1, 0.9]));
- * // [0.5, 0.5]
+ * assert.deepEqual(w.arraySync(), [0.5, 0.5]);
  * ```
  */
 export function fixedNormalizer(options: FixedNormalizerOptions = {}): WeightNormalizer {
-  const owner = "fixedNormalizer";
-  checkOptions(owner, options, { value: "number" });
-  const { value = 0.6 } = options;
-  checkRange(owner, "value", value, 0, 1);
+  const { value } = parseOptions(FIXED_NORMALIZER_OPTIONS, options);
   return {
     name: "fixed",
     normalize: (attention) => tf.fill([attention.shape[0]], value, "float32") as Tensor1D,

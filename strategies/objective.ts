@@ -4,43 +4,14 @@
  * @module
  */
 import { type Scalar, type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
-import { type AdaDfLossResult, crossEntropy, klDivergence } from "./functional.ts";
+import { crossEntropy, klDivergence, totalLoss } from "./functional.ts";
 import type { Attention } from "./attention.ts";
 import type { DistributionSource } from "./distribution.ts";
 import type { Regularizer } from "./regularizer.ts";
 import type { LossSchedule } from "./schedule.ts";
 import type { WeightNormalizer } from "./normalizer.ts";
 
-/**
- * The plugins that shape the per-batch objective (a full plugin set also has a miner).
- *
- * @example Only the plugins the objective needs
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { noAttention } from "./attention.ts";
- * import { onehotDistribution } from "./distribution.ts";
- * import { fixedNormalizer } from "./normalizer.ts";
- * import { computeObjective, type ObjectivePlugins } from "./objective.ts";
- * import { noRegularizer } from "./regularizer.ts";
- * import { constantSchedule } from "./schedule.ts";
- * const plugins: ObjectivePlugins = {
- *   attention: noAttention(),
- *   normalizer: fixedNormalizer(),
- *   distribution: onehotDistribution(),
- *   regularizer: noRegularizer(),
- *   schedule: constantSchedule(),
- * };
- * const result = computeObjective(plugins, {
- *   auxLogits: tf.tensor2d([[0, 0]]),
- *   targetLogits: tf.tensor2d([[0, 0]]),
- *   scores1: tf.tensor1d([0]),
- *   scores2: tf.tensor1d([0]),
- *   labels: tf.tensor1d([0], "int32"),
- *   classDistributions: tf.eye(2) as tf.Tensor2D,
- * }, { epoch: 1 });
- * console.log(result.total.dataSync()[0]); // 2 ln 2: the cross-entropy plus the KL to the one-hot target
- * ```
- */
+/** The plugins that shape the per-batch objective (a full plugin set also has a miner). */
 export interface ObjectivePlugins {
   /** Scores to branch attention. */
   attention: Attention;
@@ -54,28 +25,7 @@ export interface ObjectivePlugins {
   schedule: LossSchedule;
 }
 
-/**
- * A batch's raw model outputs and labels, as given to {@linkcode computeObjective}.
- *
- * @example A batch from the model's raw outputs
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { computeObjective, type ObjectiveBatch } from "./objective.ts";
- * import { buildPlugins } from "./registry.ts";
- * const model = new AdaDfModel("tiny", { numClasses: 3 });
- * const plugins = buildPlugins();
- * const outputs = model.forward(tf.zeros([2, 32, 32, 3]), { training: true });
- * const batch: ObjectiveBatch = {
- *   ...outputs,
- *   labels: tf.tensor1d([0, 2], "int32"),
- *   classDistributions: plugins.miner.distributions(3),
- * };
- * const result = computeObjective(plugins, batch, { epoch: 1 });
- * console.assert(result.targets.shape.join("x") === "2x3");
- * model.dispose();
- * ```
- */
+/** A batch's raw model outputs and labels, as given to {@linkcode computeObjective}. */
 export interface ObjectiveBatch {
   /** [B, C] raw auxiliary classifier outputs fc_1(h_1), before attention scaling. */
   auxLogits: Tensor2D;
@@ -91,27 +41,7 @@ export interface ObjectiveBatch {
   classDistributions: Tensor2D;
 }
 
-/**
- * Options of {@linkcode computeObjective}.
- *
- * @example Two images of two crops each
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { computeObjective, type ObjectiveOptions } from "./objective.ts";
- * import { buildPlugins } from "./registry.ts";
- * const plugins = buildPlugins();
- * const options: ObjectiveOptions = { epoch: 4, batchSize: 2 };
- * const result = computeObjective(plugins, {
- *   auxLogits: tf.tensor2d([[1, 0], [1, 0], [0, 1], [0, 1]]),
- *   targetLogits: tf.tensor2d([[1, 0], [1, 0], [0, 1], [0, 1]]),
- *   scores1: tf.tensor1d([0, 0.1, 0.2, 0.3]),
- *   scores2: tf.tensor1d([0.3, 0.2, 0.1, 0]),
- *   labels: tf.tensor1d([0, 0, 1, 1], "int32"),
- *   classDistributions: plugins.miner.distributions(2),
- * }, options);
- * console.assert(result.alpha1 === 1 && result.alpha2 < 1); // epoch 4 is past beta = 3
- * ```
- */
+/** Options of {@linkcode computeObjective}. */
 export interface ObjectiveOptions {
   /** The current epoch, counted from 1. */
   epoch: number;
@@ -127,27 +57,24 @@ export interface ObjectiveOptions {
 /**
  * The objective's terms and the intermediate quantities a trainer or a logger may need. (A type alias,
  * so that a result can be returned from `tf.tidy` or passed to `tf.dispose`.)
- *
- * @example Log the terms, then free every tensor
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { computeObjective, type ObjectiveResult } from "./objective.ts";
- * import { buildPlugins } from "./registry.ts";
- * const plugins = buildPlugins();
- * const result: ObjectiveResult = computeObjective(plugins, {
- *   auxLogits: tf.tensor2d([[2, 0], [0, 1]]),
- *   targetLogits: tf.tensor2d([[1, 0], [0, 2]]),
- *   scores1: tf.tensor1d([0.1, -0.2]),
- *   scores2: tf.tensor1d([0, 0.4]),
- *   labels: tf.tensor1d([0, 1], "int32"),
- *   classDistributions: plugins.miner.distributions(2),
- * }, { epoch: 1 });
- * const predictions = result.scaledTargetLogits.argMax(1);
- * console.log(result.ce.dataSync()[0], result.kl.dataSync()[0], predictions.arraySync()); // ..., ..., [0, 1]
- * tf.dispose([result, predictions]);
- * ```
  */
-export type ObjectiveResult = AdaDfLossResult & {
+export type ObjectiveResult = {
+  /** alpha_2 * ce + alpha_1 * kl + rr (eq. 14). */
+  total: Scalar;
+  /** The auxiliary branch's mean cross-entropy of z_1 (eq. 3). */
+  ce: Scalar;
+  /** The target branch's KL divergence of z_2 to the targets (eq. 13). */
+  kl: Scalar;
+  /** The regulariser's term (the rank regularisation, eqs. 9-10, for Ada-DF). */
+  rr: Scalar;
+  /** alpha_1 of the schedule. */
+  alpha1: number;
+  /** alpha_2 of the schedule. */
+  alpha2: number;
+  /** [B] fusion weights w' from the normaliser. */
+  weights: Tensor1D;
+  /** [B, C] the target branch's target distributions (the fused f_i for Ada-DF). */
+  targets: Tensor2D;
   /** [B] averaged attention w = (a1 + a2) / 2. */
   attention: Tensor1D;
   /** [B, C] softmax of the scaled auxiliary logits (what an online miner observes). */
@@ -162,14 +89,18 @@ export type ObjectiveResult = AdaDfLossResult & {
  * Runs the plugin chain on a batch: attention (a_1, a_2), scaled logits z_k = a_k * logits_k, averaged
  * attention w = (a_1 + a_2) / 2, fusion weights w' (normaliser), targets (distribution source),
  * cross-entropy of z_1, KL of z_2 to the targets, the regulariser on w, and the schedule's weights:
- * total = alpha2 * ce + alpha1 * kl + rr. With the Ada-DF plugins (`sigmoid`, `adaptive`, `fused`,
- * `rank`, `ramp`) the terms equal {@linkcode adaDfLoss} on sigmoid-scaled logits.
+ * total = alpha2 * ce + alpha1 * kl + rr ({@linkcode totalLoss}). With the Ada-DF plugins (`sigmoid`,
+ * `adaptive`, `fused`, `rank`, `ramp`) this is the paper's loss (eq. 14) and nothing else computes it:
+ * every step is one of the equations of `functional.ts` ({@linkcode crossEntropy},
+ * {@linkcode klDivergence}, and, through the plugins, `normalizeAttention`, `fuseDistributions`,
+ * `rankRegularization`, `rampWeights`).
  *
  * Differentiable in the four raw outputs. Every returned tensor is new and owned by the caller;
  * intermediates are released.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { buildPlugins } from "./registry.ts";
  * import { computeObjective } from "./objective.ts";
@@ -183,7 +114,11 @@ export type ObjectiveResult = AdaDfLossResult & {
  *   labels: tf.tensor1d([0, 1, 0], "int32"),
  *   classDistributions: plugins.miner.distributions(2),
  * }, { epoch: 1 });
- * console.log(result.total.dataSync()[0]);
+ * // L = alpha_2 * L_ce + alpha_1 * L_kl + L_rr, with the ramp's weights of epoch 1
+ * const terms = result.alpha2 * result.ce.arraySync() + result.alpha1 * result.kl.arraySync() +
+ *   result.rr.arraySync();
+ * assert.ok(Math.abs(result.total.arraySync() - terms) < 1e-5);
+ * assert.deepEqual(result.targets.shape, [3, 2]);
  * ```
  */
 export function computeObjective(
@@ -225,7 +160,7 @@ export function computeObjective(
     const ce = crossEntropy(scaledAuxLogits, labels);
     const kl = klDivergence(scaledTargetLogits, targets, { batchSize });
     const rr = plugins.regularizer.loss({ attention, weights, labels, batchSize });
-    const total = ce.mul(alpha2).add(kl.mul(alpha1)).add(rr) as Scalar;
+    const total = totalLoss({ ce, kl, rr }, { alpha1, alpha2 });
     return {
       total,
       ce,

@@ -5,26 +5,9 @@
  */
 import { type Scalar, type Tensor1D, tf } from "../engine/tf.ts";
 import { rankRegularization } from "./functional.ts";
-import { checkOptions, checkRange } from "./_options.ts";
+import { numberOption, type OptionsSchema, parseOptions, pluginOptions } from "./options.ts";
 
-/**
- * What a {@linkcode Regularizer} may use.
- *
- * @example Call a regulariser by hand
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { rankRegularizer, type RegularizerInputs } from "./regularizer.ts";
- * const attention = tf.tensor1d([0.9, 0.8, 0.2, 0.1]);
- * const inputs: RegularizerInputs = {
- *   attention,
- *   weights: attention,
- *   labels: tf.tensor1d([0, 1, 0, 1], "int32"),
- *   batchSize: 4,
- * };
- * const rr = rankRegularizer({ ratio: 0.5 }).loss(inputs);
- * console.log(rr.dataSync()[0]); // 0: the gap 0.7 exceeds the margin
- * ```
- */
+/** What a {@linkcode Regularizer} may use. */
 export interface RegularizerInputs {
   /** [B] averaged attention weights w_i = (a_1,i + a_2,i) / 2, before normalisation. */
   attention: Tensor1D;
@@ -44,6 +27,7 @@ export interface RegularizerInputs {
  *
  * @example A custom regulariser: keep the mean attention near 0.5
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import type { Regularizer } from "./regularizer.ts";
  *
@@ -51,6 +35,9 @@ export interface RegularizerInputs {
  *   name: "centred",
  *   loss: ({ attention }) => tf.tidy(() => attention.mean().sub(0.5).square() as tf.Scalar),
  * };
+ * const w = tf.tensor1d([0.5, 0.5]);
+ * assert.equal(centred.loss({ attention: w, weights: w, labels: tf.tensor1d([0, 1], "int32"), batchSize: 2 })
+ *   .arraySync(), 0);
  * ```
  */
 export interface Regularizer {
@@ -60,24 +47,7 @@ export interface Regularizer {
   loss(inputs: RegularizerInputs): Scalar;
 }
 
-/**
- * Options of {@linkcode rankRegularizer}.
- *
- * @example SCN's margin of 0.15
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { rankRegularizer, type RankRegularizerOptions } from "./regularizer.ts";
- * const options: RankRegularizerOptions = { ratio: 0.5, margin: 0.15 };
- * const attention = tf.tensor1d([0.5, 0.52, 0.54, 0.56]);
- * const rr = rankRegularizer(options).loss({
- *   attention,
- *   weights: attention,
- *   labels: tf.tensor1d([0, 0, 1, 1], "int32"),
- *   batchSize: 4,
- * });
- * console.log(rr.dataSync()[0]); // 0.15 - (0.55 - 0.51) = 0.11
- * ```
- */
+/** Options of {@linkcode rankRegularizer}. */
 export interface RankRegularizerOptions {
   /**
    * The fraction of the batch in the high-weight group.
@@ -93,12 +63,28 @@ export interface RankRegularizerOptions {
   margin?: number;
 }
 
+/** The options schema of {@linkcode rankRegularizer}. */
+export const RANK_REGULARIZER_OPTIONS: OptionsSchema<Required<RankRegularizerOptions>> = pluginOptions(
+  "rankRegularizer",
+  {
+    ratio: numberOption("rankRegularizer", "ratio", 0.7, [0, 1]),
+    margin: numberOption("rankRegularizer", "margin", 0.07),
+  },
+);
+
+/** The options schema of {@linkcode noRegularizer} (it has none). */
+export const NO_REGULARIZER_OPTIONS: OptionsSchema<Record<string, never>> = pluginOptions(
+  "noRegularizer",
+  {},
+);
+
 /**
  * SCN's rank regularisation (config name `rank`), as in the reference: max(0, margin - (w_H - w_L)) on
  * the averaged attention ({@linkcode rankRegularization}); the split uses the nominal batch size.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { rankRegularizer } from "./regularizer.ts";
  *
@@ -107,13 +93,11 @@ export interface RankRegularizerOptions {
  *   attention, weights: attention, labels: tf.tensor1d([0, 0, 1, 1], "int32"), batchSize: 4,
  * });
  * // 0.07 - (0.55 - 0.51) = 0.03
+ * assert.ok(Math.abs(rr.arraySync() - 0.03) < 1e-6);
  * ```
  */
 export function rankRegularizer(options: RankRegularizerOptions = {}): Regularizer {
-  const owner = "rankRegularizer";
-  checkOptions(owner, options, { ratio: "number", margin: "number" });
-  const { ratio = 0.7, margin = 0.07 } = options;
-  checkRange(owner, "ratio", ratio, 0, 1);
+  const { ratio, margin } = parseOptions(RANK_REGULARIZER_OPTIONS, options);
   return {
     name: "rank",
     loss: ({ attention, batchSize }) => rankRegularization(attention, { ratio, margin, batchSize }),
@@ -125,15 +109,16 @@ export function rankRegularizer(options: RankRegularizerOptions = {}): Regulariz
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { noRegularizer } from "./regularizer.ts";
  *
  * const w = tf.tensor1d([0.1, 0.9]);
  * const rr = noRegularizer().loss({ attention: w, weights: w, labels: tf.tensor1d([0, 1], "int32"), batchSize: 2 });
- * // 0
+ * assert.equal(rr.arraySync(), 0);
  * ```
  */
 export function noRegularizer(options: Record<string, never> = {}): Regularizer {
-  checkOptions("noRegularizer", options, {});
+  parseOptions(NO_REGULARIZER_OPTIONS, options);
   return { name: "none", loss: () => tf.scalar(0) };
 }

@@ -5,19 +5,23 @@
  * @module
  */
 import { type RampWeights, rampWeights } from "./functional.ts";
-import { checkOptions } from "./_options.ts";
+import * as v from "valibot";
+import { numberOption, type OptionsSchema, parseOptions, pluginOptions } from "./options.ts";
 
 /**
  * A loss schedule.
  *
  * @example A custom schedule: switch the KL term on after two epochs
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { LossSchedule } from "./schedule.ts";
  *
  * const stepped: LossSchedule = {
  *   name: "stepped",
  *   weights: (epoch) => ({ alpha1: epoch > 2 ? 1 : 0, alpha2: 1 }),
  * };
+ * assert.deepEqual(stepped.weights(1), { alpha1: 0, alpha2: 1 });
+ * assert.deepEqual(stepped.weights(3), { alpha1: 1, alpha2: 1 });
  * ```
  */
 export interface LossSchedule {
@@ -27,18 +31,7 @@ export interface LossSchedule {
   weights(epoch: number): RampWeights;
 }
 
-/**
- * Options of {@linkcode rampSchedule}.
- *
- * @example The AffectNet and SFEW ramp
- * ```ts
- * import { rampSchedule, type RampScheduleOptions } from "./schedule.ts";
- * const options: RampScheduleOptions = { beta: 5 };
- * const schedule = rampSchedule(options);
- * console.assert(schedule.weights(5).alpha1 === 1 && schedule.weights(5).alpha2 === 1);
- * console.assert(schedule.weights(10).alpha2 < 1);
- * ```
- */
+/** Options of {@linkcode rampSchedule}. */
 export interface RampScheduleOptions {
   /**
    * beta, the epoch threshold (RAF-DB 3, AffectNet and SFEW 5).
@@ -48,36 +41,42 @@ export interface RampScheduleOptions {
   beta?: number;
 }
 
+/** The options schema of {@linkcode rampSchedule}. */
+export const RAMP_SCHEDULE_OPTIONS: OptionsSchema<Required<RampScheduleOptions>> = pluginOptions(
+  "rampSchedule",
+  {
+    beta: v.optional(
+      v.pipe(
+        numberOption("rampSchedule", "beta", 3),
+        v.minValue(0, (issue) => `rampSchedule: option "beta" must be >= 0, got ${issue.input}`),
+      ),
+      3,
+    ),
+  },
+);
+
 /**
  * The Ada-DF ramp (config name `ramp`, {@linkcode rampWeights}): the KL weight rises to 1 until epoch
  * beta, after which the cross-entropy weight decays.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rampSchedule } from "./schedule.ts";
  *
- * rampSchedule({ beta: 3 }).weights(1); // { alpha1: exp(-4 / 9), alpha2: 1 }
+ * // epoch 1 of beta = 3: alpha_1 = exp(-(1 - 1/3)^2), alpha_2 = 1
+ * const { alpha1, alpha2 } = rampSchedule({ beta: 3 }).weights(1);
+ * assert.ok(Math.abs(alpha1 - Math.exp(-4 / 9)) < 1e-12);
+ * assert.equal(alpha2, 1);
+ * assert.equal(rampSchedule({ beta: 3 }).weights(3).alpha1, 1);
  * ```
  */
 export function rampSchedule(options: RampScheduleOptions = {}): LossSchedule {
-  const owner = "rampSchedule";
-  checkOptions(owner, options, { beta: "number" });
-  const { beta = 3 } = options;
-  if (beta < 0) throw new Error(`${owner}: option "beta" must be >= 0, got ${beta}`);
+  const { beta } = parseOptions(RAMP_SCHEDULE_OPTIONS, options);
   return { name: "ramp", weights: (epoch) => rampWeights(epoch, beta) };
 }
 
-/**
- * Options of {@linkcode constantSchedule}.
- *
- * @example The reference's `--alpha 0.3`
- * ```ts
- * import { constantSchedule, type ConstantScheduleOptions } from "./schedule.ts";
- * const alpha = 0.3;
- * const options: ConstantScheduleOptions = { alpha1: alpha, alpha2: 1 - alpha };
- * console.log(constantSchedule(options).weights(7)); // { alpha1: 0.3, alpha2: 0.7 }
- * ```
- */
+/** Options of {@linkcode constantSchedule}. */
 export interface ConstantScheduleOptions {
   /**
    * alpha_1, the weight of the KL term.
@@ -93,20 +92,29 @@ export interface ConstantScheduleOptions {
   alpha2?: number;
 }
 
+/** The options schema of {@linkcode constantSchedule}. */
+export const CONSTANT_SCHEDULE_OPTIONS: OptionsSchema<Required<ConstantScheduleOptions>> = pluginOptions(
+  "constantSchedule",
+  {
+    alpha1: numberOption("constantSchedule", "alpha1", 1),
+    alpha2: numberOption("constantSchedule", "alpha2", 1),
+  },
+);
+
 /**
  * Constant weights (config name `constant`). The reference's `--alpha a` option is
  * `constantSchedule({ alpha1: a, alpha2: 1 - a })`.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { constantSchedule } from "./schedule.ts";
  *
- * constantSchedule({ alpha1: 0.3, alpha2: 0.7 }).weights(10); // { alpha1: 0.3, alpha2: 0.7 }
+ * assert.deepEqual(constantSchedule({ alpha1: 0.3, alpha2: 0.7 }).weights(10), { alpha1: 0.3, alpha2: 0.7 });
  * ```
  */
 export function constantSchedule(options: ConstantScheduleOptions = {}): LossSchedule {
-  checkOptions("constantSchedule", options, { alpha1: "number", alpha2: "number" });
-  const { alpha1 = 1, alpha2 = 1 } = options;
+  const { alpha1, alpha2 } = parseOptions(CONSTANT_SCHEDULE_OPTIONS, options);
   return {
     name: "constant",
     weights: (epoch) => {

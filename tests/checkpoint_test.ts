@@ -18,7 +18,7 @@ import { blobSet } from "./_batches.ts";
 Deno.test("saveCheckpoint() then loadCheckpoint() restores weights, moments and trainer state", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const source = blobSet({ count: 12, numClasses: 2, size: 32, seed: 1, batchSize: 4, shuffle: true });
+    const source = blobSet({ count: 12, numClasses: 2, size: 16, seed: 1, batchSize: 4, shuffle: true });
     const trainer = new Trainer({
       model: new AdaDfModel("tiny", { numClasses: 2, seed: 1 }),
       plugins: buildPlugins({}),

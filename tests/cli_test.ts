@@ -1,19 +1,20 @@
+import { initBackend } from "../engine/backend.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { tf } from "../engine/tf.ts";
 import { resolveConfig } from "../experiments/config.ts";
 import { loadRun, RUN_FILES, trainRun } from "../experiments/run.ts";
 import { evaluateRun, formatEvalReport } from "../experiments/eval.ts";
 import { predictImages } from "../experiments/predict.ts";
 import {
+  ablate,
+  ABLATION_FILES,
   ablationRunConfig,
-  aggregate,
   labelNoiseMarkdown,
   measureAblationNoise,
   parseAblation,
-  resultsCsv,
   runAblation,
 } from "../experiments/ablation.ts";
+import { main as ablateMain } from "../cli/ablate.ts";
 import { main as trainMain } from "../cli/train.ts";
 import { main as evalMain } from "../cli/eval.ts";
 import { main as predictMain } from "../cli/predict.ts";
@@ -26,9 +27,9 @@ async function tinyConfig(dir: string, extra: string[] = []) {
     overrides: [
       "backend=wasm",
       "model.backbone=tiny",
-      "data.size=32",
-      "data.synthetic.count=48",
-      "data.synthetic.size=32",
+      "data.size=16",
+      "data.synthetic.count=30",
+      "data.synthetic.size=16",
       `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
       "trainer.batchSize=8",
       "trainer.epochs=2",
@@ -74,15 +75,15 @@ Deno.test("trainRun(): a run stopped after epoch 1 and resumed ends with the sam
 
     // eval: accuracy, confusion matrix and, on the synthetic set, KL divergences from the ground truth.
     const report = await evaluateRun(full.runDir);
-    assert.equal(report.result.count, 10);
-    assert.equal(report.result.confusion.flat().reduce((x, y) => x + y), 10);
+    assert.equal(report.result.count, 6);
+    assert.equal(report.result.confusion.flat().reduce((x, y) => x + y), 6);
     assert.ok(report.divergences && report.divergences.prediction > 0 && report.divergences.class > 0);
     assert.match(formatEvalReport(report), /mean KL divergence from the ground-truth distributions/);
     await assert.rejects(() => evaluateRun(full.runDir, { labelNoise: true }), /trained without label noise/);
 
     // predict: one distribution per image.
     const run = await loadRun(full.runDir);
-    const images = join(dir, "cache", "synthetic-48-0-32", "Image", "aligned");
+    const images = join(dir, "cache", "synthetic-30-0-16", "Image", "aligned");
     const files = [...Deno.readDirSync(images)].map((e) => join(images, e.name)).slice(0, 2);
     const predictions = await predictImages(run, files);
     run.model.dispose();
@@ -94,7 +95,7 @@ Deno.test("trainRun(): a run stopped after epoch 1 and resumed ends with the sam
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await tf.setBackend("cpu");
+    await initBackend("cpu");
   }
 });
 
@@ -107,26 +108,34 @@ Deno.test("evaluateRun({ labelNoise }): the flipped training labels of a noisy r
     const report = await evaluateRun(runDir, { labelNoise: true });
     const x = report.labelNoise!;
     assert.equal(x.flipped, flipped.length);
-    assert.equal(x.clean + x.flipped, 38);
-    assert.equal(x.flipped, Math.round(0.3 * 38));
+    assert.equal(x.clean + x.flipped, 24);
+    assert.equal(x.flipped, Math.round(0.3 * 24));
     for (const v of [x.attentionAuc, x.cleanAccuracy, x.flippedRecovered, x.flippedMemorised]) {
       assert.ok(v >= 0 && v <= 1, String(v));
     }
     assert.ok(x.flippedRecovered + x.flippedMemorised <= 1);
     assert.ok(x.fusedTrueMass + x.fusedNoisyMass <= 1 + 1e-6 && x.fusedTrueMass > 0);
-    assert.match(formatEvalReport(report), /training split: 11 flipped labels, 27 clean/);
+    assert.match(formatEvalReport(report), /training split: 7 flipped labels, 17 clean/);
     await assert.rejects(
       () => evaluateRun(runDir, { labelNoise: true, dataset: "folder", dataPath: dir }),
       /does not combine with --dataset/,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await tf.setBackend("cpu");
+    await initBackend("cpu");
   }
 });
 
-/** A tiny two-variant, two-seed ablation file written into `dir`. */
-async function tinyAblation(dir: string, options: { set?: string; seeds?: string } = {}): Promise<string> {
+/** The variants of {@linkcode tinyAblation}. */
+const TWO_VARIANTS = `
+  - { name: baseline, set: { method.distribution: onehot } }
+  - { name: Ada-DF, set: { method.distribution: fused } }`;
+
+/** A tiny ablation file (by default two variants, two seeds) written into `dir`. */
+async function tinyAblation(
+  dir: string,
+  options: { set?: string; seeds?: string; variants?: string } = {},
+): Promise<string> {
   const file = join(dir, "ablation.yaml");
   await Deno.writeTextFile(
     file,
@@ -136,8 +145,8 @@ base: synthetic
 set:
   backend: wasm
   model.backbone: tiny
-  data.size: 32
-  data.synthetic: { count: 32, seed: 0, size: 32, testFraction: 0.25, cacheDir: ${
+  data.size: 16
+  data.synthetic: { count: 32, seed: 0, size: 16, testFraction: 0.25, cacheDir: ${
       JSON.stringify(join(dir, "cache"))
     } }
   trainer.batchSize: 8
@@ -145,33 +154,51 @@ set:
 ${options.set ?? ""}
 seeds: ${options.seeds ?? "[0, 1]"}
 output: ${JSON.stringify(join(dir, "out"))}
-variants:
-  - { name: baseline, set: { method.distribution: onehot } }
-  - { name: Ada-DF, set: { method.distribution: fused } }
+variants:${options.variants ?? TWO_VARIANTS}
 `,
   );
   return file;
 }
 
-Deno.test("runAblation(): variants x seeds, mean and std per variant, finished runs reused", async () => {
+Deno.test("ablate(): variants x seeds, mean and std per variant, the report files, finished runs reused", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const file = await tinyAblation(dir);
     const ablation = parseAblation(await Deno.readTextFile(file), file);
     const lines: string[] = [];
-    const runs = await runAblation(ablation, { progress: false, log: (l) => lines.push(l) });
+    const report = await ablate(ablation, { progress: false, log: (l) => lines.push(l) });
+    const { runs, results } = report;
     assert.equal(runs.length, 4);
-    const results = aggregate(ablation, runs);
-    assert.deepEqual(results.map((r) => r.runs), [2, 2]);
+    assert.deepEqual(results.map((r) => [r.variant, r.runs]), [["baseline", 2], ["Ada-DF", 2]]);
     const base = runs.filter((r) => r.variant === "baseline").map((r) => r.bestAccuracy);
     assert.ok(Math.abs(results[0].best.mean - (base[0] + base[1]) / 2) < 1e-12);
-    assert.match(resultsCsv(results), /^variant,runs,best_mean,best_std/);
+    const std = Math.abs(base[0] - base[1]) / Math.sqrt(2);
+    assert.ok(Math.abs(results[0].best.std - std) < 1e-12, "sample std over the seeds");
+    assert.deepEqual(report.noise, []);
+    assert.deepEqual(report.files, {
+      markdown: join(ablation.output, ABLATION_FILES.markdown),
+      csv: join(ablation.output, ABLATION_FILES.csv),
+    });
+    assert.equal(await Deno.readTextFile(report.files.markdown), report.markdown);
+    assert.equal(await Deno.readTextFile(report.files.csv), report.csv);
+    assert.match(report.markdown, /^# tiny\n/);
+    assert.match(report.markdown, /\| baseline \| method\.distribution="onehot" \| 2 \|/);
+    assert.doesNotMatch(report.markdown, /flipped training labels/);
+    const csv = report.csv.trim().split("\n");
+    assert.equal(csv[0], "variant,runs,best_mean,best_std,last_mean,last_std,mean_class_mean,mean_class_std");
+    assert.deepEqual(csv.slice(1).map((row) => row.split(",").slice(0, 3).join(",")), [
+      `baseline,2,${results[0].best.mean}`,
+      `Ada-DF,2,${results[1].best.mean}`,
+    ]);
+    assert.equal(lines.filter((l) => / training in /.test(l)).length, 4);
     const again: string[] = [];
-    await runAblation(ablation, { progress: false, log: (l) => again.push(l) });
+    const second = await ablate(ablation, { progress: false, log: (l) => again.push(l) });
     assert.equal(again.filter((l) => l.includes("done before")).length, 4);
+    assert.deepEqual(again.filter((l) => / training in /.test(l)), []);
+    assert.deepEqual(second.results, results);
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await tf.setBackend("cpu");
+    await initBackend("cpu");
   }
 });
 
@@ -201,7 +228,7 @@ Deno.test("measureAblationNoise(): noisy variants measured once, cached, and tab
     assert.equal(labelNoiseMarkdown(ablation, []), "");
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await tf.setBackend("cpu");
+    await initBackend("cpu");
   }
 });
 
@@ -248,7 +275,7 @@ Deno.test("runAblation(): runs locked by a live process are waited for, stale lo
     assert.deepEqual([...Deno.readDirSync(locks)], []);
   } finally {
     await Deno.remove(dir, { recursive: true });
-    await tf.setBackend("cpu");
+    await initBackend("cpu");
   }
 });
 
@@ -261,15 +288,22 @@ Deno.test(
       const file = await tinyAblation(dir);
       const locks = join(dir, "out", ".locks");
       const child = taskCommand("ablate.ts", [file, "--quiet"]).spawn();
+      const output = child.output();
+      let exited = false;
+      output.then(() => (exited = true), () => (exited = true));
       const deadline = Date.now() + 60_000;
       let seen = false;
-      while (!seen && Date.now() < deadline) {
+      while (!seen && !exited && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 20));
         seen = await Array.fromAsync(Deno.readDir(locks)).then((e) => e.length > 0, () => false);
       }
-      assert.ok(seen, "a run was locked");
+      if (!seen) {
+        if (!exited) child.kill("SIGKILL");
+        const o = await output;
+        assert.fail(`no run was locked (exit code ${o.code}): ${new TextDecoder().decode(o.stderr)}`);
+      }
       child.kill("SIGTERM");
-      const { code } = await child.output();
+      const { code } = await output;
       assert.equal(code, 130);
       assert.deepEqual(await Array.fromAsync(Deno.readDir(locks)), []);
     } finally {
@@ -281,23 +315,31 @@ Deno.test(
 Deno.test("deno task ablate in two processes: each run trained and measured once, both print the tables", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const file = await tinyAblation(dir, { set: "  data.labelNoise: 0.25" });
-    const start = () => taskCommand("ablate.ts", [file, "--quiet"]).output();
+    // One noisy variant, two seeds: two runs to share, each trained and measured by one process.
+    const file = await tinyAblation(dir, {
+      set: "  data.labelNoise: 0.25",
+      variants: "\n  - { name: Ada-DF, set: { method.distribution: fused } }",
+    });
+    const start = () => taskCommand("ablate.ts", [file, "--quiet", "--poll-seconds", "0.2"]).output();
     const outputs = await Promise.all([start(), start()]);
     const decoder = new TextDecoder();
     const texts = outputs.map((o) => decoder.decode(o.stdout));
     outputs.forEach((o, i) => assert.equal(o.code, 0, `process ${i}: ${decoder.decode(o.stderr)}`));
     const trained = texts.flatMap((t) => t.split("\n").filter((l) => / training in /.test(l)));
-    assert.equal(trained.length, 4, texts.join("\n---\n"));
-    assert.equal(new Set(trained.map((l) => l.split(" in ")[1])).size, 4);
+    assert.equal(trained.length, 2, texts.join("\n---\n"));
+    assert.equal(new Set(trained.map((l) => l.split(" in ")[1])).size, 2);
     // The label-noise measurements are shared too: each run measured once.
     const measured = texts.flatMap((t) =>
       t.split("\n").filter((l) => l.startsWith("measuring the flipped labels"))
     );
-    assert.equal(new Set(measured).size, 4);
-    assert.equal(measured.length, 4, texts.join("\n---\n"));
-    for (const t of texts) assert.match(t, /## How the runs treat their flipped training labels/);
-    for (const t of texts) assert.match(t, /\| baseline \| method\.distribution="onehot" \| 2 \|/);
+    assert.equal(measured.length, 2, texts.join("\n---\n"));
+    assert.equal(new Set(measured).size, 2);
+    for (const t of texts) {
+      assert.match(t, /\| Ada-DF \| method\.distribution="fused" \| 2 \|/);
+      assert.match(t, /## How the runs treat their flipped training labels/);
+      assert.match(t, /\n\| Ada-DF \| 2 \| /, "the label-noise row covers both seeds");
+    }
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(join(dir, "out", ABLATION_FILES.locks))), []);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -329,20 +371,23 @@ Deno.test("every ablation file in configs/ resolves every run's config", async (
 Deno.test("parseAblation() names the file and the problem", () => {
   assert.throws(
     () => parseAblation("variants: []", "a.yaml"),
-    /a\.yaml: variants: expected a non-empty list/,
+    /a\.yaml:1:1: variants: expected a non-empty list/,
   );
   assert.throws(
     () => parseAblation("seed: [1]\nvariants: [{name: x}]", "b.yaml"),
-    /b\.yaml: unknown key seed/,
+    /b\.yaml:1:1: unknown key seed \(did you mean seeds\?\)/,
   );
   assert.throws(
     () => parseAblation("variants: [{name: x}, {name: x}]", "c.yaml"),
-    /c\.yaml: variants\[1\]\.name: 'x' appears twice/,
+    /c\.yaml:1:24: variants\[1\]\.name: 'x' appears twice/,
   );
-  assert.throws(() => parseAblation("seeds: [-1]\nvariants: [{name: x}]", "d.yaml"), /seeds: expected/);
+  assert.throws(
+    () => parseAblation("seeds: [-1]\nvariants: [{name: x}]", "d.yaml"),
+    /d\.yaml:1:1: seeds: expected/,
+  );
 });
 
-Deno.test("deno task train, eval and predict reject bad arguments with exit code 2", async () => {
+Deno.test("deno task train, eval, predict and ablate reject bad arguments with exit code 2", async () => {
   const errors: string[] = [];
   const original = console.error;
   console.error = (m: string) => void errors.push(m);
@@ -352,12 +397,16 @@ Deno.test("deno task train, eval and predict reject bad arguments with exit code
     assert.equal(await trainMain(["--resume", "runs/x", "--set", "trainer.epochs=2"]), 2);
     assert.equal(await evalMain(["runs/x", "--checkpoint", "first"]), 2);
     assert.equal(await predictMain(["runs/x", "a.jpg", "--checkpoint", "first"]), 2);
+    assert.equal(await ablateMain(["a.yaml", "--poll-seconds", "0"]), 2);
+    assert.equal(await ablateMain(["a.yaml", "b.yaml"]), 2);
   } finally {
     console.error = original;
   }
   assert.match(errors[0], /bogus/);
-  assert.deepEqual(errors.slice(-2), [
+  assert.deepEqual(errors.slice(-4, -2), [
     "--checkpoint must be best or last, got 'first'",
     "--checkpoint must be best or last, got 'first'",
   ]);
+  assert.equal(errors.at(-2), "--poll-seconds must be a number in (0, 3600], got '0'");
+  assert.match(errors.at(-1)!, /^expected one ablation file/);
 });

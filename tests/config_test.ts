@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { Ajv } from "ajv";
 import YAML from "yaml";
+import { BACKBONES } from "../backbones/resnet.ts";
 import { tf } from "../engine/tf.ts";
 import {
   applyOverrides,
@@ -111,7 +113,7 @@ Deno.test("validateConfig() rejects wrong types, ranges and enums with the field
     [{ data: { sampler: "random" } }, `x.yaml: data.sampler: expected shuffle or balanced, got "random"`],
     [
       { backend: "gpu" },
-      `x.yaml: backend: expected one of auto, wasm, webgpu, tensorflow, cpu, got "gpu"`,
+      `x.yaml: backend: expected one of auto, wasm, webgpu, tensorflow, native, cpu, got "gpu"`,
     ],
     [
       { data: { dataset: "raf" } },
@@ -119,7 +121,8 @@ Deno.test("validateConfig() rejects wrong types, ranges and enums with the field
     ],
     [
       { model: { backbone: "vgg" } },
-      `x.yaml: model.backbone: expected one of resnet18, resnet50, small, tiny, got "vgg"`,
+      // The backbones come from their owner, backbones/resnet.ts.
+      `x.yaml: model.backbone: expected one of ${BACKBONES.join(", ")}, got "vgg"`,
     ],
     [{ data: 5 }, `x.yaml: data: expected an object, got 5`],
     [
@@ -479,4 +482,111 @@ Deno.test("mergeConfig() merges objects, replaces arrays and scalars, and handle
     method: { miner: { type: "epoch-pass" } },
   });
   assert.deepEqual(replaced.method?.miner, { type: "epoch-pass" });
+});
+
+Deno.test("configs/base.yaml writes out every field, equal to DEFAULT_CONFIG, and every preset extends it", async () => {
+  const dir = new URL("../configs/", import.meta.url);
+  const base = YAML.parse(await Deno.readTextFile(new URL("base.yaml", dir)));
+  const leaves = (value: unknown, prefix = ""): string[] =>
+    value !== null && typeof value === "object" && !Array.isArray(value) && !prefix.startsWith("method.")
+      ? Object.entries(value).flatMap(([key, child]) =>
+        leaves(child, prefix === "" ? key : `${prefix}.${key}`)
+      )
+      : [prefix];
+  assert.deepEqual(leaves(base).sort(), leaves(DEFAULT_CONFIG).sort());
+  assert.deepEqual(validateConfig(base), DEFAULT_CONFIG);
+  assert.deepEqual(await loadConfigFile(await presetPath("base")), DEFAULT_CONFIG);
+  for (const name of ["synthetic", ...PAPER_PRESETS]) {
+    const text = await Deno.readTextFile(new URL(`${name}.yaml`, dir));
+    assert.equal(YAML.parse(text).extends, "./base.yaml", name);
+    // Only what differs from the base: no field repeats the base's value.
+    const preset = YAML.parse(text);
+    delete preset.extends;
+    for (const path of leaves(preset)) {
+      const at = (root: unknown) =>
+        path.split(".").reduce((node: unknown, key) => (node as Record<string, unknown>)?.[key], root);
+      if (path === `data.path`) continue; // kept with its comment: where the dataset goes
+      assert.notDeepEqual(at(preset), at(base), `${name}: ${path} repeats the base`);
+    }
+  }
+});
+
+Deno.test("configs/*.schema.json are fresh generations, cover the presets, and the presets point at them", async () => {
+  const { schemaFiles } = await import("../cli/schema.ts");
+  for (const { url, text } of await schemaFiles()) {
+    assert.equal(await Deno.readTextFile(url), text, `${url.pathname} is stale: run deno task schema`);
+  }
+  const dir = new URL("../configs/", import.meta.url);
+  const schema = JSON.parse(await Deno.readTextFile(new URL("config.schema.json", dir)));
+  assert.deepEqual(schema.properties.trainer.properties.lrGamma, {
+    description: "ExponentialLR factor applied after every epoch, in (0, 1].",
+    type: "number",
+    exclusiveMinimum: 0,
+    maximum: 1,
+    default: 0.9,
+  });
+  assert.equal(schema.properties.data.additionalProperties, false);
+  // Each field is described by its doc comment in experiments/config.ts.
+  assert.equal(schema.properties.trainer.properties.epochs.description, "Number of epochs (integer >= 1).");
+  assert.equal(
+    schema.properties.data.properties.erasing.anyOf[0].properties.p.description,
+    "Probability of erasing a rectangle (0..1).",
+  );
+  const rank = schema.properties.method.properties.regularizer.anyOf.find((
+    s: { properties?: { type?: unknown } },
+  ) => s.properties?.type !== undefined && (s.properties.type as { const: string }).const === "rank");
+  assert.deepEqual(rank.properties.ratio, { type: "number", minimum: 0, maximum: 1, default: 0.7 });
+  // Every key a preset writes is a property of the schema (so an editor checks and completes it).
+  const covered = (value: unknown, node: Record<string, unknown>, path: string) => {
+    if (value === null || typeof value !== "object" || Array.isArray(value) || path.startsWith("method.")) {
+      return;
+    }
+    const properties =
+      (node.properties ?? (node.anyOf as Record<string, unknown>[] | undefined)?.[0]?.properties) as
+        | Record<string, Record<string, unknown>>
+        | undefined;
+    for (const [key, child] of Object.entries(value)) {
+      assert.ok(properties && Object.hasOwn(properties, key), `${path}${key} is not in config.schema.json`);
+      covered(child, properties[key], `${path}${key}.`);
+    }
+  };
+  for (const name of await listPresets()) {
+    const text = await Deno.readTextFile(await presetPath(name));
+    assert.ok(text.startsWith("# yaml-language-server: $schema=./config.schema.json\n"), name);
+    covered(YAML.parse(text), schema, "");
+  }
+  for (const name of ["ablation-synthetic", "noise-synthetic"]) {
+    const text = await Deno.readTextFile(new URL(`${name}.yaml`, dir));
+    assert.ok(text.startsWith("# yaml-language-server: $schema=./ablation.schema.json\n"), name);
+  }
+});
+
+Deno.test("validateConfig() takes a list for neither a section nor the erasing settings", async () => {
+  assert.deepEqual(await problemsOf(() => validateConfig({ data: [1, 2] })), [
+    "data: expected an object, got [1,2]",
+  ]);
+  assert.deepEqual(await problemsOf(() => validateConfig({ data: { erasing: [0.5] } })), [
+    "data.erasing: expected an object { p, scale, ratio } or null, got [0.5]",
+  ]);
+});
+
+Deno.test("the presets and ablation files pass the published JSON Schemas, and a bad config does not", async () => {
+  const dir = new URL("../configs/", import.meta.url);
+  const ajv = new Ajv({ strict: true, allErrors: true });
+  const config = ajv.compile(JSON.parse(await Deno.readTextFile(new URL("config.schema.json", dir))));
+  for (const name of await listPresets()) {
+    const value = YAML.parse(await Deno.readTextFile(await presetPath(name)));
+    assert.ok(config(value), `${name}: ${JSON.stringify(config.errors)}`);
+  }
+  assert.equal(config({ trainer: { epochs: 0, epoch: 3 }, data: { erasing: { scale: [0.3] } } }), false);
+  const failing = new Set(config.errors?.map((error: { instancePath: string }) => error.instancePath));
+  for (const path of ["/trainer", "/trainer/epochs", "/data/erasing/scale"]) {
+    assert.ok(failing.has(path), path);
+  }
+  const ablation = ajv.compile(JSON.parse(await Deno.readTextFile(new URL("ablation.schema.json", dir))));
+  for (const name of ["ablation-synthetic", "noise-synthetic"]) {
+    const value = YAML.parse(await Deno.readTextFile(new URL(`${name}.yaml`, dir)));
+    assert.ok(ablation(value), `${name}: ${JSON.stringify(ablation.errors)}`);
+  }
+  assert.equal(ablation({ seeds: [1, 1], variants: [] }), false);
 });

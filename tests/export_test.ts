@@ -1,3 +1,4 @@
+import { initBackend } from "../engine/backend.ts";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
@@ -243,9 +244,9 @@ Deno.test("exportRun() of a trained run: predict() equals predictImages() on the
       overrides: [
         "backend=wasm",
         "model.backbone=tiny",
-        "data.size=32",
-        "data.synthetic.count=32",
-        "data.synthetic.size=40",
+        "data.size=16",
+        "data.synthetic.count=16",
+        "data.synthetic.size=20",
         `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
         "trainer.batchSize=8",
         "trainer.epochs=1",
@@ -253,8 +254,8 @@ Deno.test("exportRun() of a trained run: predict() equals predictImages() on the
       ],
     });
     const { runDir } = await trainRun(config, { progress: false, log: () => {}, runDir: join(dir, "run") });
-    await tf.setBackend("cpu");
-    const folder = join(dir, "cache", "synthetic-32-0-40", "Image", "aligned");
+    await initBackend("cpu");
+    const folder = join(dir, "cache", "synthetic-16-0-20", "Image", "aligned");
     const images = [...Deno.readDirSync(folder)].map((e) => join(folder, e.name)).sort().slice(0, 4);
     assert.equal(images.length, 4);
 
@@ -266,7 +267,7 @@ Deno.test("exportRun() of a trained run: predict() equals predictImages() on the
       const loaded = await loadExportedModel(out);
       try {
         assert.deepEqual(loaded.preprocess.classNames, [...run.classNames]);
-        assert.equal(loaded.preprocess.inputSize, 32);
+        assert.equal(loaded.preprocess.inputSize, 16);
         const expected = await predictImages(run, images);
         const predicted = await predict(loaded, images);
         const diff = maxAbsDiff(rows(predicted, run.classNames), rows(expected, run.classNames));
@@ -298,7 +299,7 @@ Deno.test("exportRun() of a trained run: predict() equals predictImages() on the
       /expected one run folder and --out DIR[^]*--checkpoint must be best or last/,
     );
   } finally {
-    await tf.setBackend("cpu");
+    await initBackend("cpu");
     await Deno.remove(dir, { recursive: true });
   }
 });

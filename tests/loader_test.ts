@@ -12,10 +12,12 @@ import {
   IMAGENET_STD,
   ImagePipeline,
   rafDb,
-  referencePipelineOptions,
   repeatLabels,
   shuffleSampler,
 } from "../datasets/mod.ts";
+import { DEFAULT_CONFIG, resolveConfig } from "../experiments/config.ts";
+import { makeLoaders, pipelineOptions, type RunData } from "../experiments/run.ts";
+import { IMAGENET_NORMALIZATION } from "../backbones/normalization.ts";
 import { writeImage, writeText } from "./_image_fixtures.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -181,20 +183,57 @@ Deno.test("ImagePipeline TenCrop gives ten crops in torchvision's order", async 
   });
 });
 
-Deno.test("referencePipelineOptions() follows the reference recipes", () => {
-  const raf = referencePipelineOptions("rafdb", { size: 112 });
-  assert.equal(raf.train.randAugment, "rand-m5-n3-mstd0.5");
-  assert.deepEqual(raf.train.randAugmentHparams, { translateConst: 117, imgMean: [124, 116, 104] });
-  assert.equal(raf.train.hflip, 0.5);
-  assert.deepEqual(raf.train.erasing?.scale, [0.02, 0.25]);
-  assert.equal(raf.train.size, 112);
-  assert.equal(raf.train.tenCrop, false);
-  assert.equal(raf.eval.randAugment, null);
-  const sfew = referencePipelineOptions("sfew");
+Deno.test("pipelineOptions() gives each preset the reference recipe", async () => {
+  const preset = async (name: string) =>
+    pipelineOptions(await resolveConfig({ preset: name, requireDataPath: false }));
+  const erasing = { p: 0.5, scale: [0.02, 0.25], ratio: [0.3, 3.3], value: 0 };
+  for (const name of ["rafdb", "affectnet7"]) {
+    const { train, eval: test } = await preset(name);
+    assert.deepEqual(train, {
+      size: 224,
+      randAugment: "rand-m5-n3-mstd0.5",
+      randAugmentHparams: { translateConst: 117, imgMean: [124, 116, 104] },
+      hflip: 0.5,
+      erasing,
+      ...IMAGENET_NORMALIZATION,
+    }, name);
+    assert.deepEqual(test, { size: 224, tenCrop: false, ...IMAGENET_NORMALIZATION }, name);
+  }
+  const sfew = await preset("sfew");
   assert.equal(sfew.train.randAugment, "rand-m3-n5-mstd0.5");
-  assert.equal(sfew.train.tenCrop, true);
-  assert.equal(sfew.eval.tenCrop, true);
-  assert.equal(sfew.eval.size, 224);
+  assert.deepEqual(sfew.train.erasing, erasing);
+  assert.equal(sfew.train.tenCrop, undefined); // one crop per training image
+  assert.deepEqual(sfew.eval, { size: 224, tenCrop: true, ...IMAGENET_NORMALIZATION });
+  assert.equal(new ImagePipeline(sfew.eval).crops, 10);
+  // translate_const is 117 px at 224 px, scaled with the size; erasing can be off
+  const small = pipelineOptions({ data: { ...DEFAULT_CONFIG.data, size: 112, erasing: null, hflip: 0 } });
+  assert.deepEqual(small.train.randAugmentHparams, { translateConst: 59, imgMean: [124, 116, 104] });
+  assert.equal(small.train.erasing, null);
+  assert.equal(small.train.hflip, 0);
+  const synthetic = await preset("synthetic");
+  assert.equal(synthetic.train.randAugmentHparams?.translateConst, Math.round(64 * 117 / 224));
+});
+
+Deno.test("makeLoaders() builds its pipelines from pipelineOptions()", async () => {
+  await withTempDir(async (root) => {
+    await makeRaf(root, 6);
+    const dataset = await rafDb(root);
+    const config = { ...DEFAULT_CONFIG, data: { ...DEFAULT_CONFIG.data, size: 16, testCrops: 10 as const } };
+    const data: RunData = {
+      train: dataset,
+      test: dataset,
+      classNames: dataset.classNames,
+      flipped: new Int32Array(0),
+      trueTrainLabels: Int32Array.from(dataset.labels),
+      root,
+    };
+    const loaders = makeLoaders(config, data);
+    const options = pipelineOptions(config);
+    assert.deepEqual(loaders.train.pipeline.options, new ImagePipeline(options.train).options);
+    assert.equal(loaders.mining.pipeline, loaders.train.pipeline);
+    assert.deepEqual(loaders.test.pipeline.options, new ImagePipeline(options.eval).options);
+    assert.equal(loaders.test.pipeline.crops, 10);
+  });
 });
 
 Deno.test("DataLoader batches follow the sampler, with labels, indices and drop-last", async () => {
@@ -232,7 +271,7 @@ Deno.test("DataLoader output is deterministic whatever the prefetch depth, and v
   await withTempDir(async (root) => {
     await makeRaf(root, 9);
     const dataset = await rafDb(root);
-    const pipeline = referencePipelineOptions("rafdb", { size: 12 }).train;
+    const pipeline = pipelineOptions({ data: { ...DEFAULT_CONFIG.data, size: 12 } }).train;
     const collect = async (prefetch: number, epoch: number, seed = 1) => {
       const loader = new DataLoader(dataset, {
         batchSize: 3,

@@ -2,18 +2,19 @@ import assert from "node:assert/strict";
 import { tf } from "../engine/tf.ts";
 import { Random } from "../engine/random.ts";
 import {
-  adaDfLoss,
   crossEntropy,
   fuseDistributions,
   klDivergence,
-  mineClassDistributions,
   normalizeAttention,
   rampWeights,
   rankRegularization,
+  stabilizeClassDistributions,
   stopGradient,
   thresholdDistributions,
+  totalLoss,
 } from "../strategies/functional.ts";
-import { buildPlugins, computeObjective } from "../strategies/mod.ts";
+import { buildPlugins, computeObjective, epochPassMiner, type ObjectiveBatch } from "../strategies/mod.ts";
+import { referenceLoss, referenceMinedDistributions, referenceSoftmax } from "./_reference.ts";
 
 type Nested = number | Nested[];
 
@@ -58,53 +59,93 @@ Deno.test("thresholdDistributions() rejects bad arguments", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// mineClassDistributions
+// stabilizeClassDistributions
 // ---------------------------------------------------------------------------------------------------
 
-Deno.test("mineClassDistributions() keeps confident means and falls back to d_j otherwise", () => {
-  const probs = tf.tensor2d([
-    [0.8, 0.1, 0.1], // class 0
-    [0.6, 0.2, 0.2], // class 0: mean [0.7, 0.15, 0.15], 0.7 >= 0.6, kept
-    [0.3, 0.5, 0.2], // class 1
-    [0.1, 0.6, 0.3], // class 1: mean [0.2, 0.55, 0.25], 0.55 < 0.6, so d_1
-  ]);
-  const labels = tf.tensor1d([0, 0, 1, 1], "int32"); // class 2 is absent: d_2
-  const c = mineClassDistributions(probs, labels, { threshold: 0.6 });
+/** Per-class sums (row-major) and counts of probability rows, as a miner accumulates them. */
+function classSums(probs: number[][], labels: number[], numClasses: number) {
+  const sums = new Float64Array(numClasses * numClasses);
+  const counts = new Float64Array(numClasses);
+  probs.forEach((row, i) => {
+    counts[labels[i]] += 1;
+    row.forEach((v, k) => (sums[labels[i] * numClasses + k] += v));
+  });
+  return { sums, counts };
+}
+
+Deno.test("stabilizeClassDistributions() keeps confident means and falls back to d_j otherwise", () => {
+  const { sums, counts } = classSums(
+    [
+      [0.8, 0.1, 0.1], // class 0
+      [0.6, 0.2, 0.2], // class 0: mean [0.7, 0.15, 0.15], 0.7 >= 0.6, kept
+      [0.3, 0.5, 0.2], // class 1
+      [0.1, 0.6, 0.3], // class 1: mean [0.2, 0.55, 0.25], 0.55 < 0.6, so d_1
+    ],
+    [0, 0, 1, 1],
+    3,
+  ); // class 2 is absent: d_2
+  const c = stabilizeClassDistributions(sums, counts, { threshold: 0.6 });
   // d_j with t = 0.6, C = 3: 0.6 on the diagonal, 0.2 elsewhere
-  assertClose(read(c), [[0.7, 0.15, 0.15], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]]);
-  tf.dispose([probs, labels, c]);
+  assertClose(c, [[0.7, 0.15, 0.15], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]], 1e-12);
 });
 
-Deno.test("mineClassDistributions() keeps a mean exactly at the threshold (>=)", () => {
-  const probs = tf.tensor2d([[0.75, 0.25], [0.25, 0.75], [0.25, 0.75]]);
-  const labels = tf.tensor1d([0, 0, 1], "int32");
+Deno.test("stabilizeClassDistributions() keeps a mean exactly at the threshold (>=), compared in float32", () => {
+  const { sums, counts } = classSums([[0.75, 0.25], [0.25, 0.75], [0.25, 0.75]], [0, 0, 1], 2);
   // class 0 mean [0.5, 0.5] with t = 0.5: kept; class 1 mean [0.25, 0.75]: kept
-  const c = mineClassDistributions(probs, labels, { threshold: 0.5 });
-  assertClose(read(c), [[0.5, 0.5], [0.25, 0.75]]);
-  tf.dispose([probs, labels, c]);
+  assertClose(stabilizeClassDistributions(sums, counts, { threshold: 0.5 }), [[0.5, 0.5], [0.25, 0.75]], 0);
+  // 0.7 is not a float32: a mean of float32(0.7) passes t = 0.7, as in the float32 reference
+  const f = Math.fround(0.7);
+  const kept = stabilizeClassDistributions([f, 1 - f, 0, 1], [1, 1], { threshold: 0.7 });
+  assert.equal(kept[0][0], f);
 });
 
-Deno.test("mineClassDistributions() reproduces the reference's 0.4 / (C - 1) fallback with legacyFallback", () => {
-  const probs = tf.tensor2d([[0.2, 0.7, 0.1], [0.3, 0.4, 0.3]]);
-  const labels = tf.tensor1d([1, 1], "int32"); // class 1 mean [0.25, 0.55, 0.2] >= 0.5: kept
-  const paper = mineClassDistributions(probs, labels, { threshold: 0.5 });
-  // classes 0 and 2 absent: paper d_j has (1 - 0.5) / 2 = 0.25 off the diagonal
-  assertClose(read(paper), [[0.5, 0.25, 0.25], [0.25, 0.55, 0.2], [0.25, 0.25, 0.5]]);
-  const legacy = mineClassDistributions(probs, labels, { threshold: 0.5, legacyFallback: true });
+Deno.test("stabilizeClassDistributions() reproduces the reference's 0.4 / (C - 1) fallback with legacyFallback", () => {
+  const { sums, counts } = classSums([[0.2, 0.7, 0.1], [0.3, 0.4, 0.3]], [1, 1], 3);
+  // class 1 mean [0.25, 0.55, 0.2] >= 0.5: kept; classes 0 and 2 absent
+  const paper = stabilizeClassDistributions(sums, counts, { threshold: 0.5 });
+  // paper d_j has (1 - 0.5) / 2 = 0.25 off the diagonal
+  assertClose(paper, [[0.5, 0.25, 0.25], [0.25, 0.55, 0.2], [0.25, 0.25, 0.5]], 1e-12);
+  const legacy = stabilizeClassDistributions(sums, counts, { threshold: 0.5, legacyFallback: true });
   // the reference's hard-coded 0.4 / 2 = 0.2 off the diagonal (rows sum to 0.9)
-  assertClose(read(legacy), [[0.5, 0.2, 0.2], [0.25, 0.55, 0.2], [0.2, 0.2, 0.5]]);
-  tf.dispose([probs, labels, paper, legacy]);
+  assertClose(legacy, [[0.5, 0.2, 0.2], [0.25, 0.55, 0.2], [0.2, 0.2, 0.5]], 1e-12);
 });
 
-Deno.test("mineClassDistributions() gives every class d_j for an empty set and rejects bad labels", () => {
-  const probs = tf.zeros([0, 3]) as tf.Tensor2D;
-  const labels = tf.tensor1d([], "int32");
-  const c = mineClassDistributions(probs, labels, { threshold: 0.6 });
-  assertClose(read(c), [[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]]);
-  const floatLabels = tf.tensor1d([0]);
-  const one = tf.tensor2d([[0.5, 0.5, 0]]);
-  assert.throws(() => mineClassDistributions(one, floatLabels), /labels must be an int32 Tensor1D/);
-  tf.dispose([probs, labels, c, floatLabels, one]);
+Deno.test("stabilizeClassDistributions() gives every class d_j for an empty set and rejects bad statistics", () => {
+  const c = stabilizeClassDistributions(new Float64Array(9), new Float64Array(3), { threshold: 0.6 });
+  assertClose(c, [[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]], 1e-12);
+  const d = thresholdDistributions(3, 0.6);
+  assertClose(read(d), c.map((row) => row.map(Math.fround)), 0); // the tensor d_j: the same rows in float32
+  d.dispose();
+  // a mean that is not a number (diverged probabilities) fails the test
+  assert.deepEqual(stabilizeClassDistributions([NaN, NaN, 0, 1], [1, 1], { threshold: 0.5 })[0], [0.5, 0.5]);
+  assert.throws(() => stabilizeClassDistributions([1, 0, 0], [1, 1]), /sums must be an array of C \* C = 4/);
+  assert.throws(() => stabilizeClassDistributions([1], [1]), /counts.length \(number of classes\)/);
+  assert.throws(
+    () => stabilizeClassDistributions([1, 0, 0, 1], [1, -1]),
+    /counts\[1\] must be a finite number >= 0/,
+  );
+  assert.throws(() => stabilizeClassDistributions([1, 0, 0, 1], [1, 1], { threshold: 2 }), /threshold/);
+});
+
+Deno.test("stabilizeClassDistributions() equals the reference mining on random sets", () => {
+  const rng = new Random(11);
+  for (
+    const [n, numClasses, threshold] of [[40, 3, 0.5], [70, 7, 0.3], [12, 4, 0.6], [30, 3, 0.95]] as const
+  ) {
+    const labels = Array.from({ length: n }, () => rng.int(numClasses - 1)); // the last class is absent
+    const probs = referenceSoftmax(
+      labels.map((y) => Array.from({ length: numClasses }, (_, k) => rng.normal(0, 1) + (k === y ? 2 : 0))),
+    );
+    const { sums, counts } = classSums(probs, labels, numClasses);
+    for (const legacyFallback of [false, true]) {
+      assertClose(
+        stabilizeClassDistributions(sums, counts, { threshold, legacyFallback }),
+        referenceMinedDistributions(probs, labels, numClasses, threshold, legacyFallback),
+        1e-12,
+        `n ${n}, C ${numClasses}, legacy ${legacyFallback}`,
+      );
+    }
+  }
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -300,24 +341,42 @@ Deno.test("stopGradient() passes values and blocks gradients", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
-// adaDfLoss
+// totalLoss, and the whole loss: computeObjective with the Ada-DF plugins
 // ---------------------------------------------------------------------------------------------------
 
-function handCase() {
+Deno.test("totalLoss() is alpha2 * ce + alpha1 * kl + rr and passes the gradient to each term", () => {
+  const terms = { ce: tf.scalar(2), kl: tf.scalar(0.5), rr: tf.scalar(0.25) };
+  const total = totalLoss(terms, { alpha1: 0.3, alpha2: 0.9 });
+  assertClose(read(total), 0.9 * 2 + 0.3 * 0.5 + 0.25, 1e-6);
+  const g = tf.grads((ce: tf.Tensor, kl: tf.Tensor, rr: tf.Tensor) =>
+    totalLoss({ ce: ce as tf.Scalar, kl: kl as tf.Scalar, rr: rr as tf.Scalar }, { alpha1: 0.3, alpha2: 0.9 })
+  )([terms.ce, terms.kl, terms.rr]);
+  assertClose(g.map(read), [0.9, 0.3, 1], 1e-6);
+  assert.throws(() => totalLoss({ ...terms, kl: tf.tensor1d([1]) as never }, rampWeights(1, 3)), /terms.kl/);
+  assert.throws(() => totalLoss(terms, { alpha1: NaN, alpha2: 1 }), /weights.alpha1 must be a finite number/);
+  tf.dispose([total, ...g, ...Object.values(terms)]);
+});
+
+const logit = (p: number) => Math.log(p / (1 - p));
+
+/** Zero logits (l_i = softmax = [0.5, 0.5]) and scores whose sigmoid is the attention [0.4, 0.6]. */
+function handCase(): ObjectiveBatch {
   return {
-    auxLogits: tf.tensor2d([[0, 0], [0, 0]]), // l_i = [0.5, 0.5]
-    targetLogits: tf.tensor2d([[0, 0], [0, 0]]), // softmax(z_2) = [0.5, 0.5]
-    attention: tf.tensor1d([0.4, 0.6]), // w' = [0.2, 1]
+    auxLogits: tf.tensor2d([[0, 0], [0, 0]]),
+    targetLogits: tf.tensor2d([[0, 0], [0, 0]]),
+    scores1: tf.tensor1d([logit(0.4), logit(0.6)]),
+    scores2: tf.tensor1d([logit(0.4), logit(0.6)]), // w = (a_1 + a_2) / 2 = [0.4, 0.6], w' = [0.2, 1]
     labels: tf.tensor1d([0, 1], "int32"),
     classDistributions: tf.tensor2d([[0.8, 0.2], [0.3, 0.7]]),
   };
 }
 
-Deno.test("adaDfLoss() matches a hand-computed batch", () => {
-  const inputs = handCase();
+Deno.test("computeObjective() with the Ada-DF plugins matches a hand-computed batch", () => {
+  const batch = handCase();
   const before = tf.memory().numTensors;
-  const out = adaDfLoss(inputs, { epoch: 1, beta: 3 });
+  const out = computeObjective(buildPlugins({ schedule: { type: "ramp", beta: 3 } }), batch, { epoch: 1 });
   // f_0 = 0.8 * [0.5, 0.5] + 0.2 * [0.8, 0.2] = [0.56, 0.44]; f_1 = c'_1 = [0.3, 0.7]
+  assertClose(read(out.attention), [0.4, 0.6]);
   assertClose(read(out.weights), [0.2, 1]);
   assertClose(read(out.targets), [[0.56, 0.44], [0.3, 0.7]]);
   const kl = (0.56 * Math.log(0.56 / 0.5) + 0.44 * Math.log(0.44 / 0.5) + 0.3 * Math.log(0.3 / 0.5) +
@@ -330,54 +389,68 @@ Deno.test("adaDfLoss() matches a hand-computed batch", () => {
   assert.equal(out.alpha2, 1);
   assertClose(read(out.total), Math.log(2) + Math.exp(-4 / 9) * kl);
   // margin 0.25: rr = 0.25 - 0.2 = 0.05, added as is; epoch 6 > beta 3: alpha2 = exp(-0.25)
-  const late = adaDfLoss(inputs, { epoch: 6, beta: 3, margin: 0.25 });
+  const late = computeObjective(
+    buildPlugins({ schedule: { type: "ramp", beta: 3 }, regularizer: { type: "rank", margin: 0.25 } }),
+    batch,
+    { epoch: 6 },
+  );
   assertClose(read(late.rr), 0.05);
   assertClose(read(late.total), Math.exp(-0.25) * Math.log(2) + kl + 0.05);
-  // only the six returned tensors of each call remain
-  assert.equal(tf.memory().numTensors, before + 12);
-  tf.dispose([...Object.values(out), ...Object.values(late), ...Object.values(inputs)]);
-  assert.equal(tf.memory().numTensors, before - 5);
+  // only the ten returned tensors of each call remain
+  assert.equal(tf.memory().numTensors, before + 20);
+  tf.dispose([out, late, Object.values(batch)]);
+  assert.equal(tf.memory().numTensors, before - 6);
 });
 
-Deno.test("adaDfLoss() sends gradients to both branches and the attention, unless stopped", () => {
-  const inputs = handCase();
-  const { labels, classDistributions } = inputs;
-  const aux = tf.tensor2d([[1.2, -0.3], [0.2, 0.9]]);
-  const tgt = tf.tensor2d([[0.4, 0.1], [-0.5, 0.6]]);
-  const att = tf.tensor1d([0.45, 0.62]);
-  const loss = (stop: boolean) => (a: tf.Tensor, t: tf.Tensor, w: tf.Tensor) =>
-    adaDfLoss({
-      auxLogits: a as tf.Tensor2D,
-      targetLogits: t as tf.Tensor2D,
-      attention: w as tf.Tensor1D,
-      labels,
-      classDistributions,
-    }, { epoch: 2, beta: 3, margin: 0.5, stopGradient: stop }).total;
-  const [gAux, gTgt, gAtt] = tf.grads(loss(false))([aux, tgt, att]);
-  for (const g of [gAux, gTgt, gAtt]) {
+Deno.test("computeObjective() sends the KL gradient through the fused targets, unless stopped", () => {
+  const batch = handCase();
+  const { labels, classDistributions } = batch;
+  const fc1 = tf.tensor2d([[1.2, -0.3], [0.2, 0.9]]);
+  const fc2 = tf.tensor2d([[0.4, 0.1], [-0.5, 0.6]]);
+  const s1 = tf.tensor1d([-0.2, 0.5]);
+  const s2 = tf.tensor1d([0.1, 0.7]);
+  const loss = (stopGradient: boolean) => {
+    const plugins = buildPlugins({
+      distribution: { type: "fused", stopGradient },
+      regularizer: { type: "rank", margin: 0.5 },
+    });
+    return (f1: tf.Tensor, f2: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor) =>
+      computeObjective(plugins, {
+        auxLogits: f1 as tf.Tensor2D,
+        targetLogits: f2 as tf.Tensor2D,
+        scores1: c1 as tf.Tensor1D,
+        scores2: c2 as tf.Tensor1D,
+        labels,
+        classDistributions,
+      }, { epoch: 2 }).total;
+  };
+  const free = tf.grads(loss(false))([fc1, fc2, s1, s2]);
+  for (const g of free) {
     const v = g.dataSync() as Float32Array;
     assert.ok(v.every(Number.isFinite) && v.some((x) => Math.abs(x) > 1e-4), `gradient ${v} should flow`);
   }
-  // stopped targets: the aux gradient is that of alpha2 * CE alone, the attention's that of rr alone
-  const [sAux, , sAtt] = tf.grads(loss(true))([aux, tgt, att]);
-  const ceGrad = tf.grad((a: tf.Tensor) => crossEntropy(a as tf.Tensor2D, labels))(aux);
-  assertClose(read(sAux), read(ceGrad), 1e-6);
-  const rrGrad = tf.grad((w: tf.Tensor) => rankRegularization(w as tf.Tensor1D, { margin: 0.5 }))(att);
-  assertClose(read(sAtt), read(rrGrad), 1e-6);
+  // stopped targets: fc1 only reaches the loss through alpha2 * CE(a_1 * fc1) (alpha2 = 1 at epoch 2)
+  const stopped = tf.grads(loss(true))([fc1, fc2, s1, s2]);
+  const ceGrad = tf.grad((f: tf.Tensor) =>
+    crossEntropy(tf.sigmoid(s1).expandDims(1).mul(f) as tf.Tensor2D, labels)
+  )(fc1);
+  assertClose(read(stopped[0]), read(ceGrad), 1e-6);
   // and differs from the unstopped gradient, which also goes through the targets
-  assert.ok(Math.abs(gAux.sub(sAux).abs().sum().dataSync()[0]) > 1e-4);
-  tf.dispose([aux, tgt, att, gAux, gTgt, gAtt, sAux, sAtt, ceGrad, rrGrad, ...Object.values(inputs)]);
+  assert.ok(free[0].sub(stopped[0]).abs().sum().dataSync()[0] > 1e-4);
+  // the target branch's gradient does not depend on whether the targets are stopped
+  assertClose(read(stopped[1]), read(free[1]), 1e-6);
+  tf.dispose([fc1, fc2, s1, s2, ...free, ...stopped, ceGrad, Object.values(batch)]);
 });
 
-Deno.test("adaDfLoss() rejects mismatched inputs with the argument's name", () => {
-  const inputs = handCase();
+Deno.test("computeObjective() rejects mismatched inputs and a bad epoch with the field's name", () => {
+  const batch = handCase();
   const short = tf.tensor1d([0.5]);
   assert.throws(
-    () => adaDfLoss({ ...inputs, attention: short }, { epoch: 1 }),
-    /adaDfLoss: attention has 1 entries/,
+    () => computeObjective(buildPlugins(), { ...batch, scores1: short }, { epoch: 1 }),
+    /computeObjective: batch.scores1 must be a rank-1 tensor with 2 rows/,
   );
-  assert.throws(() => adaDfLoss(inputs, { epoch: 0 }), /epoch is counted from 1/);
-  tf.dispose([short, ...Object.values(inputs)]);
+  assert.throws(() => computeObjective(buildPlugins(), batch, { epoch: 0 }), /epoch is counted from 1/);
+  tf.dispose([short, Object.values(batch)]);
 });
 
 // ---------------------------------------------------------------------------------------------------
@@ -460,10 +533,32 @@ function makeCase(
   };
 }
 
+/** The paper's equations chained by hand (eqs. 3, 11-16) on scaled logits and averaged attention. */
+function equations(
+  z1: tf.Tensor2D,
+  z2: tf.Tensor2D,
+  w: tf.Tensor1D,
+  labels: tf.Tensor1D,
+  classDistributions: tf.Tensor2D,
+  settings: { epoch: number; beta: number; margin: number; ratio: number },
+): tf.Scalar {
+  const weights = normalizeAttention(w);
+  const targets = fuseDistributions({
+    labelDistributions: tf.softmax(z1),
+    classDistributions,
+    labels,
+    weights,
+  });
+  const ce = crossEntropy(z1, labels);
+  const kl = klDivergence(z2, targets);
+  const rr = rankRegularization(w, { ratio: settings.ratio, margin: settings.margin });
+  return totalLoss({ ce, kl, rr }, rampWeights(settings.epoch, settings.beta));
+}
+
 Deno.test({
   name: hasTorch
-    ? "adaDfLoss() and computeObjective() match the reference PyTorch code"
-    : "adaDfLoss() and computeObjective() match the reference PyTorch code (skipped: /usr/bin/python3 cannot import torch)",
+    ? "computeObjective(), the equations and the test oracle match the reference PyTorch code"
+    : "computeObjective(), the equations and the test oracle match the reference PyTorch code (skipped: /usr/bin/python3 cannot import torch)",
   ignore: !hasTorch,
   fn: async () => {
     const cases = [
@@ -484,6 +579,16 @@ Deno.test({
       cases.forEach((cs, index) => {
         const ref = results[index];
         const at = (name: string) => `case ${index}: ${name}`;
+        const settings = { epoch: cs.epoch, beta: cs.beta, margin: cs.margin, ratio: cs.tops };
+        // the test oracle (double precision, plain arrays) against PyTorch
+        const oracle = referenceLoss(
+          { fc1: cs.fc1, fc2: cs.fc2, s1: cs.s1, s2: cs.s2, labels: cs.labels, classDistributions: cs.LD },
+          { ...settings, minWeight: cs.min_weight, maxWeight: cs.max_weight },
+        );
+        for (const key of ["attention", "total", "ce", "kl", "rr", "weights", "targets"] as const) {
+          assertClose(oracle[key], ref[key], tol, at(`oracle ${key}`));
+        }
+        assertClose([oracle.alpha1, oracle.alpha2], [ref.alpha1, ref.alpha2], 1e-12, at("oracle alphas"));
         tf.tidy(() => {
           const fc1 = tf.tensor2d(cs.fc1);
           const fc2 = tf.tensor2d(cs.fc2);
@@ -491,15 +596,23 @@ Deno.test({
           const s2 = tf.tensor1d(cs.s2);
           const labels = tf.tensor1d(cs.labels, "int32");
           const classDistributions = tf.tensor2d(cs.LD);
-          // the model's forward: sigmoid heads, scaled logits, averaged attention
-          const a1 = tf.sigmoid(s1);
-          const a2 = tf.sigmoid(s2);
-          const auxLogits = a1.expandDims(1).mul(fc1) as tf.Tensor2D;
-          const targetLogits = a2.expandDims(1).mul(fc2) as tf.Tensor2D;
-          const attention = a1.add(a2).div(2) as tf.Tensor1D;
-          const options = { epoch: cs.epoch, beta: cs.beta, margin: cs.margin, ratio: cs.tops };
-          const out = adaDfLoss({ auxLogits, targetLogits, attention, labels, classDistributions }, options);
-          assertClose(read(attention), ref.attention, tol, at("attention"));
+          // the plugin chain with the Ada-DF defaults, from the raw outputs: what training runs
+          const plugins = buildPlugins({
+            schedule: { type: "ramp", beta: cs.beta },
+            regularizer: { type: "rank", ratio: cs.tops, margin: cs.margin },
+          });
+          const batch = {
+            auxLogits: fc1,
+            targetLogits: fc2,
+            scores1: s1,
+            scores2: s2,
+            labels,
+            classDistributions,
+          };
+          const out = computeObjective(plugins, batch, { epoch: cs.epoch });
+          assertClose(read(out.attention), ref.attention, tol, at("attention"));
+          assertClose(read(out.scaledAuxLogits), ref.scaledAux, tol, at("scaled auxiliary logits"));
+          assertClose(read(out.scaledTargetLogits), ref.scaledTarget, tol, at("scaled target logits"));
           assertClose(read(out.total), ref.total, tol, at("total"));
           assertClose(read(out.ce), ref.ce, tol, at("ce"));
           assertClose(read(out.kl), ref.kl, tol, at("kl"));
@@ -508,23 +621,6 @@ Deno.test({
           assertClose(out.alpha2, ref.alpha2, 1e-12, at("alpha2"));
           assertClose(read(out.weights), ref.weights, tol, at("weights"));
           assertClose(read(out.targets), ref.targets, tol, at("targets"));
-          const grads = tf.grads((z1: tf.Tensor, z2: tf.Tensor, w: tf.Tensor) =>
-            adaDfLoss({
-              auxLogits: z1 as tf.Tensor2D,
-              targetLogits: z2 as tf.Tensor2D,
-              attention: w as tf.Tensor1D,
-              labels,
-              classDistributions,
-            }, options).total
-          )([auxLogits, targetLogits, attention]);
-          assertClose(read(grads[0]), ref.gradScaledAux, tol, at("d total / d z1"));
-          assertClose(read(grads[1]), ref.gradScaledTarget, tol, at("d total / d z2"));
-          assertClose(read(grads[2]), ref.gradAttention, tol, at("d total / d w"));
-          // the plugin chain with the Ada-DF defaults, from the raw outputs
-          const plugins = buildPlugins({
-            schedule: { type: "ramp", beta: cs.beta },
-            regularizer: { type: "rank", ratio: cs.tops, margin: cs.margin },
-          });
           const objective = (f1: tf.Tensor, f2: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor) =>
             computeObjective(plugins, {
               auxLogits: f1 as tf.Tensor2D,
@@ -534,25 +630,51 @@ Deno.test({
               labels,
               classDistributions,
             }, { epoch: cs.epoch }).total;
-          assertClose(read(objective(fc1, fc2, s1, s2)), ref.total, tol, at("computeObjective total"));
           const raw = tf.grads(objective)([fc1, fc2, s1, s2]);
           assertClose(read(raw[0]), ref.gradFc1, tol, at("d total / d fc1"));
           assertClose(read(raw[1]), ref.gradFc2, tol, at("d total / d fc2"));
           assertClose(read(raw[2]), ref.gradS1, tol, at("d total / d s1"));
           assertClose(read(raw[3]), ref.gradS2, tol, at("d total / d s2"));
+          // the equations chained on the scaled logits and the averaged attention
+          const a1 = tf.sigmoid(s1);
+          const a2 = tf.sigmoid(s2);
+          const z1 = a1.expandDims(1).mul(fc1) as tf.Tensor2D;
+          const z2 = a2.expandDims(1).mul(fc2) as tf.Tensor2D;
+          const w = a1.add(a2).div(2) as tf.Tensor1D;
+          const chained = (x1: tf.Tensor, x2: tf.Tensor, x3: tf.Tensor) =>
+            equations(
+              x1 as tf.Tensor2D,
+              x2 as tf.Tensor2D,
+              x3 as tf.Tensor1D,
+              labels,
+              classDistributions,
+              settings,
+            );
+          assertClose(read(chained(z1, z2, w)), ref.total, tol, at("equations total"));
+          const grads = tf.grads(chained)([z1, z2, w]);
+          assertClose(read(grads[0]), ref.gradScaledAux, tol, at("d total / d z1"));
+          assertClose(read(grads[1]), ref.gradScaledTarget, tol, at("d total / d z2"));
+          assertClose(read(grads[2]), ref.gradAttention, tol, at("d total / d w"));
           // class distributions: initial and mined (the reference's fallback is the legacy one)
+          const numClasses = cs.LD.length;
           assertClose(
-            read(thresholdDistributions(cs.LD.length, cs.threshold)),
+            read(thresholdDistributions(numClasses, cs.threshold)),
             ref.initialLD,
             1e-7,
             at("initial"),
           );
-          const mined = mineClassDistributions(
-            tf.softmax(tf.tensor2d(cs.mine.logits)),
-            tf.tensor1d(cs.mine.targets, "int32"),
-            { threshold: cs.mine.threshold, legacyFallback: true },
+          const miner = epochPassMiner({ threshold: cs.mine.threshold, legacyFallback: true });
+          assertClose(read(miner.distributions(numClasses)), ref.initialLD, 1e-7, at("miner initial"));
+          miner.begin(numClasses);
+          miner.observe(tf.softmax(tf.tensor2d(cs.mine.logits)), tf.tensor1d(cs.mine.targets, "int32"));
+          assertClose(read(miner.end()), ref.minedLD, tol, at("mined class distributions"));
+          const probs = referenceSoftmax(cs.mine.logits);
+          assertClose(
+            referenceMinedDistributions(probs, cs.mine.targets, numClasses, cs.mine.threshold, true),
+            ref.minedLD,
+            tol,
+            at("oracle mined class distributions"),
           );
-          assertClose(read(mined), ref.minedLD, tol, at("mined class distributions"));
         });
       });
     } finally {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../engine/tf.ts";
-import { adaDfLoss, crossEntropy, mineClassDistributions } from "../strategies/functional.ts";
+import { Random } from "../engine/random.ts";
+import { crossEntropy } from "../strategies/functional.ts";
 import {
-  ABLATION_PRESETS,
   adaptiveNormalizer,
   buildPlugin,
   buildPlugins,
@@ -25,6 +25,13 @@ import {
   registerPlugin,
   sigmoidAttention,
 } from "../strategies/mod.ts";
+import {
+  numericGradient,
+  type ReferenceBatch,
+  referenceLoss,
+  referenceMinedDistributions,
+  type ReferenceSettings,
+} from "./_reference.ts";
 
 type Nested = number | Nested[];
 
@@ -84,40 +91,105 @@ function objective(plugins: ObjectivePlugins, epoch = 2): ObjectiveResult {
 // computeObjective
 // ---------------------------------------------------------------------------------------------------
 
-Deno.test("computeObjective() with the Ada-DF plugins equals adaDfLoss()", () => {
+const ADA_DF: ReferenceSettings = {
+  epoch: 2,
+  beta: 3,
+  minWeight: 0.2,
+  maxWeight: 1,
+  ratio: 0.7,
+  margin: 0.07,
+};
+
+/** The batch as plain arrays, for the test oracle. */
+function plain(batch: ObjectiveBatch): ReferenceBatch {
+  return {
+    fc1: batch.auxLogits.arraySync(),
+    fc2: batch.targetLogits.arraySync(),
+    s1: batch.scores1.arraySync(),
+    s2: batch.scores2.arraySync(),
+    labels: batch.labels.arraySync(),
+    classDistributions: batch.classDistributions.arraySync(),
+  };
+}
+
+Deno.test("computeObjective() with the Ada-DF plugins equals the test oracle", () => {
   const batch = makeBatch();
   const plugins = buildPlugins();
   const before = tf.memory().numTensors;
   const result = computeObjective(plugins, batch, { epoch: 2 });
   assert.equal(tf.memory().numTensors, before + 10, "only the ten returned tensors remain");
-  const expected = tf.tidy(() => {
-    const a1 = tf.sigmoid(batch.scores1);
-    const a2 = tf.sigmoid(batch.scores2);
-    return adaDfLoss({
-      auxLogits: a1.expandDims(1).mul(batch.auxLogits) as tf.Tensor2D,
-      targetLogits: a2.expandDims(1).mul(batch.targetLogits) as tf.Tensor2D,
-      attention: a1.add(a2).div(2) as tf.Tensor1D,
-      labels: batch.labels,
-      classDistributions: batch.classDistributions,
-    }, { epoch: 2, beta: 3 });
-  });
-  for (const key of ["total", "ce", "kl", "rr", "weights", "targets"] as const) {
-    assertClose(read(result[key]), read(expected[key]), 1e-6, key);
+  const expected = referenceLoss(plain(batch), ADA_DF);
+  for (const key of ["total", "ce", "kl", "rr", "weights", "targets", "attention", "auxProbs"] as const) {
+    assertClose(read(result[key]), expected[key], 1e-6, key);
   }
   assert.equal(result.alpha1, expected.alpha1);
   assert.equal(result.alpha2, expected.alpha2);
-  // the auxiliary probabilities are softmax of the scaled logits; attention is (a1 + a2) / 2
-  assertClose(read(result.auxProbs), read(tf.softmax(result.scaledAuxLogits)), 1e-6, "auxProbs");
-  assertClose(read(result.attention.sub(tf.sigmoid(batch.scores1).add(tf.sigmoid(batch.scores2)).div(2))), [
-    0,
-    0,
-    0,
-    0,
-    0,
-  ]);
+  // the scaled logits are a_k * logits_k with a_k = sigmoid(scores_k)
+  const fc1 = plain(batch).fc1;
+  assertClose(read(result.scaledAuxLogits), fc1.map((row, i) => row.map((v) => expected.a1[i] * v)), 1e-6);
   disposeResult(result);
-  tf.dispose(Object.values(expected));
   disposeBatch(batch);
+});
+
+Deno.test("computeObjective() with the Ada-DF plugins has the oracle's values and gradients on random batches", () => {
+  const rng = new Random(7);
+  for (
+    const [b, c, settings] of [
+      [8, 3, { ...ADA_DF, epoch: 1 }],
+      [10, 7, { ...ADA_DF, epoch: 5, margin: 0.6 }],
+      [5, 4, { ...ADA_DF, epoch: 4, beta: 5, margin: 0.3, ratio: 0.6 }],
+    ] as const
+  ) {
+    const matrix = (rows: number, cols: number, scale: number) =>
+      Array.from({ length: rows }, () => Array.from({ length: cols }, () => rng.normal(0, scale)));
+    const rows = matrix(c, c, 1).map((row, j) => row.map((v, k) => Math.exp(v + (k === j ? 2 : 0))));
+    const ref: ReferenceBatch = {
+      fc1: matrix(b, c, 2),
+      fc2: matrix(b, c, 2),
+      s1: Array.from({ length: b }, () => rng.normal(0, 1.5)),
+      s2: Array.from({ length: b }, () => rng.normal(0, 1.5)),
+      labels: Array.from({ length: b }, () => rng.int(c)),
+      classDistributions: rows.map((row) => row.map((v) => v / row.reduce((s, x) => s + x, 0))),
+    };
+    const at = `B ${b}, C ${c}, epoch ${settings.epoch}`;
+    const plugins = buildPlugins({
+      schedule: { type: "ramp", beta: settings.beta },
+      regularizer: { type: "rank", ratio: settings.ratio, margin: settings.margin },
+    });
+    const labels = tf.tensor1d(ref.labels, "int32");
+    const classDistributions = tf.tensor2d(ref.classDistributions);
+    const total = (f1: tf.Tensor, f2: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor) =>
+      computeObjective(plugins, {
+        auxLogits: f1 as tf.Tensor2D,
+        targetLogits: f2 as tf.Tensor2D,
+        scores1: c1 as tf.Tensor1D,
+        scores2: c2 as tf.Tensor1D,
+        labels,
+        classDistributions,
+      }, { epoch: settings.epoch }).total;
+    const inputs = [tf.tensor2d(ref.fc1), tf.tensor2d(ref.fc2), tf.tensor1d(ref.s1), tf.tensor1d(ref.s2)];
+    const value = total(inputs[0], inputs[1], inputs[2], inputs[3]);
+    const expected = referenceLoss(ref, settings);
+    assertClose(read(value), expected.total, 1e-5, `${at}: total`);
+    // the autodiff gradient against central differences of the oracle, input by input
+    const grads = tf.grads(total)(inputs);
+    const flat = [ref.fc1.flat(), ref.fc2.flat(), ref.s1, ref.s2];
+    const rebuild = (which: number, x: number[]): ReferenceBatch => {
+      const matrixOf = (v: number[]) => Array.from({ length: b }, (_, i) => v.slice(i * c, (i + 1) * c));
+      return which === 0
+        ? { ...ref, fc1: matrixOf(x) }
+        : which === 1
+        ? { ...ref, fc2: matrixOf(x) }
+        : which === 2
+        ? { ...ref, s1: x }
+        : { ...ref, s2: x };
+    };
+    flat.forEach((x, which) => {
+      const numeric = numericGradient((v) => referenceLoss(rebuild(which, v), settings).total, x);
+      assertClose(Array.from(grads[which].dataSync()), numeric, 1e-4, `${at}: gradient of input ${which}`);
+    });
+    tf.dispose([labels, classDistributions, value, ...inputs, ...grads]);
+  }
 });
 
 Deno.test("computeObjective() sends gradients to both branches' logits and both attention scores", () => {
@@ -310,10 +382,55 @@ Deno.test("epochPassMiner() starts from d_j and mines stabilised class means", (
   assertClose(read(mined), expected);
   const current = miner.distributions(3);
   assertClose(read(current), expected);
-  // the same result as the tensor function on the concatenated batch
-  const all = mineClassDistributions(tf.concat([p1, p2]), tf.concat([y1, y2]), { threshold: 0.6 });
-  assertClose(read(all), read(mined), 1e-6);
-  tf.dispose([initial, p1, p2, y1, y2, mined, current, all]);
+  // the oracle's mining of the two batches together
+  const all = referenceMinedDistributions(
+    [...p1.arraySync(), ...p2.arraySync()],
+    [...y1.arraySync(), ...y2.arraySync()],
+    3,
+    0.6,
+  );
+  assertClose(read(mined), all, 1e-6);
+  tf.dispose([initial, p1, p2, y1, y2, mined, current]);
+});
+
+Deno.test("both miners equal the oracle's mining over many batches, with either fallback", async () => {
+  const rng = new Random(3);
+  const numClasses = 5;
+  for (const spec of [{ threshold: 0.4 }, { threshold: 0.55, legacyFallback: true }]) {
+    for (const miner of [epochPassMiner(spec), onlineMiner(spec)]) {
+      const probs: number[][] = [];
+      const labels: number[] = [];
+      miner.begin(numClasses);
+      for (let batch = 0; batch < 6; batch++) {
+        // class 4 never occurs; class 0 is confident, the others less so
+        const y = Array.from({ length: 7 }, () => rng.int(numClasses - 1));
+        const logits = y.map((j) =>
+          Array.from({ length: numClasses }, (_, k) => rng.normal(0, 1) + (k === j ? (j === 0 ? 3 : 1) : 0))
+        );
+        const p = tf.softmax(tf.tensor2d(logits)) as tf.Tensor2D;
+        const t = tf.tensor1d(y, "int32");
+        if (batch % 2) miner.observe(p, t);
+        else await miner.observeAsync(p, t);
+        probs.push(...p.arraySync());
+        labels.push(...y);
+        tf.dispose([p, t]);
+      }
+      const mined = miner.end();
+      const expected = referenceMinedDistributions(
+        probs,
+        labels,
+        numClasses,
+        spec.threshold,
+        spec.legacyFallback,
+      );
+      assertClose(read(mined), expected, 1e-6, `${miner.name} ${JSON.stringify(spec)}`);
+      // what it kept and what fell back
+      const kept = expected.map((row, j) => row[j] !== spec.threshold);
+      assert.ok(kept[0] && !kept[4], `${JSON.stringify(kept)}: class 0 kept, class 4 fallen back`);
+      assertClose(miner.getState().distributions, read(mined), 1e-6);
+      mined.dispose();
+    }
+  }
 });
 
 Deno.test("onlineMiner() reproduces the reference fallback with legacyFallback and reads asynchronously", async () => {
@@ -367,22 +484,24 @@ Deno.test("ClassDistributionMiner rejects misuse with clear errors", () => {
 // Registry
 // ---------------------------------------------------------------------------------------------------
 
-Deno.test("buildPlugins() builds the Ada-DF defaults and the ablation presets", () => {
+Deno.test("buildPlugins() builds the Ada-DF defaults and swaps one family at a time", () => {
   const plugins = buildPlugins();
   assert.deepEqual(
     PLUGIN_FAMILIES.map((family) => plugins[family].name),
     ["fused", "epoch-pass", "sigmoid", "adaptive", "rank", "ramp"],
   );
   assert.deepEqual(Object.keys(DEFAULT_PLUGIN_CONFIG).sort(), [...PLUGIN_FAMILIES].sort());
-  const names = Object.fromEntries(
-    Object.entries(ABLATION_PRESETS).map((
-      [preset, config],
-    ) => [preset, buildPlugins(config).distribution.name]),
-  );
-  assert.deepEqual(names, { baseline: "onehot", class: "class", label: "label", fused: "fused" });
-  // presets differ from the default only in the distribution source
-  for (const config of Object.values(ABLATION_PRESETS)) {
-    assert.deepEqual({ ...config, distribution: "fused" }, { ...DEFAULT_PLUGIN_CONFIG });
+  // the ablations differ from the default only in the distribution source
+  for (const distribution of ["onehot", "class", "label"]) {
+    const plugins = buildPlugins({ distribution });
+    assert.equal(plugins.distribution.name, distribution);
+    assert.deepEqual(PLUGIN_FAMILIES.filter((f) => f !== "distribution").map((f) => plugins[f].name), [
+      "epoch-pass",
+      "sigmoid",
+      "adaptive",
+      "rank",
+      "ramp",
+    ]);
   }
 });
 

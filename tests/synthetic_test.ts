@@ -4,6 +4,7 @@ import sharp from "sharp";
 import { Random } from "../engine/random.ts";
 import {
   defaultCacheDir,
+  drawSyntheticGrid,
   ensureSynthetic,
   faceSvg,
   generateSynthetic,
@@ -15,7 +16,7 @@ import {
   syntheticCacheName,
 } from "../datasets/synthetic.ts";
 import { argmax, blendActions, majorityVote } from "../datasets/_faces_sampling.ts";
-import { parseSynthArgs } from "../cli/synth.ts";
+import { main as synthMain } from "../cli/synth.ts";
 import { taskCommand } from "./_cli.ts";
 
 const SMALL = { count: 30, seed: 7, size: 32, concurrency: 4 } as const;
@@ -350,41 +351,59 @@ Deno.test("syntheticCacheName() and defaultCacheDir() derive the cache folder", 
   }
 });
 
-Deno.test("parseSynthArgs() reads the options and rejects bad arguments", () => {
-  const { out, options } = parseSynthArgs([
-    "--out",
-    "d",
-    "--count",
-    "10",
-    "--seed",
-    "3",
-    "--size",
-    "64",
-    "--force",
-  ]);
-  assert.equal(out, "d");
+Deno.test("drawSyntheticGrid() draws one row per emotion and captioned mixture rows", async () => {
+  const png = await drawSyntheticGrid({ seed: 2, size: 16, perRow: 3, mixtureRows: 1, nuisance: 0 });
+  const { width, height, format } = await sharp(png).metadata();
+  assert.equal(format, "png");
+  assert.equal(width, 118 + 3 * (16 + 4) + 4);
+  assert.equal(height, SYNTHETIC_CLASS_NAMES.length * (16 + 4) + (16 + 30 + 4) + 4);
   assert.deepEqual(
-    { ...options },
-    {
-      count: 10,
-      seed: 3,
-      size: 64,
-      testFraction: 0.2,
-      annotators: 10,
-      nuisance: 1,
-      concurrency: 4,
-      force: true,
-    },
+    await drawSyntheticGrid({ seed: 2, size: 16, perRow: 3, mixtureRows: 1, nuisance: 0 }),
+    png,
   );
-  assert.throws(() => parseSynthArgs(["--count", "10", "--seed", "1"]), /--out is required/);
-  assert.throws(() => parseSynthArgs(["--out", "d", "--seed", "1"]), /--count is required/);
-  assert.throws(() => parseSynthArgs(["--out", "d", "--count", "ten", "--seed", "1"]), /--count must be/);
-  assert.throws(() => parseSynthArgs(["--out", "d", "--count", "9", "--seed", "1", "--size", "8"]), /--size/);
-  assert.throws(() => parseSynthArgs(["--out", "d", "--count", "9", "--seed", "1", "--bogus"]), /bogus/);
-  assert.throws(
-    () => parseSynthArgs(["--out", "d", "--count", "9", "--seed", "1", "--test-fraction", "1.5"]),
-    /--test-fraction/,
-  );
+  await assert.rejects(() => drawSyntheticGrid({ perRow: 0 }), /perRow must be an integer >= 1, got 0/);
+});
+
+Deno.test("deno task synth reads its options, rejects bad arguments with code 2 and refusals with 1", async () => {
+  await withTempDir(async (dir) => {
+    const out = join(dir, "set");
+    const logs: string[] = [];
+    const errors: string[] = [];
+    const output = { log: (l: string) => logs.push(l), error: (l: string) => errors.push(l) };
+    const code = await synthMain(["--out", out, "--count", "10", "--seed", "3", "--size", "16", "--force"], {
+      ...output,
+      progress: () => {},
+    });
+    assert.equal(code, 0, errors.join("\n"));
+    const summary = JSON.parse(logs[0]);
+    assert.deepEqual([summary.train, summary.test, summary.size], [8, 2, 16]);
+    const metadata = await readSyntheticMetadata(out);
+    assert.deepEqual(
+      [metadata?.count, metadata?.seed, metadata?.size, metadata?.testFraction, metadata?.annotators],
+      [10, 3, 16, 0.2, 10],
+    );
+    assert.equal(metadata?.nuisance, 1);
+
+    const usage: [string[], RegExp][] = [
+      [["--count", "10", "--seed", "1"], /--out is required/],
+      [["--out", "d", "--seed", "1"], /--count is required/],
+      [["--out", "d", "--count", "ten", "--seed", "1"], /--count must be a non-negative integer, got "ten"/],
+      [["--out", "d", "--count", "9", "--seed", "1", "--size", "8"], /--size must be in \[16, 1024\], got 8/],
+      [["--out", "d", "--count", "9", "--seed", "1", "--bogus"], /bogus/],
+      [["--out", "d", "--count", "9", "--seed", "1", "--test-fraction", "1.5"], /--test-fraction/],
+    ];
+    for (const [args, message] of usage) {
+      errors.length = 0;
+      assert.equal(await synthMain(args, output), 2, args.join(" "));
+      assert.match(errors.join("\n"), message);
+    }
+    errors.length = 0;
+    assert.equal(
+      await synthMain(["--out", out, "--count", "6", "--seed", "3", "--size", "16", "--quiet"], output),
+      1,
+    );
+    assert.match(errors.join("\n"), /Refusing to generate into/);
+  });
 });
 
 Deno.test("cli/synth.ts exits with code 2 on bad arguments and generates on good ones", async () => {
@@ -398,8 +417,5 @@ Deno.test("cli/synth.ts exits with code 2 on bad arguments and generates on good
     assert.equal(good.code, 0, new TextDecoder().decode(good.stderr));
     const summary = JSON.parse(new TextDecoder().decode(good.stdout));
     assert.equal(summary.train + summary.test, 5);
-    const refused = await run(["--out", out, "--count", "6", "--seed", "2", "--size", "16", "--quiet"]);
-    assert.equal(refused.code, 1);
-    assert.match(new TextDecoder().decode(refused.stderr), /Refusing to generate into/);
   });
 });

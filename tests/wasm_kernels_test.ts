@@ -66,7 +66,7 @@ Deno.test("wasm Conv2DBackpropFilter and Conv2DBackpropInput equal the cpu backe
     const before = tf.memory().numTensors;
     const onWasm = gradients(x, xShape, f, wShape, c.s, c.pad);
     assert.equal(tf.memory().numTensors, before, "the kernels leave no tensor behind");
-    await tf.setBackend("cpu");
+    await initBackend("cpu");
     const onCpu = gradients(x, xShape, f, wShape, c.s, c.pad);
     const label = `k=${c.k} s=${c.s} pad=${JSON.stringify(c.pad)} x=${xShape} w=${wShape}`;
     assert.ok(relativeError(onWasm.dx, onCpu.dx) < 1e-4, `input gradient, ${label}`);
@@ -74,5 +74,5 @@ Deno.test("wasm Conv2DBackpropFilter and Conv2DBackpropInput equal the cpu backe
     checked++;
   }
   assert.equal(checked, cases.length);
-  await tf.setBackend("cpu");
+  await initBackend("cpu");
 });

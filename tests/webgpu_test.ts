@@ -30,6 +30,6 @@ Deno.test({
     for (const m of trainer.history) assert.ok(Number.isFinite(m.loss.total) && m.testAccuracy !== undefined);
     trainer.model.dispose();
     trainer.dispose();
-    await tf.setBackend("cpu");
+    await initBackend("cpu");
   },
 });

@@ -13,6 +13,7 @@
 import { tf } from "../engine/tf.ts";
 import type { AdaDfModel } from "../backbones/adadf.ts";
 import type { ParameterStore } from "../backbones/layers.ts";
+import { FACE_RESNET29_MODULES } from "../backbones/face_resnet29.ts";
 import type { AdamState } from "./optim.ts";
 import type { TrainerState } from "./trainer.ts";
 import { encodeSafetensors, readSafetensors, type StateDict } from "../formats/safetensors.ts";
@@ -33,6 +34,7 @@ import {
  *
  * @example Tell a checkpoint from another safetensors file
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { CHECKPOINT_FORMAT, saveCheckpoint } from "./checkpoint.ts";
  * import { readSafetensors } from "../formats/safetensors.ts";
@@ -40,7 +42,7 @@ import {
  * const model = new AdaDfModel("tiny", { numClasses: 2 });
  * await saveCheckpoint(`${dir}/last.safetensors`, { model, classNames: ["a", "b"] });
  * const { metadata } = await readSafetensors(`${dir}/last.safetensors`);
- * console.assert(metadata.format === CHECKPOINT_FORMAT);
+ * assert.equal(metadata.format, CHECKPOINT_FORMAT);
  * model.dispose();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -51,6 +53,7 @@ export const CHECKPOINT_FORMAT = "ada-df-checkpoint";
  *
  * @example Check the layout version of a checkpoint
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { CHECKPOINT_VERSION, saveCheckpoint } from "./checkpoint.ts";
  * import { readSafetensors } from "../formats/safetensors.ts";
@@ -58,7 +61,7 @@ export const CHECKPOINT_FORMAT = "ada-df-checkpoint";
  * const model = new AdaDfModel("tiny", { numClasses: 2 });
  * await saveCheckpoint(`${dir}/last.safetensors`, { model, classNames: ["a", "b"] });
  * const { metadata } = await readSafetensors(`${dir}/last.safetensors`);
- * console.assert(Number(metadata.version) <= CHECKPOINT_VERSION);
+ * assert.ok(Number(metadata.version) <= CHECKPOINT_VERSION);
  * model.dispose();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -68,28 +71,7 @@ export const CHECKPOINT_VERSION = 1;
 const EXP_AVG = "optimizer.exp_avg.";
 const EXP_AVG_SQ = "optimizer.exp_avg_sq.";
 
-/**
- * What a checkpoint records besides tensors.
- *
- * @example Rebuild the model a checkpoint was saved from
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import type { BackboneName } from "../backbones/resnet.ts";
- * import { type CheckpointMeta, loadCheckpoint, loadModelStateDict, saveCheckpoint } from "./checkpoint.ts";
- * const dir = await Deno.makeTempDir();
- * const saved = new AdaDfModel("tiny", { numClasses: 3 });
- * const classNames = ["Neutral", "Happiness", "Sadness"];
- * await saveCheckpoint(`${dir}/best.safetensors`, { model: saved, classNames });
- * const checkpoint = await loadCheckpoint(`${dir}/best.safetensors`);
- * const meta: CheckpointMeta = checkpoint.meta;
- * const model = new AdaDfModel(meta.backbone as BackboneName, { numClasses: meta.numClasses });
- * loadModelStateDict(model, checkpoint.model, { strict: true });
- * console.log(meta.backbone, meta.classNames); // tiny ["Neutral", "Happiness", "Sadness"]
- * saved.dispose();
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** What a checkpoint records besides tensors. */
 export interface CheckpointMeta {
   /** Backbone name (`resnet18`, ...). */
   backbone: string;
@@ -108,10 +90,11 @@ export interface CheckpointMeta {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { modelStateDict } from "./checkpoint.ts";
  * const sd = await modelStateDict(new AdaDfModel("tiny", { numClasses: 7 }));
- * console.log(sd.get("conv1.weight")?.shape); // [8, 3, 7, 7]
+ * assert.deepEqual(sd.get("conv1.weight")?.shape, [8, 3, 7, 7]); // PyTorch's [out, in, kh, kw]
  * ```
  */
 export async function modelStateDict(store: ParameterStore): Promise<StateDict> {
@@ -142,12 +125,13 @@ function targets(store: ParameterStore): Map<string, ParameterTarget> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { loadModelStateDict, modelStateDict } from "./checkpoint.ts";
  * const a = new AdaDfModel("tiny", { seed: 1 });
  * const b = new AdaDfModel("tiny", { seed: 2 });
  * const report = loadModelStateDict(b, await modelStateDict(a), { strict: true });
- * console.assert(report.missing.length === 0);
+ * assert.equal(report.missing.length, 0);
  * ```
  */
 export function loadModelStateDict(
@@ -158,26 +142,7 @@ export function loadModelStateDict(
   return loadIntoParameters(targets(store), stateDict, { ...options, transform: torchToTfLayout });
 }
 
-/**
- * Options of {@linkcode initFromPretrained}.
- *
- * @example Initialise from a plain ResNet checkpoint, classifier included
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { createResNet } from "../backbones/resnet.ts";
- * import { initFromPretrained, type InitFromPretrainedOptions, modelStateDict } from "./checkpoint.ts";
- * import { encodeSafetensors } from "../formats/safetensors.ts";
- * const dir = await Deno.makeTempDir();
- * const pretrained = createResNet("tiny", { numClasses: 7 });
- * await Deno.writeFile(`${dir}/resnet.safetensors`, encodeSafetensors(await modelStateDict(pretrained)));
- * const model = new AdaDfModel("tiny", { numClasses: 7 });
- * const options: InitFromPretrainedOptions = { loadClassifier: true };
- * const report = await initFromPretrained(model, `${dir}/resnet.safetensors`, options);
- * console.assert(report.loaded.includes("aux.fc.weight") && report.loaded.includes("target.fc.weight"));
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** Options of {@linkcode initFromPretrained}. */
 export interface InitFromPretrainedOptions {
   /**
    * Also load a classifier `fc` whose shape fits (both branches' `fc`); by default it is left new, as
@@ -190,12 +155,38 @@ export interface InitFromPretrainedOptions {
 /**
  * Initialises the stem and both branches of an Ada-DF model from a ResNet checkpoint with torchvision or
  * timm names (`.pth`, `.pt` or `.safetensors`), as the paper initialises from a face-recognition
- * ResNet. Returns the load report (print it with `formatLoadReport`).
+ * ResNet. On `face-resnet29` (already pretrained) it reads a state_dict with that network's names
+ * (`conv32_down.conv.weight`, `conv64_down.bn1.weight`, ...), e.g. weights fine-tuned elsewhere. Returns
+ * the load report (print it with `formatLoadReport`).
  *
  * @example
  * ```ts ignore
  * const report = await initFromPretrained(model, "resnet18_msceleb.pth");
  * console.log(formatLoadReport(report));
+ * ```
+ *
+ * @example From a ResNet's state_dict: the stem and both branches, not the classifier
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { createResNet } from "../backbones/resnet.ts";
+ * import { encodeSafetensors } from "../formats/safetensors.ts";
+ * import { initFromPretrained, modelStateDict } from "./checkpoint.ts";
+ *
+ * // a ResNet with torchvision's parameter names, saved as safetensors
+ * const dir = await Deno.makeTempDir();
+ * const path = join(dir, "resnet.safetensors");
+ * const resnet = createResNet("tiny", { numClasses: 10 });
+ * await Deno.writeFile(path, encodeSafetensors(await modelStateDict(resnet)));
+ *
+ * const report = await initFromPretrained(new AdaDfModel("tiny", { numClasses: 7 }), path);
+ * assert.deepEqual(report.unexpected, []);
+ * assert.deepEqual(report.skipped.sort(), ["fc.bias", "fc.weight"]);
+ * // left as initialised: each branch's classifier and attention head
+ * assert.equal(report.missing.length, 8);
+ * assert.ok(report.missing.every((name) => /^(aux|target)\.(fc|attention)\./.test(name)));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function initFromPretrained(
@@ -205,12 +196,18 @@ export async function initFromPretrained(
 ): Promise<LoadReport> {
   const stateDict = await readStateDict(path);
   const loadFc = options.loadClassifier ?? false;
+  // The branch's modules: layer2..4 of a ResNet, the 64/128/256-channel stages of face-resnet29.
+  const inBranch = model.spec.family === "resnet"
+    ? (name: string) => /^(layer[234])\./.test(name)
+    : (name: string) => FACE_RESNET29_MODULES.branch.includes(name.slice(0, name.indexOf(".")));
   return loadIntoParameters(targets(model), stateDict, {
     transform: torchToTfLayout,
     map: (name) => {
       // BatchNorm's step counters have no counterpart (momentum is fixed, as in PyTorch's default).
       if (name.endsWith("num_batches_tracked")) return null;
-      if (/^(layer[234])\./.test(name)) return [`aux.${name}`, `target.${name}`];
+      // face-resnet29's descriptor head is not part of the Ada-DF model.
+      if (model.spec.family !== "resnet" && name === "descriptor.weight") return null;
+      if (inBranch(name)) return [`aux.${name}`, `target.${name}`];
       if (/^fc\./.test(name)) return loadFc ? [`aux.${name}`, `target.${name}`] : null;
       return name;
     },
@@ -228,36 +225,7 @@ function revive(_key: string, value: unknown): unknown {
   return value;
 }
 
-/**
- * Options of {@linkcode saveCheckpoint}.
- *
- * @example Save the model with its trainer state, for resuming
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { buildPlugins } from "../strategies/registry.ts";
- * import { Trainer } from "./trainer.ts";
- * import { loadCheckpoint, saveCheckpoint, type SaveCheckpointOptions } from "./checkpoint.ts";
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * const trainer = new Trainer({
- *   model,
- *   plugins: buildPlugins(),
- *   train: { length: 0, async *batches() {} },
- *   epochs: 1,
- * });
- * const options: SaveCheckpointOptions = {
- *   model,
- *   classNames: ["Neutral", "Happiness"],
- *   trainer: await trainer.getState(),
- *   config: { note: "any JSON value" },
- * };
- * const dir = await Deno.makeTempDir();
- * await saveCheckpoint(`${dir}/last.safetensors`, options);
- * const back = await loadCheckpoint(`${dir}/last.safetensors`);
- * console.assert(back.trainer?.epoch === 0);
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** Options of {@linkcode saveCheckpoint}. */
 export interface SaveCheckpointOptions {
   /** The model whose tensors are saved. */
   model: AdaDfModel;
@@ -272,9 +240,27 @@ export interface SaveCheckpointOptions {
 /**
  * Writes a checkpoint (atomically).
  *
- * @example
- * ```ts ignore
- * await saveCheckpoint("runs/x/last.safetensors", { model, classNames, trainer: await trainer.getState(), config });
+ * @example Save a model, and continue it in another
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { loadCheckpoint, loadModelStateDict, saveCheckpoint } from "./checkpoint.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = join(dir, "last.safetensors");
+ * const model = new AdaDfModel("tiny", { numClasses: 2, seed: 1 });
+ * // a trainer adds `trainer: await trainer.getState()` and the run's `config`
+ * await saveCheckpoint(path, { model, classNames: ["Neutral", "Happiness"] });
+ *
+ * const checkpoint = await loadCheckpoint(path);
+ * assert.equal(checkpoint.meta.backbone, "tiny");
+ * assert.deepEqual(checkpoint.meta.classNames, ["Neutral", "Happiness"]);
+ * const copy = new AdaDfModel("tiny", { numClasses: 2, seed: 2 });
+ * assert.equal(loadModelStateDict(copy, checkpoint.model, { strict: true }).missing.length, 0);
+ * const w = (m: AdaDfModel) => m.params.get("conv1.weight")!.dataSync();
+ * assert.deepEqual(w(copy), w(model));
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function saveCheckpoint(path: string, options: SaveCheckpointOptions): Promise<void> {
@@ -309,23 +295,7 @@ export async function saveCheckpoint(path: string, options: SaveCheckpointOption
   await writeFileAtomic(path, bytes);
 }
 
-/**
- * A checkpoint read back.
- *
- * @example Read a checkpoint back
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
- * const dir = await Deno.makeTempDir();
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * await saveCheckpoint(`${dir}/last.safetensors`, { model, classNames: ["a", "b"] });
- * const checkpoint: Checkpoint = await loadCheckpoint(`${dir}/last.safetensors`);
- * console.log(checkpoint.model.get("target.fc.weight")?.shape); // [2, 64] (PyTorch's [out, in])
- * console.assert(checkpoint.trainer === undefined); // saved without a trainer state
- * model.dispose();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
+/** A checkpoint read back. */
 export interface Checkpoint {
   /** The model's tensors (PyTorch layouts). */
   model: StateDict;
@@ -338,9 +308,18 @@ export interface Checkpoint {
 /**
  * Reads a checkpoint written by {@linkcode saveCheckpoint}; errors name the file.
  *
- * @example
- * ```ts ignore
- * const { model, meta, trainer } = await loadCheckpoint("runs/x/last.safetensors");
+ * @example A file that is no checkpoint
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { join } from "node:path";
+ * import { encodeSafetensors } from "../formats/safetensors.ts";
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const path = join(dir, "weights.safetensors");
+ * await Deno.writeFile(path, encodeSafetensors(new Map()));
+ * await assert.rejects(loadCheckpoint(path), /weights\.safetensors: not an ada-df checkpoint/);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {

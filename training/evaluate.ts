@@ -10,27 +10,7 @@ import type { Batch } from "../datasets/loader.ts";
 import type { Attention } from "../strategies/attention.ts";
 import { argmaxRows, type ClassificationReport, classificationReport } from "./metrics.ts";
 
-/**
- * Anything that yields an epoch's batches; `DataLoader` is one.
- *
- * @example An in-memory source of one batch of two 32x32 images
- * ```ts
- * import type { BatchSource } from "./evaluate.ts";
- * const source: BatchSource = {
- *   length: 1,
- *   async *batches(_epoch: number) {
- *     yield {
- *       images: new Float32Array(2 * 32 * 32 * 3),
- *       shape: [2, 32, 32, 3],
- *       labels: Int32Array.from([0, 1]),
- *       indices: Int32Array.from([0, 1]),
- *       crops: 1,
- *     };
- *   },
- * };
- * for await (const batch of source.batches(0)) console.assert(batch.labels.length === 2);
- * ```
- */
+/** Anything that yields an epoch's batches; `DataLoader` is one. */
 export interface BatchSource {
   /** Batches per epoch. */
   readonly length: number;
@@ -38,33 +18,7 @@ export interface BatchSource {
   batches(epoch: number): AsyncIterable<Batch>;
 }
 
-/**
- * What {@linkcode evaluateModel} measures.
- *
- * @example Evaluate the tiny model on a few blank images
- * ```ts
- * import { type BatchSource, evaluateModel, type EvaluationResult } from "./evaluate.ts";
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { sigmoidAttention } from "../strategies/attention.ts";
- * const source: BatchSource = {
- *   length: 1,
- *   async *batches() {
- *     yield {
- *       images: new Float32Array(3 * 32 * 32 * 3),
- *       shape: [3, 32, 32, 3],
- *       labels: Int32Array.from([0, 1, 2]),
- *       indices: Int32Array.from([0, 1, 2]),
- *       crops: 1,
- *     };
- *   },
- * };
- * const model = new AdaDfModel("tiny", { numClasses: 3 });
- * const result: EvaluationResult = await evaluateModel(model, sigmoidAttention(), source);
- * console.assert(result.count === 3 && result.probabilities.length === 3 * 3);
- * console.log(result.accuracy, result.confusion);
- * model.dispose();
- * ```
- */
+/** What {@linkcode evaluateModel} measures. */
 export interface EvaluationResult extends ClassificationReport {
   /** Per-image softmax of the target branch's (crop-averaged, attention-scaled) logits, [N * C]. */
   probabilities: Float32Array;
@@ -76,35 +30,7 @@ export interface EvaluationResult extends ClassificationReport {
   distributions?: Float32Array;
 }
 
-/**
- * Per-batch outputs of {@linkcode forEachEvalBatch} (valid only during the callback).
- *
- * @example Collect the averaged attention weight of every image
- * ```ts
- * import { type BatchSource, type EvalBatchOutputs, forEachEvalBatch } from "./evaluate.ts";
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { sigmoidAttention } from "../strategies/attention.ts";
- * const source: BatchSource = {
- *   length: 1,
- *   async *batches() {
- *     yield {
- *       images: new Float32Array(2 * 32 * 32 * 3),
- *       shape: [2, 32, 32, 3],
- *       labels: Int32Array.from([0, 1]),
- *       indices: Int32Array.from([0, 1]),
- *       crops: 1,
- *     };
- *   },
- * };
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * const weights: number[] = [];
- * await forEachEvalBatch(model, sigmoidAttention(), source, { withAux: true }, (out: EvalBatchOutputs) => {
- *   weights.push(...out.attention!.dataSync());
- * });
- * console.assert(weights.length === 2);
- * model.dispose();
- * ```
- */
+/** Per-batch outputs of {@linkcode forEachEvalBatch} (valid only during the callback). */
 export interface EvalBatchOutputs {
   /** Target logits z_2 = a_2 * fc_2(h_2), averaged over each image's crops: [B, C]. */
   logits: Tensor2D;
@@ -114,38 +40,7 @@ export interface EvalBatchOutputs {
   attention?: Tensor1D;
 }
 
-/**
- * Options of {@linkcode forEachEvalBatch}.
- *
- * @example Look at the first batch only
- * ```ts
- * import { type BatchSource, forEachEvalBatch, type ForEachEvalBatchOptions } from "./evaluate.ts";
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { noAttention } from "../strategies/attention.ts";
- * const source: BatchSource = {
- *   length: 3,
- *   async *batches() {
- *     for (let b = 0; b < 3; b++) {
- *       yield {
- *         images: new Float32Array(32 * 32 * 3),
- *         shape: [1, 32, 32, 3],
- *         labels: Int32Array.from([0]),
- *         indices: Int32Array.from([b]),
- *         crops: 1,
- *       };
- *     }
- *   },
- * };
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * const options: ForEachEvalBatchOptions = { epoch: 0, maxBatches: 1 };
- * let seen = 0;
- * await forEachEvalBatch(model, noAttention(), source, options, () => {
- *   seen++;
- * });
- * console.assert(seen === 1);
- * model.dispose();
- * ```
- */
+/** Options of {@linkcode forEachEvalBatch}. */
 export interface ForEachEvalBatchOptions {
   /**
    * The epoch index passed to the source (it seeds augmentations and order).
@@ -174,8 +69,26 @@ function averageCrops<T extends Tensor>(x: T, crops: number): T {
  * batch's outputs, which are disposed after the call.
  *
  * @example
- * ```ts ignore
- * await forEachEvalBatch(model, attention, loader, {}, ({ logits }) => console.log(logits.shape));
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { noAttention } from "../strategies/attention.ts";
+ * import { forEachEvalBatch } from "./evaluate.ts";
+ *
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const source = { length: 1, async *batches() { yield batch; } };
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * const shapes: number[][] = [];
+ * await forEachEvalBatch(model, noAttention(), source, {}, ({ logits }) => {
+ *   shapes.push(logits.shape);
+ * });
+ * assert.deepEqual(shapes, [[4, 2]]);
  * ```
  */
 export async function forEachEvalBatch(
@@ -221,9 +134,27 @@ export async function forEachEvalBatch(
  * and each image's predicted distribution (logits averaged over an image's crops).
  *
  * @example
- * ```ts ignore
- * const result = await evaluateModel(model, plugins.attention, testLoader);
- * console.log(result.accuracy, result.confusion);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { AdaDfModel } from "../backbones/adadf.ts";
+ * import { noAttention } from "../strategies/attention.ts";
+ * import { evaluateModel } from "./evaluate.ts";
+ *
+ * const batch = {
+ *   images: new Float32Array(4 * 32 * 32 * 3),
+ *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   labels: Int32Array.from([0, 1, 0, 1]),
+ *   indices: Int32Array.from([0, 1, 2, 3]),
+ *   crops: 1,
+ * };
+ * const source = { length: 1, async *batches() { yield batch; } };
+ * const model = new AdaDfModel("tiny", { numClasses: 2 });
+ * const result = await evaluateModel(model, noAttention(), source);
+ * assert.equal(result.count, 4);
+ * assert.equal(result.probabilities.length, 4 * 2);
+ * // identical images get one prediction: half of the labels
+ * assert.equal(result.accuracy, 0.5);
+ * assert.equal(result.confusion.flat().reduce((a, b) => a + b), 4);
  * ```
  */
 export async function evaluateModel(

@@ -5,17 +5,7 @@
  * @module
  */
 
-/**
- * Accuracy figures derived from a confusion matrix.
- *
- * @example Read a report
- * ```ts
- * import { classificationReport, type ClassificationReport } from "./metrics.ts";
- * const report: ClassificationReport = classificationReport([0, 0, 1, 1], [0, 1, 1, 1], 2);
- * console.log(report.accuracy, report.meanClassAccuracy); // 0.75 0.75
- * console.log(report.confusion); // [[1, 1], [0, 2]]
- * ```
- */
+/** Accuracy figures derived from a confusion matrix. */
 export interface ClassificationReport {
   /** Samples counted. */
   count: number;
@@ -34,9 +24,11 @@ export interface ClassificationReport {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { classificationReport } from "./metrics.ts";
  * const r = classificationReport([0, 1, 1], [0, 1, 0], 2);
- * console.assert(r.accuracy === 2 / 3 && r.perClassAccuracy[1] === 0.5);
+ * assert.equal(r.accuracy, 2 / 3);
+ * assert.equal(r.perClassAccuracy[1], 0.5);
  * ```
  */
 export function classificationReport(
@@ -67,16 +59,7 @@ export function classificationReport(
   };
 }
 
-/**
- * Mean, standard deviation, minimum and maximum of a sample.
- *
- * @example Mean and spread of accuracies over seeds
- * ```ts
- * import { summarize, type Summary } from "./metrics.ts";
- * const s: Summary = summarize([0.8, 0.82, 0.84]);
- * console.log(`${(s.mean * 100).toFixed(1)} +- ${(s.std * 100).toFixed(1)} (n = ${s.count})`);
- * ```
- */
+/** Mean, standard deviation, minimum and maximum of a sample. */
 export interface Summary {
   /** Number of values. */
   count: number;
@@ -95,8 +78,9 @@ export interface Summary {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { summarize } from "./metrics.ts";
- * console.assert(summarize([1, 3]).mean === 2);
+ * assert.equal(summarize([1, 3]).mean, 2);
  * ```
  */
 export function summarize(values: ArrayLike<number>): Summary {
@@ -121,9 +105,10 @@ export function summarize(values: ArrayLike<number>): Summary {
  *
  * @example Predicted classes from row-major probabilities
  * ```ts
+ * import assert from "node:assert/strict";
  * import { argmaxRows } from "./metrics.ts";
  * const probabilities = [0.1, 0.7, 0.2, 0.6, 0.3, 0.1];
- * console.log(argmaxRows(probabilities, 3)); // Int32Array [1, 0]
+ * assert.deepEqual(argmaxRows(probabilities, 3), Int32Array.from([1, 0]));
  * ```
  */
 export function argmaxRows(values: ArrayLike<number>, cols: number): Int32Array {
@@ -144,9 +129,10 @@ export function argmaxRows(values: ArrayLike<number>, cols: number): Int32Array 
  *
  * @example Attention weights of clean samples against those of mislabelled ones
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rocAuc } from "./metrics.ts";
- * console.assert(rocAuc([0.9, 0.8], [0.1, 0.85]) === 0.75);
- * console.assert(rocAuc([1], [1]) === 0.5);
+ * assert.equal(rocAuc([0.9, 0.8], [0.1, 0.85]), 0.75);
+ * assert.equal(rocAuc([1], [1]), 0.5);
  * ```
  */
 export function rocAuc(positives: ArrayLike<number>, negatives: ArrayLike<number>): number {
@@ -172,21 +158,6 @@ export function rocAuc(positives: ArrayLike<number>, negatives: ArrayLike<number
 /**
  * Per-sample outputs of a model on a training split with known label noise: what
  * {@linkcode labelNoiseReport} reads. Distributions are row-major [N, C].
- *
- * @example
- * ```ts
- * import type { LabelNoiseInputs } from "./metrics.ts";
- * const inputs: LabelNoiseInputs = {
- *   numClasses: 2,
- *   trueLabels: [0, 1],
- *   trainingLabels: [0, 0],
- *   attention: [0.9, 0.2],
- *   predictions: [0.8, 0.2, 0.3, 0.7],
- *   labelDistributions: [0.7, 0.3, 0.4, 0.6],
- *   fusedDistributions: [0.9, 0.1, 0.5, 0.5],
- * };
- * console.assert(inputs.trueLabels.length === 2);
- * ```
  */
 export interface LabelNoiseInputs {
   /** Number of classes C. */
@@ -205,18 +176,7 @@ export interface LabelNoiseInputs {
   fusedDistributions: ArrayLike<number>;
 }
 
-/**
- * How a model treats the mislabelled samples of its training split.
- *
- * @example
- * ```ts
- * import type { LabelNoiseReport } from "./metrics.ts";
- * function describe(r: LabelNoiseReport): string {
- *   return `attention AUC ${r.attentionAuc.toFixed(3)}, ` +
- *     `${(100 * r.flippedRecovered).toFixed(1)}% of ${r.flipped} flipped labels recovered`;
- * }
- * ```
- */
+/** How a model treats the mislabelled samples of its training split. */
 export interface LabelNoiseReport {
   /** Samples whose training label is the true one. */
   clean: number;
@@ -252,6 +212,7 @@ export interface LabelNoiseReport {
  *
  * @example Two samples, the second mislabelled
  * ```ts
+ * import assert from "node:assert/strict";
  * import { labelNoiseReport } from "./metrics.ts";
  * const r = labelNoiseReport({
  *   numClasses: 2,
@@ -262,8 +223,11 @@ export interface LabelNoiseReport {
  *   labelDistributions: [0.7, 0.3, 0.4, 0.6],
  *   fusedDistributions: [0.9, 0.1, 0.5, 0.5],
  * });
- * console.assert(r.flipped === 1 && r.attentionAuc === 1 && r.flippedRecovered === 1);
- * console.assert(r.labelTrueMass === 0.6 && r.fusedNoisyMass === 0.5);
+ * assert.equal(r.flipped, 1);
+ * assert.equal(r.attentionAuc, 1);
+ * assert.equal(r.flippedRecovered, 1);
+ * assert.equal(r.labelTrueMass, 0.6);
+ * assert.equal(r.fusedNoisyMass, 0.5);
  * ```
  */
 export function labelNoiseReport(inputs: LabelNoiseInputs): LabelNoiseReport {

@@ -9,52 +9,13 @@ import type { AdaDfModel, AdaDfOutputs } from "../backbones/adadf.ts";
 import type { ForwardMode } from "../backbones/layers.ts";
 import type { Adam } from "./optim.ts";
 
-/**
- * What an objective returns: the scalar to minimise; further fields go back to the caller.
- *
- * @example An objective that also returns its cross-entropy term
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { Adam } from "./optim.ts";
- * import { disposeOutputs, type StepObjectiveResult, trainStep } from "./step.ts";
- * interface MyResult extends StepObjectiveResult {
- *   ce: tf.Scalar;
- * }
- * const model = new AdaDfModel("tiny", { numClasses: 3 });
- * const labels = tf.tensor1d([0, 2], "int32");
- * const out = trainStep(model, new Adam(), tf.zeros([2, 32, 32, 3]), (o): MyResult => {
- *   const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 3), o.targetLogits) as tf.Scalar;
- *   return { total: ce, ce };
- * });
- * console.log(out.ce.dataSync()[0]); // about ln 3
- * disposeOutputs(out);
- * model.dispose();
- * ```
- */
+/** What an objective returns: the scalar to minimise; further fields go back to the caller. */
 export interface StepObjectiveResult {
   /** The loss to minimise. */
   total: Scalar;
 }
 
-/**
- * Options of {@linkcode trainStep}.
- *
- * @example Run the frozen stem with its running statistics
- * ```ts
- * import { tf } from "../engine/tf.ts";
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { Adam } from "./optim.ts";
- * import { disposeOutputs, trainStep, type TrainStepOptions } from "./step.ts";
- * const model = new AdaDfModel("tiny", { numClasses: 3 });
- * const options: TrainStepOptions = { stemMode: { training: false } };
- * const out = trainStep(model, new Adam(), tf.zeros([2, 32, 32, 3]), (o) => ({
- *   total: tf.mean(tf.square(o.targetLogits)) as tf.Scalar,
- * }), options);
- * disposeOutputs(out);
- * model.dispose();
- * ```
- */
+/** Options of {@linkcode trainStep}. */
 export interface TrainStepOptions {
   /**
    * How the frozen stem runs. The paper freezes its parameters but keeps it in training mode (batch
@@ -70,6 +31,7 @@ export interface TrainStepOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { Adam } from "./optim.ts";
@@ -79,7 +41,10 @@ export interface TrainStepOptions {
  * const out = trainStep(model, new Adam(), tf.zeros([2, 32, 32, 3]), (o) => ({
  *   total: tf.mean(tf.square(o.targetLogits)) as tf.Scalar,
  * }));
- * console.log(out.total.dataSync()[0]);
+ * assert.ok(out.total.dataSync()[0] >= 0); // a mean of squares
+ * const optimizer = new Adam();
+ * trainStep(model, optimizer, tf.zeros([2, 32, 32, 3]), (o) => ({ total: tf.mean(o.targetLogits) as tf.Scalar }));
+ * assert.equal(optimizer.step, 1); // one update of the parameters
  * disposeOutputs(out);
  * ```
  */
@@ -116,12 +81,13 @@ export function trainStep<R extends StepObjectiveResult>(
  *
  * @example Free every tensor of a result object
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tf } from "../engine/tf.ts";
  * import { disposeOutputs } from "./step.ts";
  * const before = tf.memory().numTensors;
  * const result = { total: tf.scalar(1), extra: tf.ones([2]), note: "kept" };
  * disposeOutputs(result);
- * console.assert(tf.memory().numTensors === before);
+ * assert.equal(tf.memory().numTensors, before);
  * ```
  */
 export function disposeOutputs(outputs: object): void {

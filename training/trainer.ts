@@ -20,35 +20,7 @@ import { type BatchSource, evaluateModel, type EvaluationResult, forEachEvalBatc
 
 export type { BatchSource, EvaluationResult };
 
-/**
- * Progress after one training batch.
- *
- * @example Print the running loss after every batch
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { buildPlugins } from "../strategies/registry.ts";
- * import { type BatchMetrics, Trainer } from "./trainer.ts";
- * const batch = {
- *   images: new Float32Array(4 * 32 * 32 * 3),
- *   shape: [4, 32, 32, 3] as [number, number, number, 3],
- *   labels: Int32Array.from([0, 1, 0, 1]),
- *   indices: Int32Array.from([0, 1, 2, 3]),
- *   crops: 1,
- * };
- * const trainer = new Trainer({
- *   model: new AdaDfModel("tiny", { numClasses: 2 }),
- *   plugins: buildPlugins(),
- *   train: { length: 1, async *batches() { yield batch; } },
- *   epochs: 1,
- *   hooks: [{
- *     onBatchEnd(_trainer, m: BatchMetrics) {
- *       console.log(`epoch ${m.epoch} batch ${m.batch}/${m.batches}: loss ${m.meanLoss.total.toFixed(3)}`);
- *     },
- *   }],
- * });
- * await trainer.fit();
- * ```
- */
+/** Progress after one training batch. */
 export interface BatchMetrics {
   /** Epoch, from 1. */
   epoch: number;
@@ -68,34 +40,7 @@ export interface BatchMetrics {
   seconds: number;
 }
 
-/**
- * Everything measured in an epoch (one line of `metrics.jsonl`).
- *
- * @example Collect one JSON line per epoch
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { buildPlugins } from "../strategies/registry.ts";
- * import { type EpochMetrics, Trainer } from "./trainer.ts";
- * const batch = {
- *   images: new Float32Array(4 * 32 * 32 * 3),
- *   shape: [4, 32, 32, 3] as [number, number, number, 3],
- *   labels: Int32Array.from([0, 1, 0, 1]),
- *   indices: Int32Array.from([0, 1, 2, 3]),
- *   crops: 1,
- * };
- * const lines: string[] = [];
- * const trainer = new Trainer({
- *   model: new AdaDfModel("tiny", { numClasses: 2 }),
- *   plugins: buildPlugins(),
- *   train: { length: 1, async *batches() { yield batch; } },
- *   epochs: 1,
- *   hooks: [{ onEpochEnd: (_trainer, metrics: EpochMetrics) => void lines.push(JSON.stringify(metrics)) }],
- * });
- * await trainer.fit();
- * const first: EpochMetrics = JSON.parse(lines[0]);
- * console.assert(first.epoch === 1 && first.classDistributions.length === 2);
- * ```
- */
+/** Everything measured in an epoch (one line of `metrics.jsonl`). */
 export interface EpochMetrics {
   /** Epoch, from 1. */
   epoch: number;
@@ -129,34 +74,7 @@ export interface EpochMetrics {
   imagesPerSecond: number;
 }
 
-/**
- * The outcome of {@linkcode Trainer.fit}.
- *
- * @example Report the best epoch of a run
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { buildPlugins } from "../strategies/registry.ts";
- * import { type RunSummary, Trainer } from "./trainer.ts";
- * const batch = {
- *   images: new Float32Array(4 * 32 * 32 * 3),
- *   shape: [4, 32, 32, 3] as [number, number, number, 3],
- *   labels: Int32Array.from([0, 1, 0, 1]),
- *   indices: Int32Array.from([0, 1, 2, 3]),
- *   crops: 1,
- * };
- * const source = { length: 1, async *batches() { yield batch; } };
- * const trainer = new Trainer({
- *   model: new AdaDfModel("tiny", { numClasses: 2 }),
- *   plugins: buildPlugins(),
- *   train: source,
- *   test: source,
- *   epochs: 1,
- * });
- * const summary: RunSummary = await trainer.fit();
- * console.log(`best ${summary.bestAccuracy} at epoch ${summary.bestEpoch} of ${summary.epochs}`);
- * console.assert(summary.history.length === 1);
- * ```
- */
+/** The outcome of {@linkcode Trainer.fit}. */
 export interface RunSummary {
   /** Epochs completed. */
   epochs: number;
@@ -178,6 +96,7 @@ export interface RunSummary {
  *
  * @example Stop early once the training accuracy is high enough
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { buildPlugins } from "../strategies/registry.ts";
  * import { Trainer, type TrainerHooks } from "./trainer.ts";
@@ -188,8 +107,11 @@ export interface RunSummary {
  *   indices: Int32Array.from([0, 1, 2, 3]),
  *   crops: 1,
  * };
+ * let runs = 0;
  * const earlyStop: TrainerHooks = {
- *   onRunStart: () => console.log("training"),
+ *   onRunStart: () => {
+ *     runs++;
+ *   },
  *   onEpochEnd: (trainer, metrics) => {
  *     if (metrics.trainAccuracy >= 0.5) trainer.stop();
  *   },
@@ -202,7 +124,8 @@ export interface RunSummary {
  *   hooks: [earlyStop],
  * });
  * const summary = await trainer.fit();
- * console.assert(summary.epochs === 1);
+ * assert.equal(runs, 1);
+ * assert.equal(summary.epochs, 1);
  * ```
  */
 export interface TrainerHooks {
@@ -220,38 +143,7 @@ export interface TrainerHooks {
   onRunEnd?(trainer: Trainer, summary: RunSummary): void | Promise<void>;
 }
 
-/**
- * Options of {@linkcode Trainer}.
- *
- * @example The options of a short run
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { buildPlugins } from "../strategies/registry.ts";
- * import { Trainer, type TrainerOptions } from "./trainer.ts";
- * const batch = {
- *   images: new Float32Array(4 * 32 * 32 * 3),
- *   shape: [4, 32, 32, 3] as [number, number, number, 3],
- *   labels: Int32Array.from([0, 1, 0, 1]),
- *   indices: Int32Array.from([0, 1, 2, 3]),
- *   crops: 1,
- * };
- * const source = { length: 1, async *batches() { yield batch; } };
- * const options: TrainerOptions = {
- *   model: new AdaDfModel("tiny", { numClasses: 2 }),
- *   plugins: buildPlugins({ distribution: "label" }),
- *   train: source,
- *   test: source,
- *   epochs: 1,
- *   lr: 1e-3,
- *   lrGamma: 0.9,
- *   stemMode: "eval",
- *   maxBatchesPerEpoch: 1,
- *   evalEvery: 1,
- * };
- * const summary = await new Trainer(options).fit();
- * console.assert(summary.epochs === 1);
- * ```
- */
+/** Options of {@linkcode Trainer}. */
 export interface TrainerOptions {
   /** The dual-branch model. */
   model: AdaDfModel;
@@ -298,31 +190,7 @@ export interface TrainerOptions {
   hooks?: TrainerHooks[];
 }
 
-/**
- * The trainer's resumable state (besides the model's tensors).
- *
- * @example Resume a run in a new trainer
- * ```ts
- * import { AdaDfModel } from "../backbones/adadf.ts";
- * import { buildPlugins } from "../strategies/registry.ts";
- * import { Trainer, type TrainerState } from "./trainer.ts";
- * const batch = {
- *   images: new Float32Array(4 * 32 * 32 * 3),
- *   shape: [4, 32, 32, 3] as [number, number, number, 3],
- *   labels: Int32Array.from([0, 1, 0, 1]),
- *   indices: Int32Array.from([0, 1, 2, 3]),
- *   crops: 1,
- * };
- * const model = new AdaDfModel("tiny", { numClasses: 2 });
- * const train = { length: 1, async *batches() { yield batch; } };
- * const first = new Trainer({ model, plugins: buildPlugins(), train, epochs: 1 });
- * await first.fit();
- * const state: TrainerState = await first.getState();
- * const resumed = new Trainer({ model, plugins: buildPlugins(), train, epochs: 2 });
- * resumed.setState(state);
- * console.assert(resumed.epoch === 1 && resumed.optimizer.step === 1);
- * ```
- */
+/** The trainer's resumable state (besides the model's tensors). */
 export interface TrainerState {
   /** Epochs completed. */
   epoch: number;
@@ -356,7 +224,7 @@ interface Terms {
  *
  * @example Train the tiny backbone for one epoch on generated batches
  * ```ts
- * import { tf } from "../engine/tf.ts";
+ * import assert from "node:assert/strict";
  * import { AdaDfModel } from "../backbones/adadf.ts";
  * import { buildPlugins } from "../strategies/registry.ts";
  * import { Trainer } from "./trainer.ts";
@@ -377,7 +245,10 @@ interface Terms {
  *   epochs: 1,
  * });
  * const summary = await trainer.fit();
- * console.log(summary.lastAccuracy);
+ * assert.equal(summary.epochs, 1);
+ * assert.equal(summary.history.length, 1);
+ * // identical images get one prediction: half of the four labels
+ * assert.equal(summary.lastAccuracy, 0.5);
  * ```
  */
 export class Trainer {
