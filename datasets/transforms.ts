@@ -223,7 +223,8 @@ export function autoContrast(image: RgbImage): RgbImage {
 }
 
 /**
- * Equalises each channel's histogram (Pillow `ImageOps.equalize`).
+ * Equalises each channel's histogram (Pillow 9.4 `ImageOps.equalize`: the lookup step is (pixels - count of the
+ * last non-empty bin) // 255).
  *
  * @example
  * ```ts
@@ -251,7 +252,7 @@ export function equalize(image: RgbImage): RgbImage {
         nonZero++;
       }
     }
-    const step = nonZero <= 1 ? 0 : Math.floor((total - last) / 256);
+    const step = nonZero <= 1 ? 0 : Math.floor((total - last) / 255);
     if (step === 0) {
       for (let i = 0; i < 256; i++) lut[base + i] = i;
       continue;

@@ -199,18 +199,18 @@ Deno.test("autoContrast() stretches each channel to 0..255 and keeps constant ch
 });
 
 Deno.test("equalize() spreads a histogram over 0..255", () => {
-  // Red: four pixels of 10 and four of 20 -> step = (8 - 4) // 256 = 0 -> unchanged.
+  // Red: four pixels of 10 and four of 20 -> step = (8 - 4) // 255 = 0 -> unchanged.
   // Green: 256 pixels spread over four values -> cumulative histogram lookup.
   const w = 16, h = 16;
   const data = new Uint8Array(w * h * 3);
   for (let i = 0; i < w * h; i++) data.set([i < 128 ? 10 : 20, [30, 60, 90, 120][i % 4], 77], i * 3);
   const out = equalize(rgbImage(data, w, h));
-  // step = (256 - 64) // 256 = 0 for green too: identity (Pillow's rule for small images).
+  // step = (256 - 64) // 255 = 0 for green too: identity (Pillow's rule for small images).
   assert.deepEqual(out.data, data);
   const big = new Uint8Array(32 * 32 * 3);
   for (let i = 0; i < 1024; i++) big.set([[30, 60, 90, 120][i % 4], 5, 5], i * 3);
   const eq = equalize(rgbImage(big, 32, 32));
-  // Red: step = (1024 - 256) // 256 = 3; lut[v] = (1 + count below v) // 3.
+  // Red: step = (1024 - 256) // 255 = 3; lut[v] = (1 + count below v) // 3.
   assert.deepEqual([pixel(eq, 0, 0)[0], pixel(eq, 1, 0)[0], pixel(eq, 2, 0)[0], pixel(eq, 3, 0)[0]], [
     0,
     85,
