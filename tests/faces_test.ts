@@ -45,6 +45,7 @@ import {
   predictPhotosRun,
 } from "../experiments/predict.ts";
 import { taskCommand } from "./_cli.ts";
+import { findChromium, startServer } from "./_web.ts";
 import { Random } from "../engine/random.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { exportInferenceModel } from "../experiments/export.ts";
@@ -517,57 +518,9 @@ Deno.test("predict: a raw photo gives one row per face, drawn with --annotate; a
   }
 });
 
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
+const CHROMIUM = findChromium();
 if (!CHROMIUM) {
   console.log("faces_test.ts: Chromium not found (/usr/bin/chromium): the browser tests are skipped");
-}
-const SERVE = fileURLToPath(new URL("../examples/web/serve.ts", import.meta.url));
-
-/** Starts examples/web/serve.ts on a free port with `model` at /model/; its URL and a stop function. */
-async function startServer(model: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-config",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      SERVE,
-      "--model",
-      model,
-      "--port",
-      "0",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await child.status;
-  };
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) {
-      await stop();
-      throw new Error(`the server exited before listening: ${text}`);
-    }
-    text += value;
-    const m = text.match(/at (http:\/\/127\.0\.0\.1:\d+\/)/);
-    if (m) {
-      await reader.cancel();
-      return { url: m[1], stop };
-    }
-  }
 }
 
 /**
