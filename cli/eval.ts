@@ -22,7 +22,8 @@ import { evaluateRun, formatEvalReport } from "../experiments/eval.ts";
 const USAGE = `usage: deno task eval RUN_DIR [options]
 
   --checkpoint best|last   which checkpoint (default: best)
-  --dataset TYPE           evaluate on another dataset: rafdb, affectnet7, affectnet8, sfew, folder, fer2013
+  --dataset TYPE           evaluate on another dataset: rafdb, affectnet7, affectnet8, sfew, folder, fer2013,
+                           ferplus (FER2013 with ten annotators' votes: KL to human distributions)
   --data-path PATH         its location
   --split NAME             its split (default: test, val for AffectNet/SFEW)
   --backend NAME           auto | wasm | webgpu | tensorflow | cpu (default: the run's)

@@ -33,6 +33,7 @@ export * from "./affectnet.ts";
 export * from "./sfew.ts";
 export * from "./image_folder.ts";
 export * from "./fer2013.ts";
+export * from "./ferplus.ts";
 export * from "./open.ts";
 export * from "./image.ts";
 export * from "./transforms.ts";

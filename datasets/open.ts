@@ -6,6 +6,7 @@
  */
 import { affectNet } from "./affectnet.ts";
 import { fer2013Csv } from "./fer2013.ts";
+import { ferPlus } from "./ferplus.ts";
 import { imageFolder } from "./image_folder.ts";
 import { rafDb } from "./raf_db.ts";
 import { sfew } from "./sfew.ts";
@@ -136,6 +137,7 @@ registerDatasetType(
   ({ path, split = "train", classNames }) => imageFolder(path, { split, classNames }),
 );
 registerDatasetType("fer2013", ({ path, split = "train" }) => fer2013Csv(path, { split }));
+registerDatasetType("ferplus", ({ path, split = "train" }) => ferPlus(path, { split }));
 
 /**
  * Opens a dataset by type name.

@@ -46,7 +46,8 @@ function kl(p: ArrayLike<number>, q: ArrayLike<number>, offset: number, c: numbe
 }
 
 /**
- * A view of `dataset` relabelled to `classNames` (by emotion name), dropping classes the model lacks.
+ * A view of `dataset` relabelled to `classNames` (by emotion name), dropping classes the model lacks; its
+ * ground-truth distributions follow into the model's class order when the model knows every class.
  *
  * @example Evaluate a three-class model on a dataset with a fourth class
  * ```ts
@@ -83,6 +84,15 @@ export function relabel(dataset: Dataset, classNames: readonly string[]): Datase
     );
   }
   const labels = Int32Array.from(keep, (i) => map[dataset.labels[i]]);
+  // Ground-truth distributions move into the model's class order when every class of the dataset is
+  // one of the model's (otherwise part of their mass would have nowhere to go, and they are dropped).
+  const distributions = dataset.distributions && map.every((m) => m >= 0)
+    ? keep.map((i) => {
+      const out = new Float32Array(classNames.length);
+      dataset.distributions![i].forEach((p, c) => (out[map[c]] += p));
+      return out;
+    })
+    : undefined;
   return {
     name: dataset.name,
     root: dataset.root,
@@ -90,6 +100,7 @@ export function relabel(dataset: Dataset, classNames: readonly string[]): Datase
     classNames,
     size: keep.length,
     labels,
+    ...(distributions ? { distributions } : {}),
     item(i: number) {
       const item = dataset.item(keep[i]);
       return { ...item, index: i, label: labels[i] };

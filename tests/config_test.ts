@@ -117,7 +117,7 @@ Deno.test("validateConfig() rejects wrong types, ranges and enums with the field
     ],
     [
       { data: { dataset: "raf" } },
-      `x.yaml: data.dataset: expected one of synthetic, rafdb, affectnet7, affectnet8, sfew, folder, fer2013, got "raf"`,
+      `x.yaml: data.dataset: expected one of synthetic, rafdb, affectnet7, affectnet8, sfew, folder, fer2013, ferplus, got "raf"`,
     ],
     [
       { model: { backbone: "vgg" } },
