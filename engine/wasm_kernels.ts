@@ -14,6 +14,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
+import { type ConvGeometry, convGeometry } from "./_conv.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -54,30 +55,6 @@ function release(backend: WasmBackend, keep: TensorInfo, ...infos: TensorInfo[])
   }
 }
 
-function toPair(v: unknown): [number, number] {
-  if (typeof v === "number") return [v, v];
-  const a = v as number[];
-  return [a[0], a[1]];
-}
-
-interface ConvGeometry {
-  n: number;
-  inH: number;
-  inW: number;
-  inC: number;
-  outH: number;
-  outW: number;
-  outC: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  top: number;
-  left: number;
-  bottom: number;
-  right: number;
-}
-
 function geometry(
   xShape: number[],
   filterShape: number[],
@@ -89,31 +66,7 @@ function geometry(
   if (dataFormat != null && dataFormat !== "NHWC") {
     throw new Error(`The wasm training kernels support only NHWC data, got '${dataFormat}'.`);
   }
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    toPair(strides),
-    1,
-    pad as "same",
-    dimRoundingMode as "floor" | undefined,
-  );
-  return {
-    n: info.batchSize,
-    inH: info.inHeight,
-    inW: info.inWidth,
-    inC: info.inChannels,
-    outH: info.outHeight,
-    outW: info.outWidth,
-    outC: info.outChannels,
-    kh: info.filterHeight,
-    kw: info.filterWidth,
-    sh: info.strideHeight,
-    sw: info.strideWidth,
-    top: info.padInfo.top,
-    left: info.padInfo.left,
-    bottom: info.padInfo.bottom,
-    right: info.padInfo.right,
-  };
+  return convGeometry(xShape, filterShape, strides, 1, pad, dimRoundingMode);
 }
 
 /**

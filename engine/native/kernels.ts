@@ -9,6 +9,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { type ConvGeometry, convGeometry } from "../_conv.ts";
 import { ALG, ARG, BNORM, type Dnnl, type MemoryDesc, Primitive, PROP, TAG } from "./dnnl.ts";
 
 type TensorInfo = tf.TensorInfo;
@@ -68,12 +69,6 @@ function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-function toPair(v: unknown): [number, number] {
-  if (typeof v === "number") return [v, v];
-  const a = v as number[];
-  return [a[0], a[1] ?? a[0]];
-}
-
 /** The shared state of the kernels: the library and, per configuration key, a primitive or a refusal. */
 class KernelContext {
   readonly dnnl: Dnnl;
@@ -102,58 +97,22 @@ class KernelContext {
   }
 }
 
-interface Conv {
-  n: number;
-  inH: number;
-  inW: number;
-  inC: number;
-  outH: number;
-  outW: number;
-  outC: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  dh: number;
-  dw: number;
+/** A convolution's geometry with its paddings as oneDNN takes them (begin and end, [h, w]). */
+interface Conv extends ConvGeometry {
   padL: [number, number];
   padR: [number, number];
 }
 
-function convGeometry(
+function nativeConvGeometry(
   xShape: number[],
   filterShape: number[],
   attrs: Attrs,
 ): Conv | null {
   const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs;
   if (dataFormat != null && dataFormat !== "NHWC") return null;
-  const info = tf.backend_util.computeConv2DInfo(
-    xShape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    toPair(strides),
-    dilations == null ? 1 : toPair(dilations),
-    pad as "same",
-    dimRoundingMode as "floor" | undefined,
-  );
-  const p = info.padInfo;
-  if (p.top < 0 || p.bottom < 0 || p.left < 0 || p.right < 0) return null;
-  return {
-    n: info.batchSize,
-    inH: info.inHeight,
-    inW: info.inWidth,
-    inC: info.inChannels,
-    outH: info.outHeight,
-    outW: info.outWidth,
-    outC: info.outChannels,
-    kh: info.filterHeight,
-    kw: info.filterWidth,
-    sh: info.strideHeight,
-    sw: info.strideWidth,
-    dh: info.dilationHeight,
-    dw: info.dilationWidth,
-    padL: [p.top, p.left],
-    padR: [p.bottom, p.right],
-  };
+  const g = convGeometry(xShape, filterShape, strides, dilations, pad, dimRoundingMode);
+  if (g.top < 0 || g.bottom < 0 || g.left < 0 || g.right < 0) return null;
+  return { ...g, padL: [g.top, g.left], padR: [g.bottom, g.right] };
 }
 
 function convKey(g: Conv): string {
@@ -244,7 +203,7 @@ function conv2D(ctx: KernelContext, args: KernelArgs, fused: boolean): TensorInf
   const backend = args.backend as WasmHeapBackend;
   const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, TensorInfo | undefined>;
   const attrs = args.attrs ?? {};
-  const g = convGeometry(x!.shape, filter!.shape, attrs);
+  const g = nativeConvGeometry(x!.shape, filter!.shape, attrs);
   const postOps = fused ? activationPostOps(attrs.activation, attrs.leakyreluAlpha) : [];
   const hasBias = fused && bias != null;
   if (
@@ -279,7 +238,7 @@ function conv2DBackpropInput(ctx: KernelContext, args: KernelArgs): TensorInfo |
   const backend = args.backend as WasmHeapBackend;
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const attrs = args.attrs ?? {};
-  const g = convGeometry(attrs.inputShape as number[], filter.shape, attrs);
+  const g = nativeConvGeometry(attrs.inputShape as number[], filter.shape, attrs);
   if (g == null) return ctx.fallback("Conv2DBackpropInput", args);
   const dnnl = ctx.dnnl;
   const prim = ctx.primitive(`Conv2DBackpropInput:${convKey(g)}`, () => {
@@ -322,7 +281,7 @@ function conv2DBackpropFilter(ctx: KernelContext, args: KernelArgs): TensorInfo 
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const attrs = args.attrs ?? {};
   const filterShape = attrs.filterShape as number[];
-  const g = convGeometry(x.shape, filterShape, attrs);
+  const g = nativeConvGeometry(x.shape, filterShape, attrs);
   if (g == null) return ctx.fallback("Conv2DBackpropFilter", args);
   const dnnl = ctx.dnnl;
   const prim = ctx.primitive(`Conv2DBackpropFilter:${convKey(g)}`, () => {
