@@ -176,7 +176,9 @@ export {
   type BatchMetrics,
   type BatchSource,
   type EpochMetrics,
+  type PartialEpochState,
   type RunSummary,
+  type SkippedImages,
   Trainer,
   type TrainerHooks,
   type TrainerOptions,
@@ -220,7 +222,7 @@ export { progressHooks } from "./experiments/progress.ts";
 export type { InitBackendOptions } from "./engine/backend.ts";
 export type { Random, RandomState } from "./engine/random.ts";
 export type { DType, NamedTensor, StateDict, TensorData } from "./formats/_dtype.ts";
-export { BRANCHES, type BranchName } from "./backbones/adadf.ts";
+export { type BranchCount, BRANCHES, type BranchName } from "./backbones/adadf.ts";
 export type { FaceResNetSpec } from "./backbones/face_resnet29.ts";
 export type { ForwardMode, ParameterStore } from "./backbones/layers.ts";
 export type { Normalization, Rgb } from "./backbones/normalization.ts";
@@ -242,7 +244,14 @@ export type { EnsureSyntheticResult, SyntheticMetadata, SyntheticSummary } from 
 export type { Interpolation, RandomErasingOptions, RgbImage } from "./datasets/transforms.ts";
 export type { RawImage } from "./datasets/types.ts";
 export type { CheckpointMeta, InitFromPretrainedOptions } from "./training/checkpoint.ts";
-export type { ClassificationReport, LabelNoiseReport, Summary } from "./training/metrics.ts";
+export type {
+  ClassificationReport,
+  EvaluationProtocols,
+  LabelNoiseReport,
+  ProtocolEpoch,
+  ProtocolMeanOfLast,
+  Summary,
+} from "./training/metrics.ts";
 export type { Adam, AdamState } from "./training/optim.ts";
 export type {
   DataConfig,
@@ -252,9 +261,11 @@ export type {
   ModelConfig,
   OutputConfig,
   PartialMethodConfig,
+  ReferenceMode,
   SamplerName,
   StemMode,
   SyntheticDataConfig,
+  TrainAccuracySource,
   TrainerConfig,
   ValidateConfigOptions,
 } from "./experiments/config.ts";

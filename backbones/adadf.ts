@@ -9,8 +9,14 @@
  * `conv32_down`, the max pool and the 32-channel stage with the pretrained weights (`conv32_down.conv.weight`,
  * `conv32_1.bn2.running_var`, ...); each branch is a copy of the pretrained 64-, 128- and 256-channel
  * stages plus global average pooling (`aux.conv64_down.conv1.weight`, `target.conv256_down_out.bn2.bias`),
- * with a new classifier `fc` (256 -> C) and attention head `attention` (256 -> 1). Both branches and both
- * classifiers start identical, as when the reference deep-copies one branch into the other.
+ * with a new classifier `fc` (256 -> C) and attention head `attention` (256 -> 1).
+ *
+ * On every backbone both branches and both classifiers start identical, as when the reference deep-copies
+ * branch 1 with its new classifier into branch 2; the two attention heads are initialised independently,
+ * as the reference's `alpha_1` and `alpha_2`.
+ *
+ * With `branches: 1` the model is the plain single-branch baseline: the stem, one branch (`target.`) and
+ * its classifier `target.fc`, with no auxiliary branch and no attention head.
  *
  * @module
  */
@@ -50,6 +56,12 @@ export const BRANCHES = ["aux", "target"] as const;
 /** A branch of the dual model. */
 export type BranchName = typeof BRANCHES[number];
 
+/**
+ * How many branches a model has: 2 for Ada-DF's auxiliary and target branches, 1 for the plain
+ * single-branch baseline (the target branch alone, no attention head).
+ */
+export type BranchCount = 1 | 2;
+
 /** Raw outputs of the two branches, before any attention scaling. */
 export interface AdaDfOutputs {
   /** Auxiliary branch `fc` output [B, C]. */
@@ -79,6 +91,12 @@ export interface AdaDfModelOptions {
    * @default {true}
    */
   freezeStem?: boolean;
+  /**
+   * 2: the dual-branch Ada-DF model; 1: the plain single-branch baseline (stem, the `target` branch
+   * and its classifier, no auxiliary branch, no attention head).
+   * @default {2}
+   */
+  branches?: BranchCount;
 }
 
 /**
@@ -105,6 +123,8 @@ export class AdaDfModel implements ParameterStore {
   readonly numClasses: number;
   /** Whether the stem is frozen. */
   readonly freezeStem: boolean;
+  /** The branches the model has: `["aux", "target"]`, or `["target"]` for the single-branch baseline. */
+  readonly branchNames: readonly BranchName[];
 
   /**
    * Builds and initialises the model: a ResNet with torchvision's initialisation, seeded; `face-resnet29`
@@ -114,33 +134,32 @@ export class AdaDfModel implements ParameterStore {
     this.spec = backboneSpec(backbone);
     this.numClasses = options.numClasses ?? 7;
     this.freezeStem = options.freezeStem ?? true;
+    const branches = options.branches ?? 2;
+    if (branches !== 1 && branches !== 2) {
+      throw new RangeError(`AdaDfModel: branches must be 1 or 2, got ${JSON.stringify(branches)}`);
+    }
+    this.branchNames = branches === 2 ? BRANCHES : ["target"];
     const rng = new Random(options.seed ?? 0);
     const features = featureSize(this.spec);
-    if (this.spec.family === "resnet") {
-      initStem(new Initializer(this, rng, !this.freezeStem), this.spec);
-      const init = new Initializer(this, rng);
-      for (const branch of BRANCHES) {
-        initBranch(init, this.spec, `${branch}.`);
-        init.linear(`${branch}.fc`, features, this.numClasses);
-        init.linear(`${branch}.attention`, features, 1);
-      }
-      // Both branches start from the same weights, as when both copy one pretrained backbone.
-      for (const [name, v] of this.params) {
-        if (name.startsWith("aux.layer")) this.params.get(`target.${name.slice(4)}`)!.assign(v);
-      }
-      return;
-    }
-    const weights = loadFaceResNet29Weights();
-    addFaceResNet29Parameters(this, { part: "stem", weights, trainable: !this.freezeStem });
+    const spec = this.spec;
+    const weights = spec.family === "resnet" ? undefined : loadFaceResNet29Weights();
+    if (spec.family === "resnet") initStem(new Initializer(this, rng, !this.freezeStem), spec);
+    else addFaceResNet29Parameters(this, { part: "stem", weights, trainable: !this.freezeStem });
     const init = new Initializer(this, rng);
-    for (const branch of BRANCHES) {
-      addFaceResNet29Parameters(this, { part: "branch", weights, prefix: `${branch}.` });
+    for (const branch of this.branchNames) {
+      if (spec.family === "resnet") initBranch(init, spec, `${branch}.`);
+      else addFaceResNet29Parameters(this, { part: "branch", weights, prefix: `${branch}.` });
       init.linear(`${branch}.fc`, features, this.numClasses);
-      init.linear(`${branch}.attention`, features, 1);
+      if (branches === 2) init.linear(`${branch}.attention`, features, 1);
     }
-    // The target branch is a deep copy of the auxiliary one, its classifier included.
-    for (const name of ["fc.weight", "fc.bias"]) {
-      this.params.get(`target.${name}`)!.assign(this.params.get(`aux.${name}`)!);
+    if (branches === 2) {
+      // The target branch is a deep copy of the auxiliary one, its classifier included (the reference's
+      // copy.deepcopy of branch 1); the two attention heads stay independent.
+      for (const [name, v] of this.params) {
+        if (name.startsWith("aux.") && !name.startsWith("aux.attention.")) {
+          this.params.get(`target.${name.slice(4)}`)!.assign(v);
+        }
+      }
     }
   }
 
@@ -151,22 +170,37 @@ export class AdaDfModel implements ParameterStore {
       : faceResNet29StemForward(this, x, mode);
   }
 
-  /** One branch's raw outputs from stem features: `{ logits [B, C], scores [B] }`. */
+  /**
+   * One branch's raw outputs from stem features: `{ logits [B, C], scores [B] }`. A single-branch model
+   * has no attention head: its `scores` are zeros, and it is evaluated without attention (as `none`).
+   */
   branch(
     branch: BranchName,
     features: Tensor4D,
     mode: ForwardMode,
   ): { logits: Tensor2D; scores: Tensor1D } {
+    if (!this.branchNames.includes(branch)) {
+      throw new Error(`AdaDfModel: the single-branch model has no '${branch}' branch`);
+    }
     const h = this.spec.family === "resnet"
       ? branchForward(this, this.spec, features, mode, `${branch}.`)
       : faceResNet29BranchForward(this, features, mode, `${branch}.`);
     const logits = linear(this, `${branch}.fc`, h);
-    const scores = tf.reshape(linear(this, `${branch}.attention`, h), [-1]) as Tensor1D;
+    const scores = this.branchNames.length === 2
+      ? tf.reshape(linear(this, `${branch}.attention`, h), [-1]) as Tensor1D
+      : tf.zeros([h.shape[0]]) as Tensor1D;
     return { logits, scores };
   }
 
-  /** Both branches' raw outputs from stem features. */
+  /**
+   * Both branches' raw outputs from stem features. A single-branch model reports its one branch as both
+   * (the same logits tensor as `auxLogits` and `targetLogits`, zero scores).
+   */
   branches(features: Tensor4D, mode: ForwardMode): AdaDfOutputs {
+    if (this.branchNames.length === 1) {
+      const { logits, scores } = this.branch("target", features, mode);
+      return { auxLogits: logits, targetLogits: logits, scores1: scores, scores2: scores };
+    }
     const aux = this.branch("aux", features, mode);
     const target = this.branch("target", features, mode);
     return {

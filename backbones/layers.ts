@@ -8,8 +8,9 @@
  *
  * @module
  */
-import { type Tensor, type Tensor1D, type Tensor2D, type Tensor4D, tf, type Variable } from "../engine/tf.ts";
+import { type Tensor2D, type Tensor4D, tf, type Variable } from "../engine/tf.ts";
 import type { Random } from "../engine/random.ts";
+import { batchNormTraining } from "../engine/_fused.ts";
 
 /**
  * BatchNorm's running-average momentum, as in PyTorch.
@@ -146,7 +147,8 @@ export function batchNorm(
   if (!mode.training) {
     return tf.batchNorm(x, runningMean, runningVar, beta, gamma, BN_EPSILON) as Tensor4D;
   }
-  const { y, mean, variance } = trainingBatchNorm(x, gamma, beta);
+  // Fused kernels where the backend has them (wasm, native), TensorFlow.js's ops otherwise.
+  const { y, mean, variance } = batchNormTraining(x, gamma, beta, BN_EPSILON);
   if (mode.updateStatistics ?? true) {
     const n = x.shape[0] * x.shape[1] * x.shape[2];
     const unbiased = n > 1 ? n / (n - 1) : 1;
@@ -162,43 +164,6 @@ export function batchNorm(
   mean.dispose();
   variance.dispose();
   return y;
-}
-
-/**
- * BatchNorm with batch statistics and a hand-written gradient: with x^ the normalised input and
- * s = 1 / sqrt(var + eps), dbeta = sum(dy), dgamma = sum(dy x^), dx = gamma s / n (n dy - dbeta - x^ dgamma).
- * Far fewer kernels than differentiating `moments` (which tiles and divides per element).
- */
-function trainingBatchNorm(
-  x: Tensor4D,
-  gamma: Tensor,
-  beta: Tensor,
-): { y: Tensor4D; mean: Tensor1D; variance: Tensor1D } {
-  let mean!: Tensor1D;
-  let variance!: Tensor1D;
-  const op = tf.customGrad((...args: (Tensor | tf.GradSaveFunc)[]) => {
-    const [xs, g, b, save] = args as [Tensor, Tensor, Tensor, tf.GradSaveFunc];
-    const m = tf.moments(xs, [0, 1, 2]);
-    mean = tf.keep(m.mean as Tensor1D);
-    variance = tf.keep(m.variance as Tensor1D);
-    const invStd = tf.rsqrt(tf.add(m.variance, BN_EPSILON));
-    const xhat = tf.mul(tf.sub(xs, m.mean), invStd);
-    save([xhat, invStd, g]);
-    return {
-      value: tf.add(tf.mul(xhat, g), b),
-      gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [xh, s, gam] = saved;
-        const count = xh.size / xh.shape[xh.rank - 1];
-        const dBeta = tf.sum(dy, [0, 1, 2]);
-        const dGamma = tf.sum(tf.mul(dy, xh), [0, 1, 2]);
-        const scale = tf.mul(tf.mul(gam, s), 1 / count);
-        const dx = tf.mul(tf.sub(tf.sub(tf.mul(dy, count), dBeta), tf.mul(xh, dGamma)), scale);
-        return [dx, dGamma, dBeta];
-      },
-    };
-  });
-  const y = op(x, gamma, beta) as Tensor4D;
-  return { y, mean, variance };
 }
 
 /**

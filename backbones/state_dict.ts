@@ -1,7 +1,9 @@
 /**
  * Loading named tensors (from {@linkcode readStateDict} or a safetensors file) into a model's
  * parameters by name, with a report of what was loaded, what is missing, what was unexpected and
- * which shapes did not match.
+ * which shapes did not match. PyTorch's BatchNorm step counters (`*.num_batches_tracked`) are accepted
+ * and skipped where the model has no parameter of that name, so a model's own `state_dict()` loads
+ * strictly.
  *
  * The model side is a minimal interface, {@linkcode ParameterTarget}: a shape and an `assign`
  * method per parameter name, so any model representation can adapt to it.
@@ -63,7 +65,10 @@ export interface LoadReport {
   unexpected: string[];
   /** Parameters left untouched because the shapes differ. */
   mismatched: ShapeMismatch[];
-  /** File tensors the name map deliberately dropped (mapped to `null`). */
+  /**
+   * File tensors deliberately left out: those the name map drops (mapped to `null`) and PyTorch's
+   * BatchNorm step counters (`*.num_batches_tracked`) that no model parameter takes.
+   */
   skipped: string[];
   /** How many tensors the file had. */
   fileTensors: number;
@@ -81,12 +86,26 @@ export type NameMap =
 /** Options for {@linkcode loadIntoParameters}. */
 export interface LoadOptions {
   /**
-   * Throw, before assigning anything, when a parameter is missing, a file tensor is unexpected or a
-   * shape differs; the error lists them.
+   * Throw, before assigning anything, when a parameter is missing (unless `optional` allows it), a file
+   * tensor is unexpected or a shape differs; the error lists them (names and shapes, grouped and
+   * capped) and names `source`.
    *
    * @default {false}
    */
   strict?: boolean;
+  /**
+   * Model parameters that may stay missing under `strict`, e.g. new classifier heads that a backbone
+   * checkpoint cannot have. They are still listed as missing in the report.
+   *
+   * @default {undefined} (every parameter is required)
+   */
+  optional?: (name: string) => boolean;
+  /**
+   * Where the tensors came from (a file name), put in front of the strict error.
+   *
+   * @default {undefined}
+   */
+  source?: string;
   /**
    * Renames file tensors to model names (see {@linkcode NameMap}).
    *
@@ -185,7 +204,11 @@ export function loadIntoParameters(
         mismatched.push({ name: target, source: name, expected: [...param.shape], got: [...tensor.shape] });
       }
     }
-    if (!matched) unexpected.push(name);
+    if (!matched) {
+      // PyTorch's BatchNorm step counters have no counterpart here (momentum is fixed, as by default).
+      if (name === "num_batches_tracked" || name.endsWith(".num_batches_tracked")) skipped.push(name);
+      else unexpected.push(name);
+    }
   }
   const missing = [...params.keys()].filter((name) => !sourceOf.has(name));
   const report: LoadReport = {
@@ -196,8 +219,15 @@ export function loadIntoParameters(
     skipped,
     fileTensors: entries.length,
   };
-  if (options.strict && (missing.length || unexpected.length || mismatched.length)) {
-    throw new Error(`the weights do not match the model; nothing was loaded.\n${formatLoadReport(report)}`);
+  const required = options.optional ? missing.filter((name) => !options.optional!(name)) : missing;
+  if (options.strict && (required.length || unexpected.length || mismatched.length)) {
+    const where = options.source === undefined ? "" : `${options.source}: `;
+    const allowed = missing.length - required.length;
+    throw new Error(
+      `${where}the weights do not match the model; nothing was loaded` +
+        (allowed ? ` (${allowed} missing parameters are new heads the file need not have)` : "") +
+        `.\n${formatLoadReport(report)}`,
+    );
   }
   const converted = new Map<NamedTensor, Float32Array>();
   const planned = new Set(plan.map((p) => p.target));
@@ -254,10 +284,13 @@ function wrap(line: string, width: number): string[] {
   return out.map((l) => ` ${l}`);
 }
 
+/** The most lines a section of {@linkcode formatLoadReport} prints. */
+const MAX_SECTION_LINES = 20;
+
 /**
  * Formats a {@linkcode LoadReport} for people: a summary line with the counts, then the missing,
  * unexpected, mismatched and skipped names, grouped by module (`layer1.0.bn1.{weight, bias}`,
- * `{bn1, layer1.0.bn1}.num_batches_tracked`).
+ * `{bn1, layer1.0.bn1}.num_batches_tracked`), each section capped at 20 lines.
  *
  * @example Print what a checkpoint import did
  * ```ts
@@ -287,15 +320,22 @@ export function formatLoadReport(report: LoadReport): string {
   const section = (title: string, names: string[]) => {
     if (names.length === 0) return;
     lines.push(`${title} (${names.length}):`);
-    for (const line of groupNames(names)) lines.push(...wrap(line, 100));
+    const wrapped = groupNames(names).flatMap((line) => wrap(line, 100));
+    lines.push(...wrapped.slice(0, MAX_SECTION_LINES));
+    if (wrapped.length > MAX_SECTION_LINES) {
+      lines.push(`  ... ${wrapped.length - MAX_SECTION_LINES} more lines`);
+    }
   };
   section("Missing: model parameters the file does not have", missing);
   section("Unexpected: file tensors the model does not have", unexpected);
   if (mismatched.length) {
     lines.push(`Shape mismatches, left unchanged (${mismatched.length}):`);
-    for (const m of mismatched) {
+    for (const m of mismatched.slice(0, MAX_SECTION_LINES)) {
       const from = m.source === m.name ? "" : ` (from '${m.source}')`;
       lines.push(`  ${m.name}: model [${m.expected.join(", ")}], file [${m.got.join(", ")}]${from}`);
+    }
+    if (mismatched.length > MAX_SECTION_LINES) {
+      lines.push(`  ... ${mismatched.length - MAX_SECTION_LINES} more`);
     }
   }
   section("Skipped by the name map", skipped);

@@ -7,6 +7,7 @@
  * deno task bench --backend wasm --peer pytorch     # also runs the same steps in PyTorch, same threads
  * deno task bench --backend native --threads 1,2 --backbone resnet18,resnet50 --peer pytorch --json
  * deno task bench --case conv --backend cpu         # one conv layer forward + backward
+ * deno task bench --backend wasm --fused off --profile  # the composite BatchNorm and Adam ops, by kernel
  * ```
  *
  * `--threads` (a list) sets the native backend's thread count (default: all cores; wasm and cpu run on
@@ -16,6 +17,10 @@
  *
  * Cases: `train`, `infer` (default both) and `conv` (one 3x3 conv layer, batch 8, 56x56x64 -> 64,
  * forward and both gradients). Times are medians over `--steps` after `--warmup` steps (default 1).
+ *
+ * `--fused off` runs BatchNorm (training mode) and Adam as TensorFlow.js's composite ops on wasm and
+ * native too, instead of their fused kernels (`engine/_fused.ts`), to measure what fusion adds; each line
+ * says which ran (`fused`). `--profile` prints one step's kernels by total time.
  *
  * @module
  */
@@ -32,11 +37,12 @@ import { buildPlugins } from "../strategies/registry.ts";
 import { computeObjective } from "../strategies/objective.ts";
 import { thresholdDistributions } from "../strategies/functional.ts";
 import { Random } from "../engine/random.ts";
+import { ADAM_UPDATE, FUSED_KERNELS, hasFusedKernel } from "../engine/_fused.ts";
 
 const USAGE =
   "usage: bench [--backend auto|wasm|webgpu|tensorflow|native|cpu] [--backbone resnet18,resnet50,tiny] " +
   "[--threads N,M] [--size N] [--batch N] [--steps N] [--warmup N] [--case train,infer,conv] [--peer pytorch] " +
-  "[--json] [--profile]";
+  "[--json] [--profile] [--fused on|off]";
 
 function fail(message: string): never {
   console.error(`${message}\n${USAGE}`);
@@ -59,6 +65,7 @@ const { values } = (() => {
         peer: { type: "string" },
         json: { type: "boolean", default: false },
         profile: { type: "boolean", default: false },
+        fused: { type: "string", default: "on" },
         help: { type: "boolean", default: false },
       },
     });
@@ -90,6 +97,7 @@ const threadCounts = values.threads?.split(",").map((t) => positive("threads", t
 const cases = values.case.split(",");
 for (const c of cases) if (!["train", "infer", "conv"].includes(c)) fail(`unknown case '${c}'`);
 if (values.peer != null && values.peer !== "pytorch") fail(`unknown peer '${values.peer}'`);
+if (!["on", "off"].includes(values.fused)) fail(`--fused must be on or off, got '${values.fused}'`);
 
 const backend = await initBackend(values.backend as BackendName, { threads: threadCounts?.[0] });
 if (threadCounts && backend.name !== "native" && threadCounts.some((t) => t !== (backend.threads ?? 1))) {
@@ -100,6 +108,13 @@ if (threadCounts && backend.name !== "native" && threadCounts.some((t) => t !== 
   );
 }
 console.error(`backend ${backend.name}: ${backend.reason}`);
+/** Removes the fused kernels from the current backend (`--fused off`), so that the composite ops run. */
+function unregisterFused() {
+  for (const name of FUSED_KERNELS.keys()) {
+    if (tf.getKernel(name, tf.getBackend()) != null) tf.unregisterKernel(name, tf.getBackend());
+  }
+}
+if (values.fused === "off") unregisterFused();
 /** The backbone and thread count being measured (the loop at the end sets them). */
 let backbone: BackboneName = backbones[0];
 let threads = backend.threads ?? 1;
@@ -146,6 +161,7 @@ function report(result: Record<string, unknown>) {
     size,
     batch,
     threads,
+    fused: hasFusedKernel(ADAM_UPDATE),
     // OpenMP's idle policy (the native backend sets passive unless told otherwise; the peer inherits it).
     ...(backend.name === "native" ? { ompWaitPolicy: Deno.env.get("OMP_WAIT_POLICY") ?? "default" } : {}),
     ...result,
@@ -338,6 +354,7 @@ for (const b of backbones) {
     backbone = b;
     if (backend.name === "native" && t !== threads) {
       threads = (await initBackend("native", { threads: t })).threads ?? t;
+      if (values.fused === "off") unregisterFused();
     }
     if (cases.includes("train") || cases.includes("infer")) {
       peer = values.peer === "pytorch" ? PytorchPeer.start() : null;

@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { BACKEND_NAMES, type BackendName } from "../engine/backend.ts";
 
 /** Runs a task's `main(args)` as the program. */
 export async function runMain(main: (args: string[]) => Promise<number>): Promise<never> {
@@ -57,5 +58,35 @@ export function checkpointOption(
 ): "best" | "last" | null {
   if (value === "best" || value === "last") return value;
   error(`--checkpoint must be best or last, got '${value}'`);
+  return null;
+}
+
+/**
+ * A positive whole-number option (`--batch`, `--threads`, ...): undefined when absent; anything else than a
+ * positive integer prints the error through `error` and gives null (the task then exits with code 2).
+ */
+export function positiveIntOption(
+  name: string,
+  value: string | undefined,
+  error: (line: string) => void = console.error,
+): number | undefined | null {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (Number.isInteger(n) && n > 0) return n;
+  error(`--${name} must be a positive integer, got '${value}'`);
+  return null;
+}
+
+/**
+ * The `--backend` option: undefined when absent; a name that is not a backend prints the error through
+ * `error` and gives null (the task then exits with code 2).
+ */
+export function backendOption(
+  value: string | undefined,
+  error: (line: string) => void = console.error,
+): BackendName | undefined | null {
+  if (value === undefined) return undefined;
+  if ((BACKEND_NAMES as readonly string[]).includes(value)) return value as BackendName;
+  error(`--backend must be one of ${BACKEND_NAMES.join(", ")}, got '${value}'`);
   return null;
 }

@@ -1,6 +1,8 @@
 /**
  * `deno task eval RUN_DIR`: accuracy, mean class accuracy and the confusion matrix of a trained run on
- * its test split or on another dataset; with ground-truth distributions (the synthetic set), also the
+ * its test split or on another dataset, beside the run's evaluation protocols from its `metrics.jsonl`
+ * (the best epoch, flagged as chosen on the test set; the last epoch; the mean of the last
+ * `trainer.meanOfLast` epochs); with ground-truth distributions (the synthetic set), also the
  * mean KL divergence from the ground truth to the prediction and to the label, class and fused
  * distributions. With `--label-noise`, on a run trained with `data.labelNoise`, also how it treats its
  * flipped training labels: the attention weights of flipped against clean samples (and their ROC AUC),
@@ -15,18 +17,21 @@
  *
  * @module
  */
-import { checkpointOption, parseCommand, runMain } from "./_main.ts";
-import type { BackendName } from "../engine/backend.ts";
+import { backendOption, checkpointOption, parseCommand, positiveIntOption, runMain } from "./_main.ts";
+import { BACKEND_NAMES } from "../engine/backend.ts";
 import { evaluateRun, formatEvalReport } from "../experiments/eval.ts";
 
 const USAGE = `usage: deno task eval RUN_DIR [options]
+
+Prints the checkpoint's accuracy, mean class accuracy, per-class accuracy and confusion matrix, and the
+run's test accuracy by protocol: best epoch (chosen on the test set), last epoch, mean of the last k.
 
   --checkpoint best|last   which checkpoint (default: best)
   --dataset TYPE           evaluate on another dataset: rafdb, affectnet7, affectnet8, sfew, folder, fer2013,
                            ferplus (FER2013 with ten annotators' votes: KL to human distributions)
   --data-path PATH         its location
   --split NAME             its split (default: test, val for AffectNet/SFEW)
-  --backend NAME           auto | wasm | webgpu | tensorflow | cpu (default: the run's)
+  --backend NAME           ${BACKEND_NAMES.join(" | ")} (default: the run's)
   --batch N                batch size (default: the run's)
   --label-noise            for a run trained with data.labelNoise: also measure, on its training split,
                            how the attention, the prediction and the fused distributions treat the
@@ -59,17 +64,15 @@ export async function main(args: string[]): Promise<number> {
   }
   const checkpoint = checkpointOption(values.checkpoint);
   if (checkpoint === null) return 2;
-  const batch = values.batch === undefined ? undefined : Number(values.batch);
-  if (batch !== undefined && !(Number.isInteger(batch) && batch > 0)) {
-    console.error(`--batch must be a positive integer, got '${values.batch}'`);
-    return 2;
-  }
+  const batch = positiveIntOption("batch", values.batch);
+  const backend = backendOption(values.backend);
+  if (batch === null || backend === null) return 2;
   const report = await evaluateRun(positionals[0], {
     checkpoint,
     dataset: values.dataset,
     dataPath: values["data-path"],
     split: values.split,
-    backend: values.backend as BackendName | undefined,
+    backend,
     batchSize: batch,
     labelNoise: values["label-noise"],
   });

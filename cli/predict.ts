@@ -11,15 +11,15 @@
  *
  * @module
  */
-import { checkpointOption, parseCommand, runMain } from "./_main.ts";
-import type { BackendName } from "../engine/backend.ts";
+import { backendOption, checkpointOption, parseCommand, runMain } from "./_main.ts";
+import { BACKEND_NAMES } from "../engine/backend.ts";
 import { formatPhotoPredictions, predictPhotosRun } from "../experiments/predict.ts";
 import { readAlignmentSpec } from "../experiments/align.ts";
 
 const USAGE = `usage: deno task predict RUN_DIR IMAGE... [options]
 
   --checkpoint best|last   which checkpoint (default: best)
-  --backend NAME           auto | wasm | webgpu | tensorflow | cpu (default: the run's)
+  --backend NAME           ${BACKEND_NAMES.join(" | ")} (default: the run's)
   --json                   print JSON: [{ "image", "prediction", "probabilities": { class: p },
                            "face": { "index", "box": { "x", "y", "width", "height" }, "score" } }]
   --detect                 detect and align the faces of every image (default: only of images that
@@ -57,7 +57,8 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   const checkpoint = checkpointOption(values.checkpoint);
-  if (checkpoint === null) return 2;
+  const backend = backendOption(values.backend);
+  if (checkpoint === null || backend === null) return 2;
   if (values.detect && values.crop) {
     console.error("--detect and --crop exclude each other");
     return 2;
@@ -77,7 +78,7 @@ export async function main(args: string[]): Promise<number> {
   const [runDir, ...images] = positionals;
   const { photos, classNames, annotated } = await predictPhotosRun(runDir, images, {
     checkpoint,
-    backend: values.backend as BackendName | undefined,
+    backend,
     mode: values.detect ? "detect" : values.crop ? "crop" : "auto",
     alignSize,
     template: spec?.template,

@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "node:path";
+import { FileReadError, readFileBounded, readTextFileBounded } from "../formats/read.ts";
 import { type Dataset, DatasetError, type DatasetItem, type RawImage } from "./types.ts";
 
 /** File extensions the pipeline can decode (sharp/libvips). */
@@ -82,13 +83,37 @@ export class ListDataset implements Dataset {
   }
 }
 
-/** Reads a text file, failing with a {@linkcode DatasetError} that names it. */
-export async function readText(file: string, what: string): Promise<string> {
+/**
+ * The largest label or list file the loaders read (500 MiB: FER2013's CSV is about 290 MB, and a
+ * JavaScript string holds at most about 512 Mi characters).
+ */
+export const MAX_TEXT_FILE_BYTES: number = 500 * 2 ** 20;
+
+/**
+ * Reads a text file (a regular file of at most `maxBytes`, default {@linkcode MAX_TEXT_FILE_BYTES}),
+ * failing with a {@linkcode DatasetError} that names it: missing, a folder, a FIFO, a device, too
+ * large, or unreadable.
+ */
+export async function readText(file: string, what: string, maxBytes = MAX_TEXT_FILE_BYTES): Promise<string> {
   try {
-    return await Deno.readTextFile(file);
+    return await readTextFileBounded(file, { maxBytes, what });
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) {
-      throw new DatasetError(`${what} not found`, { file, cause: error });
+    if (error instanceof FileReadError) {
+      if (error.notFound) throw new DatasetError(`${what} not found`, { file, cause: error });
+      throw new DatasetError(error.reason, { file, cause: error });
+    }
+    throw new DatasetError(`cannot read ${what}: ${(error as Error).message}`, { file, cause: error });
+  }
+}
+
+/** Reads a whole binary file (at most `maxBytes`), failing with a {@linkcode DatasetError} that names it. */
+export async function readBytes(file: string, what: string, maxBytes: number): Promise<Uint8Array> {
+  try {
+    return await readFileBounded(file, { maxBytes, what });
+  } catch (error) {
+    if (error instanceof FileReadError) {
+      if (error.notFound) throw new DatasetError(`${what} not found`, { file, cause: error });
+      throw new DatasetError(error.reason, { file, cause: error });
     }
     throw new DatasetError(`cannot read ${what}: ${(error as Error).message}`, { file, cause: error });
   }
@@ -114,31 +139,85 @@ export async function listFolders(dir: string, what: string): Promise<string[]> 
     }
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) throw new DatasetError(`${what} not found`, { file: dir });
+    if (error instanceof Deno.errors.NotADirectory) {
+      throw new DatasetError(`${what} is not a folder`, { file: dir, cause: error });
+    }
     throw new DatasetError(`cannot read ${what}: ${(error as Error).message}`, { file: dir, cause: error });
   }
   return names.sort(compareCodePoints);
 }
 
+/** The files found so far by {@linkcode listImages}, by real path (links resolved): the path each was found at. */
+export type SeenFiles = Map<string, string>;
+
+async function realPathOf(path: string): Promise<string> {
+  try {
+    return await Deno.realPath(path);
+  } catch (error) {
+    throw new DatasetError(`cannot resolve the link: ${(error as Error).message}`, {
+      file: path,
+      cause: error,
+    });
+  }
+}
+
 /**
  * Image files under `dir`, subfolders included, in torchvision's `ImageFolder` order: folders sorted
- * by path, files sorted by name within each (full paths).
+ * by path, files sorted by name within each (full paths). The same file reached twice (through a
+ * symbolic link to a file or a folder, here or in an earlier call given the same `seen`) is an error
+ * naming both paths, and so is a link that leads back into a folder being listed.
  */
-export async function listImages(dir: string): Promise<string[]> {
+export async function listImages(dir: string, seen: SeenFiles = new Map()): Promise<string[]> {
   const groups: [string, string[]][] = [];
-  const walk = async (folder: string) => {
+  const walk = async (folder: string, real: string, ancestors: readonly string[]) => {
     const files: string[] = [];
-    const subfolders: string[] = [];
-    for await (const entry of Deno.readDir(folder)) {
+    const subfolders: [string, string][] = [];
+    let entries: Deno.DirEntry[];
+    try {
+      entries = (await Array.fromAsync(Deno.readDir(folder))).sort((a, b) =>
+        compareCodePoints(a.name, b.name)
+      );
+    } catch (error) {
+      throw new DatasetError(`cannot list the folder: ${(error as Error).message}`, {
+        file: folder,
+        cause: error,
+      });
+    }
+    for (const entry of entries) {
       if (entry.name.startsWith(".")) continue;
+      const path = join(folder, entry.name);
       let isDirectory = entry.isDirectory;
-      if (entry.isSymlink) isDirectory = (await Deno.stat(join(folder, entry.name))).isDirectory;
-      if (isDirectory) subfolders.push(join(folder, entry.name));
-      else if (isImageFile(entry.name)) files.push(entry.name);
+      let target = join(real, entry.name);
+      if (entry.isSymlink) {
+        // A dangling link stays a file: decoding it fails with its path.
+        const info = await Deno.stat(path).catch(() => undefined);
+        isDirectory = info?.isDirectory ?? false;
+        target = info === undefined ? path : await realPathOf(path);
+      }
+      if (isDirectory) {
+        const loop = [...ancestors, real].find((a) => a === target || a.startsWith(`${target}/`));
+        if (entry.isSymlink && loop !== undefined) {
+          throw new DatasetError(`the link leads back to ${target}, a folder being listed (a link loop)`, {
+            file: path,
+          });
+        }
+        subfolders.push([path, target]);
+      } else if (isImageFile(entry.name)) {
+        const before = seen.get(target);
+        if (before !== undefined) {
+          const both = target === path || target === before ? "" : ` (both are ${target})`;
+          throw new DatasetError(`the same image as ${before}${both}: an image may be listed once`, {
+            file: path,
+          });
+        }
+        seen.set(target, path);
+        files.push(entry.name);
+      }
     }
     groups.push([folder, files.sort(compareCodePoints)]);
-    for (const sub of subfolders) await walk(sub);
+    for (const [sub, subReal] of subfolders) await walk(sub, subReal, [...ancestors, real]);
   };
-  await walk(dir);
+  await walk(dir, await realPathOf(dir), []);
   groups.sort((a, b) => compareCodePoints(a[0], b[0]));
   return groups.flatMap(([folder, files]) => files.map((name) => join(folder, name)));
 }
@@ -171,9 +250,10 @@ export async function readClassFolders(
   }
   const paths: string[] = [];
   const labels: number[] = [];
+  const seen: SeenFiles = new Map();
   for (const folder of folders) {
     const label = classNames.indexOf(folder);
-    for (const path of await listImages(join(dir, folder))) {
+    for (const path of await listImages(join(dir, folder), seen)) {
       paths.push(path);
       labels.push(label);
     }

@@ -19,7 +19,7 @@
 import { isAbsolute, join } from "node:path";
 import { csvField, csvRecords, findColumn } from "./_csv.ts";
 import { writeFileAtomic } from "../engine/files.ts";
-import { compareCodePoints, exists, ListDataset, readText } from "./_list.ts";
+import { compareCodePoints, exists, ListDataset, readBytes, readText } from "./_list.ts";
 import { readNpyScalar } from "./_npy.ts";
 import { AFFECTNET7_CLASSES, AFFECTNET8_CLASSES } from "./classes.ts";
 import { type Dataset, DatasetError } from "./types.ts";
@@ -55,7 +55,12 @@ interface Row {
   phase: string;
   path: string;
   label: number;
+  /** The cache line it came from. */
+  line?: number;
 }
+
+/** The largest annotation file read (one label each: a few hundred bytes). */
+const MAX_NPY_BYTES = 2 ** 20;
 
 /**
  * Resolves an `img_path` of the cache: paths that contain a `train_set/` or `val_set/` folder are
@@ -107,7 +112,7 @@ async function readCache(file: string): Promise<Row[]> {
     }
     const path = fields[pathColumn].trim();
     if (path === "") throw new DatasetError("empty img_path", { file, line });
-    rows.push({ phase, path, label: parseLabel(fields[labelColumn], file, line) });
+    rows.push({ phase, path, label: parseLabel(fields[labelColumn], file, line), line });
   }
   return rows;
 }
@@ -120,8 +125,17 @@ async function readAnnotations(root: string): Promise<Row[]> {
     if (!await exists(annotations)) continue;
     found = true;
     const ids: string[] = [];
-    for await (const entry of Deno.readDir(annotations)) {
-      if (entry.isFile && entry.name.endsWith("_exp.npy")) ids.push(entry.name.slice(0, -"_exp.npy".length));
+    try {
+      for await (const entry of Deno.readDir(annotations)) {
+        if (entry.isFile && entry.name.endsWith("_exp.npy")) {
+          ids.push(entry.name.slice(0, -"_exp.npy".length));
+        }
+      }
+    } catch (error) {
+      throw new DatasetError(`cannot list the annotations: ${(error as Error).message}`, {
+        file: annotations,
+        cause: error,
+      });
     }
     ids.sort((a, b) => {
       const na = Number(a), nb = Number(b);
@@ -132,7 +146,7 @@ async function readAnnotations(root: string): Promise<Row[]> {
       const labels = await Promise.all(
         ids.slice(start, start + chunk).map(async (id) => {
           const file = join(annotations, `${id}_exp.npy`);
-          return parseLabel(readNpyScalar(await Deno.readFile(file), file), file);
+          return parseLabel(readNpyScalar(await readBytes(file, "annotation", MAX_NPY_BYTES), file), file);
         }),
       );
       labels.forEach((label, k) => {
@@ -203,12 +217,29 @@ export async function affectNet(root: string, options: AffectNetOptions = {}): P
   if (kept.length === 0) {
     throw new DatasetError(`split "${phase}" is empty`, { file: useCache ? cacheFile : root });
   }
+  const paths = kept.map((r) => resolveAffectNetPath(root, r.path));
+  // An image listed twice would be trained on twice, with two labels perhaps: every row of the cache
+  // is checked, whatever its split.
+  const lines = new Map<string, number>();
+  for (const row of rows) {
+    if (row.line === undefined) continue;
+    const path = resolveAffectNetPath(root, row.path);
+    const before = lines.get(path);
+    if (before !== undefined) {
+      throw new DatasetError(
+        `${JSON.stringify(row.path)} is the image of line ${before} again (${cacheFile}:${before}): ` +
+          `an image may be listed once`,
+        { file: cacheFile, line: row.line },
+      );
+    }
+    lines.set(path, row.line);
+  }
   return new ListDataset({
     name: `affectnet${classes}`,
     root,
     split: phase,
     classNames: classes === 7 ? AFFECTNET7_CLASSES : AFFECTNET8_CLASSES,
     labels: Int32Array.from(kept, (r) => r.label),
-    paths: kept.map((r) => resolveAffectNetPath(root, r.path)),
+    paths,
   });
 }

@@ -92,6 +92,7 @@ export async function ferPlus(root: string, options: FerPlusOptions = {}): Promi
   const voteColumns = VOTE_COLUMNS.map((c) => findColumn(header.value, c, votesFile, true));
   const rejectColumns = REJECT_COLUMNS.map((c) => findColumn(header.value, c, votesFile, true));
   const kept: { row: number; label: number; distribution: Float32Array }[] = [];
+  const lineOf = new Map<string, number>();
   let row = 0;
   for (const { fields, line } of records) {
     if (row >= images.size) {
@@ -114,6 +115,16 @@ export async function ferPlus(root: string, options: FerPlusOptions = {}): Promi
     const rejects = rejectColumns.map(count);
     const best = Math.max(...votes);
     const index = row++;
+    const name = (fields[nameColumn] ?? "").trim();
+    const before = name === "" ? undefined : lineOf.get(name);
+    if (before !== undefined) {
+      throw new DatasetError(
+        `image name ${JSON.stringify(name)} is that of line ${before} again (${votesFile}:${before}): ` +
+          `an image may be listed once`,
+        { file: votesFile, line },
+      );
+    }
+    if (name !== "") lineOf.set(name, line);
     if (usage !== undefined && fields[usageColumn].trim() !== usage) continue;
     if (fields[nameColumn].trim() === "" || best === 0 || Math.max(...rejects) > best) continue;
     const total = votes.reduce((a, b) => a + b, 0);

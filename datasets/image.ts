@@ -5,6 +5,7 @@
  * @module
  */
 import sharp, { type Sharp } from "sharp";
+import { checkRegularFile, FileReadError } from "../formats/read.ts";
 import type { RgbImage } from "./transforms.ts";
 import { DatasetError, type DatasetItem, type RawImage } from "./types.ts";
 
@@ -32,9 +33,40 @@ export interface DecodeOptions {
   kernel?: ResizeKernel;
 }
 
+/** The largest image file decoded (256 MiB); sharp's pixel limit stops image bombs below it. */
+export const MAX_IMAGE_FILE_BYTES: number = 256 * 2 ** 20;
+
+/**
+ * Checks that `path` can be handed to the decoder: a regular file (a FIFO would block a decoder
+ * thread forever, a device would never end) of at most {@linkcode MAX_IMAGE_FILE_BYTES}; anything else
+ * is a {@linkcode DatasetError} naming it.
+ *
+ * @example A folder is not an image
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkImageFile } from "./image.ts";
+ * const dir = await Deno.makeTempDir();
+ * await assert.rejects(checkImageFile(dir), /expected a regular file, found a directory/);
+ * await assert.rejects(checkImageFile(`${dir}/none.png`), /none\.png: cannot decode image: no such file/);
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function checkImageFile(path: string): Promise<void> {
+  try {
+    await checkRegularFile(path, { maxBytes: MAX_IMAGE_FILE_BYTES, what: "image" });
+  } catch (error) {
+    if (!(error instanceof FileReadError)) throw error;
+    throw new DatasetError(error.notFound ? "cannot decode image: no such file" : error.reason, {
+      file: path,
+      cause: error,
+    });
+  }
+}
+
 /**
  * Decodes an image file, encoded image bytes, raw pixels, or a dataset item to 8-bit RGB, resized as asked. A file that
- * cannot be read, is not an image, or is truncated fails with a {@linkcode DatasetError} naming it.
+ * cannot be read, is not a regular file (see {@linkcode checkImageFile}), is not an image, or is truncated fails
+ * with a {@linkcode DatasetError} naming it.
  *
  * @example Decode a file at 112x112
  * ```ts ignore
@@ -64,6 +96,7 @@ export async function decodeImage(
   let pipeline: Sharp;
   if (typeof input === "string") {
     source = input;
+    await checkImageFile(input);
     pipeline = sharp(input, { failOn: "error" });
   } else if (input instanceof Uint8Array) {
     source = `encoded image (${input.length} bytes)`;
@@ -76,6 +109,7 @@ export async function decodeImage(
     pipeline = rawPipeline(input.image);
   } else if (input.path !== undefined) {
     source = input.path;
+    await checkImageFile(input.path);
     pipeline = sharp(input.path, { failOn: "error" });
   } else {
     throw new DatasetError("item has neither a path nor pixels", { file: input.source });

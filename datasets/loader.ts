@@ -29,6 +29,8 @@ export interface Batch {
   crops: number;
   /** Ground-truth label distributions `[B, C]`, when the dataset has them. */
   distributions?: Float32Array;
+  /** The batch's position in its epoch (0-based; an epoch can be resumed from any position). */
+  position?: number;
 }
 
 /** A sample left out because its image could not be decoded (`skipCorrupt`). */
@@ -75,7 +77,8 @@ export interface DataLoaderOptions {
   seed?: number;
   /**
    * Skip images that fail to decode (and record them in {@linkcode DataLoader.skipped}) instead of
-   * failing; a batch then holds fewer images.
+   * failing; a batch then holds fewer images. An epoch in which every image is skipped is an error
+   * naming the dataset.
    * @default false
    */
   skipCorrupt?: boolean;
@@ -141,6 +144,10 @@ export function repeatLabels(labels: Int32Array, crops: number): Int32Array {
  * const shapes = [];
  * for await (const batch of loader.batches(0)) shapes.push(batch.shape);
  * assert.deepEqual(shapes, [[2, 8, 8, 3], [2, 8, 8, 3], [1, 8, 8, 3]]);
+ * // the rest of the epoch from batch position 1 (a run resumed inside an epoch)
+ * const rest = [];
+ * for await (const batch of loader.batches(0, 1)) rest.push([batch.position, ...batch.indices]);
+ * assert.deepEqual(rest, [[1, 2, 3], [2, 4]]);
  * ```
  */
 export class DataLoader {
@@ -160,8 +167,9 @@ export class DataLoader {
   readonly seed: number;
   /** Whether undecodable images are skipped. */
   readonly skipCorrupt: boolean;
-  /** Images skipped so far (with `skipCorrupt`). */
+  /** The distinct images skipped so far (with `skipCorrupt`), in the order they were first skipped. */
   readonly skipped: SkippedItem[] = [];
+  #skippedIndices = new Set<number>();
 
   /** Creates a loader over `dataset`. */
   constructor(dataset: Dataset, options: DataLoaderOptions = {}) {
@@ -189,15 +197,22 @@ export class DataLoader {
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
-  /** The batches of one epoch, prepared `prefetch` ahead. */
-  async *batches(epoch = 0): AsyncGenerator<Batch> {
+  /**
+   * The batches of one epoch, prepared `prefetch` ahead, from batch position `from` on (the rest of an
+   * epoch, as an uninterrupted pass would have yielded it: orders and augmentations depend only on the
+   * seed, the epoch and the position).
+   */
+  async *batches(epoch = 0, from = 0): AsyncGenerator<Batch> {
     const order = this.sampler.order(epoch);
     for (const i of order) {
       if (i < 0 || i >= this.dataset.size) throw new RangeError(`sampler index ${i} out of range`);
     }
     const count = this.length;
+    if (!Number.isInteger(from) || from < 0 || from > count) {
+      throw new RangeError(`from must be a batch position in [0, ${count}], got ${from}`);
+    }
     const pending: Promise<Batch>[] = [];
-    let next = 0;
+    let next = from;
     const schedule = () => {
       const start = next * this.batchSize;
       const positions = order.subarray(start, Math.min(start + this.batchSize, order.length));
@@ -207,11 +222,23 @@ export class DataLoader {
       next++;
     };
     while (next < count && pending.length < Math.max(1, this.prefetch)) schedule();
+    let yielded = 0;
     while (pending.length > 0) {
       const batch = await pending.shift()!;
       while (next < count && pending.length < this.prefetch) schedule();
-      if (batch.indices.length > 0) yield batch;
+      if (batch.indices.length > 0) {
+        yielded++;
+        yield batch;
+      }
       if (pending.length === 0 && next < count) schedule();
+    }
+    if (yielded === 0 && from === 0 && count > 0) {
+      const { name, split, root } = this.dataset;
+      throw new DatasetError(
+        `split "${split}" of ${name} is empty: every one of its ${order.length} images failed to decode ` +
+          `and was skipped (skipCorrupt), e.g. ${this.skipped[0]?.message ?? "?"}`,
+        { file: root },
+      );
     }
   }
 
@@ -234,7 +261,10 @@ export class DataLoader {
             cause: error,
           });
         if (!this.skipCorrupt) throw wrapped;
-        this.skipped.push({ index, source: item.source, message: wrapped.message });
+        if (!this.#skippedIndices.has(index)) {
+          this.#skippedIndices.add(index);
+          this.skipped.push({ index, source: item.source, message: wrapped.message });
+        }
         return false;
       }
     }));
@@ -253,6 +283,7 @@ export class DataLoader {
       labels: Int32Array.from(kept, (i) => this.dataset.labels[i]),
       indices: Int32Array.from(kept),
       crops: pipeline.crops,
+      position: start / this.batchSize,
     };
     const distributions = this.dataset.distributions;
     if (distributions && distributions.length === this.dataset.size) {

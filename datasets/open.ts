@@ -156,12 +156,26 @@ registerDatasetType("ferplus", ({ path, split = "train" }) => ferPlus(path, { sp
  *   openDataset({ type: "rafbd", path: "/data/raf-basic" }),
  *   /unknown dataset type "rafbd" \(known: .*rafdb/,
  * );
+ * await assert.rejects(
+ *   openDataset({ type: "rafdb", path: "/no/such/raf-basic" }),
+ *   /\/no\/such\/raf-basic: the rafdb dataset's path does not exist/,
+ * );
  * ```
  */
 export async function openDataset(options: OpenDatasetOptions): Promise<Dataset> {
   const opener = OPENERS.get(options.type)?.opener;
   if (!opener) {
     throw new DatasetError(`unknown dataset type "${options.type}" (known: ${datasetTypes().join(", ")})`);
+  }
+  if (typeof options.path === "string" && options.path !== "") {
+    const problem = await Deno.stat(options.path).then(
+      () => undefined,
+      (error) =>
+        error instanceof Deno.errors.NotFound
+          ? `the ${options.type} dataset's path does not exist (data.path, --data-path)`
+          : `cannot read the ${options.type} dataset's path: ${(error as Error).message}`,
+    );
+    if (problem !== undefined) throw new DatasetError(problem, { file: options.path });
   }
   return await opener(options);
 }

@@ -2,16 +2,17 @@
  * The per-image pipeline: decode and resize with sharp, then the training augmentations on raw RGB
  * (RandAugment, horizontal flip), ImageNet normalisation into a float NHWC buffer, and random erasing
  * on the normalised values. Optionally TenCrop (resize the shorter side to `round(size * 256 / 224)`,
- * then ten `size` x `size` crops), with the augmentations applied to every crop, as the reference
- * does for SFEW.
+ * the longer one in proportion, truncated as torchvision's `Resize(256)` does, then ten `size` x `size`
+ * crops), with the augmentations applied to every crop, as the reference does for SFEW.
  *
  * The order follows the reference code: Resize, RandAugment, RandomHorizontalFlip, ToTensor,
  * Normalize, RandomErasing.
  *
  * @module
  */
+import sharp from "sharp";
 import type { Random } from "../engine/random.ts";
-import { decodeImage, type ResizeKernel } from "./image.ts";
+import { checkImageFile, decodeImage, type ResizeKernel, type ResizeSpec } from "./image.ts";
 import { RandAugment, type RandAugmentHparams } from "./randaugment.ts";
 import {
   hflip,
@@ -73,6 +74,49 @@ export interface PipelineOptions {
    * @default "linear"
    */
   kernel?: ResizeKernel;
+}
+
+/**
+ * torchvision's `Resize(n)` on a `width` x `height` image: the shorter side becomes `n`, the longer
+ * `int(n * long / short)` (truncated, where a resize that rounds gives one pixel more for 300x257).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resizeShorterSize } from "./pipeline.ts";
+ * assert.deepEqual(resizeShorterSize(300, 257, 256), { width: 298, height: 256 });
+ * assert.deepEqual(resizeShorterSize(81, 100, 256), { width: 256, height: 316 });
+ * ```
+ */
+export function resizeShorterSize(
+  width: number,
+  height: number,
+  shorter: number,
+): { width: number; height: number } {
+  if (!(width > 0 && height > 0 && shorter > 0)) {
+    throw new RangeError(`resizeShorterSize: sizes must be positive, got ${width}x${height} to ${shorter}`);
+  }
+  const long = Math.trunc((shorter * Math.max(width, height)) / Math.min(width, height));
+  return width <= height ? { width: shorter, height: long } : { width: long, height: shorter };
+}
+
+/** The stored width and height of an item's image, or undefined when they cannot be read (yet). */
+async function sourceSize(
+  item: DatasetItem | Uint8Array,
+): Promise<{ width: number; height: number } | undefined> {
+  if (!(item instanceof Uint8Array) && item.image) {
+    return { width: item.image.width, height: item.image.height };
+  }
+  try {
+    if (!(item instanceof Uint8Array)) {
+      if (item.path === undefined) return undefined;
+      await checkImageFile(item.path);
+    }
+    const { width, height } = await sharp(item instanceof Uint8Array ? item : item.path).metadata();
+    return width && height ? { width, height } : undefined;
+  } catch {
+    return undefined; // decoding reports the problem, with the file's name
+  }
 }
 
 /** Where {@linkcode ImagePipeline.process} writes an item's floats. */
@@ -156,13 +200,20 @@ export class ImagePipeline {
     return this.crops * this.size * this.size * 3;
   }
 
-  /** Decodes and resizes an item (sharp, off the main thread). */
-  decode(item: DatasetItem | Uint8Array): Promise<RgbImage> {
+  /**
+   * Decodes and resizes an item (sharp, off the main thread): to `size` x `size`, or for TenCrop the
+   * shorter side to `round(size * 256 / 224)` and the longer one as torchvision computes it
+   * ({@linkcode resizeShorterSize}).
+   */
+  async decode(item: DatasetItem | Uint8Array): Promise<RgbImage> {
     const size = this.size;
-    const resize = this.options.tenCrop
-      ? { shorter: Math.round((size * 256) / 224) }
-      : { width: size, height: size };
-    return decodeImage(item, { resize, kernel: this.options.kernel });
+    let resize: ResizeSpec = { width: size, height: size };
+    if (this.options.tenCrop) {
+      const shorter = Math.round((size * 256) / 224);
+      const source = await sourceSize(item);
+      resize = source ? resizeShorterSize(source.width, source.height, shorter) : { shorter };
+    }
+    return await decodeImage(item, { resize, kernel: this.options.kernel });
   }
 
   /** The augmented 8-bit crops of a decoded image (RandAugment and flip per crop). */

@@ -106,6 +106,7 @@ export async function rafDb(root: string, options: RafDbOptions = {}): Promise<D
   const text = await readText(labelFile, "RAF-DB label file");
   const names: string[] = [];
   const labels: number[] = [];
+  const lineOf = new Map<string, number>();
   let line = 0;
   for (const raw of text.split("\n")) {
     line++;
@@ -132,6 +133,17 @@ export async function rafDb(root: string, options: RafDbOptions = {}): Promise<D
         line,
       });
     }
+    // Both splits are checked: an image listed twice would be trained on twice, or in both splits.
+    const stem = stemOf(name);
+    const before = lineOf.get(stem);
+    if (before !== undefined) {
+      throw new DatasetError(
+        `${JSON.stringify(name)} is the image of line ${before} again (${labelFile}:${before}): ` +
+          `an image may be listed once`,
+        { file: labelFile, line },
+      );
+    }
+    lineOf.set(stem, line);
     if (!name.startsWith(prefix)) continue;
     names.push(name);
     labels.push(label - 1);
@@ -222,6 +234,7 @@ export async function readDistributions(
     );
   }
   const rows = new Map<string, Float32Array>();
+  const lineOf = new Map<string, number>();
   for (const { fields, line } of records) {
     if (fields.length !== classNames.length + 1) {
       throw new DatasetError(`expected ${classNames.length + 1} fields, found ${fields.length}`, {
@@ -240,7 +253,17 @@ export async function readDistributions(
     if (Math.abs(sum - 1) > 1e-3) {
       throw new DatasetError(`probabilities sum to ${sum}, not 1`, { file, line });
     }
-    rows.set(stemOf(fields[0].trim()), Float32Array.from(order, (column) => values[column] / sum));
+    const stem = stemOf(fields[0].trim());
+    const before = lineOf.get(stem);
+    if (before !== undefined) {
+      throw new DatasetError(
+        `${JSON.stringify(fields[0].trim())} is the image of line ${before} again (${file}:${before}): ` +
+          `an image may have one distribution`,
+        { file, line },
+      );
+    }
+    lineOf.set(stem, line);
+    rows.set(stem, Float32Array.from(order, (column) => values[column] / sum));
   }
   return names.map((name) => {
     const row = rows.get(stemOf(name));

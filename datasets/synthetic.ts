@@ -412,7 +412,8 @@ export async function generateSynthetic(
   let done = 0;
   await mapBounded(samples, o.concurrency, async (sample) => {
     const bytes = await renderFaceImage(sample.params, o.size, "jpeg");
-    await writeFileAtomic(join(outDir, IMAGE_DIR, `${sample.name}_aligned.jpg`), bytes);
+    // No flush per image: the partial marker (flushed) makes a set cut short regenerate.
+    await writeFileAtomic(join(outDir, IMAGE_DIR, `${sample.name}_aligned.jpg`), bytes, { sync: false });
     done++;
     options.onProgress?.(done, samples.length);
   });
@@ -483,16 +484,21 @@ function roundedRow(p: readonly number[]): string[] {
  * The default cache folder of generated datasets: `$ADA_DF_CACHE` when set, otherwise
  * `.cache/ada-df` under the current directory.
  *
+ * @param env Where `ADA_DF_CACHE` is read (the process environment by default).
+ *
  * @example
- * ```ts ignore
+ * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultCacheDir } from "./synthetic.ts";
- * console.log(defaultCacheDir());
+ *
+ * assert.equal(defaultCacheDir(new Map([["ADA_DF_CACHE", "/data/cache"]])), "/data/cache");
+ * assert.ok(defaultCacheDir(new Map()).endsWith(".cache/ada-df"));
  * ```
  */
-export function defaultCacheDir(): string {
+export function defaultCacheDir(env: { get(name: string): string | undefined } = Deno.env): string {
   let fromEnv: string | undefined;
   try {
-    fromEnv = Deno.env.get("ADA_DF_CACHE");
+    fromEnv = env.get("ADA_DF_CACHE");
   } catch {
     fromEnv = undefined; // no --allow-env: use the default
   }

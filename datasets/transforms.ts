@@ -681,9 +681,15 @@ export function crop(image: RgbImage, box: CropBox): RgbImage {
   return { data: out, width, height };
 }
 
+/** Python's `round()` of a multiple of 0.5: a half goes to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 /**
  * The five crops of torchvision's `FiveCrop`, in its order: top-left, top-right, bottom-left,
- * bottom-right, centre (centre offsets rounded as `CenterCrop` rounds them).
+ * bottom-right, centre (centre offsets rounded as `CenterCrop` rounds them, a half to even).
  *
  * @example
  * ```ts
@@ -692,13 +698,17 @@ export function crop(image: RgbImage, box: CropBox): RgbImage {
  * const crops = fiveCrop(rgbImage(new Uint8Array(4 * 4 * 3), 4, 4), 2);
  * assert.equal(crops.length, 5);
  * assert.equal(crops[0].width, 2);
+ * // a 7x7 image: the 2x2 centre starts at row 2, column 2 (torchvision: round(2.5) = 2)
+ * const grid = rgbImage(Uint8Array.from({ length: 49 * 3 }, (_, i) => Math.floor(i / 3)), 7, 7);
+ * assert.equal(fiveCrop(grid, 2)[4].data[0], 2 * 7 + 2);
  * ```
  */
 export function fiveCrop(image: RgbImage, size: number): RgbImage[] {
   const { width: w, height: h } = image;
   if (size > w || size > h) throw new RangeError(`crop size ${size} larger than the ${w}x${h} image`);
-  const centreTop = Math.round((h - size) / 2);
-  const centreLeft = Math.round((w - size) / 2);
+  // torchvision's centre: int(round((h - size) / 2.0)), Python's round (halves to even: 2.5 -> 2)
+  const centreTop = roundHalfEven((h - size) / 2);
+  const centreLeft = roundHalfEven((w - size) / 2);
   return [
     crop(image, { left: 0, top: 0, width: size, height: size }),
     crop(image, { left: w - size, top: 0, width: size, height: size }),

@@ -11,10 +11,15 @@
  * - input gradient: a stride-1 convolution of the (zero-inserted, for strides > 1) output gradient by the
  *   spatially flipped kernel with its channel axes swapped; 1x1 kernels are a matrix product.
  *
+ * The elementwise work of a training step, BatchNorm in training mode and Adam's update, runs in the
+ * fused kernels of `_fused.ts` (one or two passes over the heap instead of a chain of ops), registered
+ * with these.
+ *
  * @module
  */
 import { tf } from "./tf.ts";
 import { type ConvGeometry, convGeometry } from "./_conv.ts";
+import { registerFusedKernels } from "./_fused.ts";
 
 type TensorInfo = tf.TensorInfo;
 type Attrs = Record<string, unknown>;
@@ -353,11 +358,33 @@ function scatterInto(
   }
 }
 
+/** The stock wasm Identity kernel (it copies), for the string tensors the sharing one leaves to it. */
+let stockIdentity: tf.KernelFunc | null = null;
+
+/**
+ * Identity without a copy: the output shares the input's data (TensorFlow.js tensors are immutable, and
+ * assigning a variable swaps its data rather than writing into it). The stock kernel copies, and
+ * TensorFlow.js clones every tensor it saves for the backward pass, so this saves a copy of most
+ * activations per training step.
+ */
+function identity(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: Attrs }) {
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype === "string") {
+    if (!stockIdentity) throw new Error("The wasm backend has no 'Identity' kernel.");
+    return stockIdentity(args as unknown as Parameters<tf.KernelFunc>[0]);
+  }
+  (args.backend as { incRef(dataId: unknown): void }).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
 let registered = false;
 
 /**
  * Registers the training kernels with TensorFlow.js's kernel registry for the wasm backend (once;
- * later calls do nothing). Call it after importing the wasm backend and before training on it.
+ * later calls do nothing): both convolution gradients, an Identity that shares its input's data instead
+ * of copying it, and the fused BatchNorm (training mode, forward
+ * and gradient) and Adam kernels of `_fused.ts`. Call it after importing the wasm backend and before
+ * training on it.
  *
  * @example Train convolutions on wasm
  * ```ts ignore
@@ -367,14 +394,17 @@ let registered = false;
  */
 export function registerWasmTrainingKernels(): void {
   if (registered) return;
+  stockIdentity = tf.getKernel("Identity", "wasm")?.kernelFunc ?? null;
   for (
     const [kernelName, kernelFunc] of [
       ["Conv2DBackpropFilter", conv2DBackpropFilter],
       ["Conv2DBackpropInput", conv2DBackpropInput],
+      ["Identity", identity],
     ] as const
   ) {
     if (tf.getKernel(kernelName, "wasm") != null) tf.unregisterKernel(kernelName, "wasm");
     tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernelFunc as tf.KernelFunc });
   }
+  registerFusedKernels("wasm");
   registered = true;
 }

@@ -15,19 +15,8 @@ import { BACKBONES } from "../backbones/resnet.ts";
 import { BACKEND_NAMES } from "../engine/backend.ts";
 import { parseRandAugment } from "../datasets/randaugment.ts";
 import { PLUGIN_FAMILIES, type PluginFamily, type PluginSpec } from "../strategies/registry.ts";
-
-/** A value as shown in messages: JSON, shortened. */
-export function show(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
+import { REFERENCE_SIDES } from "./reference_switch.ts";
+import { show } from "../engine/_show.ts";
 
 /** The message `expected <what>, got <value>`. */
 export function expected(what: string): (issue: v.BaseIssue<unknown>) => string {
@@ -121,10 +110,8 @@ function runName(): Schema<string | null> {
   ));
 }
 
-function pair(upperOne: boolean): Schema<[number, number]> {
-  const message = expected(
-    upperOne ? "[min, max] with 0 < min <= max <= 1" : "[min, max] with 0 < min <= max",
-  );
+function pair(max: number): Schema<[number, number]> {
+  const message = expected(`[min, max] with 0 < min <= max <= ${max}`);
   const numbers = v.custom<[number, number]>(
     (value) =>
       Array.isArray(value) && value.length === 2 &&
@@ -133,11 +120,11 @@ function pair(upperOne: boolean): Schema<[number, number]> {
   );
   JSON_FORMS.set(numbers, {
     type: "array",
-    items: { type: "number", exclusiveMinimum: 0, ...(upperOne ? { maximum: 1 } : {}) },
+    items: { type: "number", exclusiveMinimum: 0, maximum: max },
     minItems: 2,
     maxItems: 2,
   });
-  return v.pipe(numbers, v.check(([lo, hi]) => lo > 0 && lo <= hi && (!upperOne || hi <= 1), message));
+  return v.pipe(numbers, v.check(([lo, hi]) => lo > 0 && lo <= hi && hi <= max, message));
 }
 
 const RAND_AUGMENT = /^rand(-[a-z]+[0-9.]+)*$/;
@@ -214,8 +201,8 @@ export const DEFAULT_METHOD: Readonly<Record<PluginFamily, PluginSpec>> = {
 export function runConfigSchema(datasets: readonly string[]) {
   const erasing = section({
     p: field(number({ min: 0, max: 1 }), 0.5),
-    scale: field(pair(true), [0.02, 0.25]),
-    ratio: field(pair(false), [0.3, 3.3]),
+    scale: field(pair(1), [0.02, 0.25]),
+    ratio: field(pair(100), [0.3, 3.3]),
   }, "an object { p, scale, ratio } or null");
   const method = Object.fromEntries(
     PLUGIN_FAMILIES.map((family) => [family, field(pluginSpec(), DEFAULT_METHOD[family])]),
@@ -224,11 +211,12 @@ export function runConfigSchema(datasets: readonly string[]) {
     seed: field(int(0, 0xffffffff), 0),
     backend: field(oneOf(BACKEND_NAMES), "auto"),
     threads: field(intOrNull(1, 4096), null),
+    reference: field(oneOf(REFERENCE_SIDES), "paper"),
     data: defaulted({
       dataset: field(oneOf(datasets), "synthetic"),
       path: field(pathOrNull(), null),
       synthetic: defaulted({
-        count: field(int(2), 2000),
+        count: field(int(2, 1_000_000), 2000),
         seed: field(int(0, 0xffffffff), 0),
         size: field(int(16, 1024), 112),
         testFraction: field(number({ min: 0, max: 1, maxOpen: true }), 0.2),
@@ -238,6 +226,7 @@ export function runConfigSchema(datasets: readonly string[]) {
       randAugment: field(randAugment(), "rand-m5-n3-mstd0.5"),
       hflip: field(number({ min: 0, max: 1 }), 0.5),
       erasing: field(v.nullable(erasing), {}),
+      trainCrops: field(oneOf([1, 10]), 1),
       testCrops: field(oneOf([1, 10]), 1),
       sampler: field(oneOf(["shuffle", "balanced"]), "shuffle"),
       labelNoise: field(number({ min: 0, max: 0.9 }), 0),
@@ -248,22 +237,29 @@ export function runConfigSchema(datasets: readonly string[]) {
       backbone: field(oneOf([...BACKBONES]), "resnet18"),
       weights: field(pathOrNull("a path to a .pth/.pt/.safetensors file"), null),
       freezeStem: field(bool(), true),
+      partialWeights: field(bool(), false),
+      branches: field(oneOf([2, 1]), 2),
     }),
     method: defaulted(method),
     trainer: defaulted({
-      epochs: field(int(1), 75),
-      batchSize: field(int(1), 64),
-      lr: field(number({ min: 0, minOpen: true }), 0.001),
+      epochs: field(int(1, 100_000), 75),
+      batchSize: field(int(1, 65_536), 64),
+      lr: field(number({ min: 0, max: 1, minOpen: true }), 0.001),
       lrGamma: field(number({ min: 0, max: 1, minOpen: true }), 0.9),
       dropLast: field(bool(), true),
-      evalEvery: field(int(1), 1),
+      evalEvery: field(int(1, 100_000), 1),
       stemMode: field(oneOf(["train", "eval"]), "train"),
-      maxBatchesPerEpoch: field(intOrNull(1), null),
+      maxBatchesPerEpoch: field(intOrNull(1, 1e9), null),
+      meanOfLast: field(int(1, 100_000), 5),
+      miningDropLast: field(bool(), false),
+      trainAccuracy: field(oneOf(["step", "mining"]), "step"),
     }),
     output: defaulted({
       dir: field(path(), "runs"),
       name: field(runName(), null),
-      checkpointEvery: field(int(1), 1),
+      checkpointEvery: field(int(1, 100_000), 1),
+      checkpointSteps: field(intOrNull(1), null),
+      checkpointMinutes: field(v.nullable(number({ min: 0, max: 10080, minOpen: true })), 10),
     }),
   });
 }
@@ -553,4 +549,42 @@ export function locateInDocument(doc: YAML.Document, path: Path): number | undef
 export function position(counter: YAML.LineCounter, offset: number): string {
   const { line, col } = counter.linePos(offset);
   return `${line}:${col}`;
+}
+
+/**
+ * The problem of an alias that refers to a node containing it (`data: &d {size: 32, self: *d}`: the
+ * value would contain itself), as `where:line:column: ...` (the line and column with a line counter),
+ * or undefined when the document has none. Aliases refer back only, so this is the one way a YAML
+ * document can be cyclic.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import YAML from "yaml";
+ * import { recursiveAliasProblem } from "./_config_schema.ts";
+ * const counter = new YAML.LineCounter();
+ * const doc = YAML.parseDocument("seed: 1\ndata: &d {size: 32, self: *d}\n", { lineCounter: counter });
+ * assert.match(recursiveAliasProblem(doc, "x.yaml", counter)!, /^x\.yaml:2:27: the alias \*d refers to the node/);
+ * assert.equal(recursiveAliasProblem(YAML.parseDocument("a: &a [1]\nb: *a\n"), "y.yaml"), undefined);
+ * ```
+ */
+export function recursiveAliasProblem(
+  doc: YAML.Document,
+  where: string,
+  counter?: YAML.LineCounter,
+): string | undefined {
+  let found: YAML.Alias | undefined;
+  YAML.visit(doc, {
+    Alias(_key, node, path) {
+      const target = node.resolve(doc);
+      if (target !== undefined && (path as readonly unknown[]).includes(target)) {
+        found = node;
+        return YAML.visit.BREAK;
+      }
+    },
+  });
+  if (found === undefined) return undefined;
+  const at = counter && found.range ? `${where}:${position(counter, found.range[0])}` : where;
+  return `${at}: the alias *${found.source} refers to the node anchored &${found.source} that contains it, ` +
+    `so the value would contain itself (recursive aliases are not allowed)`;
 }

@@ -1,9 +1,9 @@
 /**
  * Ablations: every variant of a base configuration trained with every seed, the results aggregated per
  * variant (mean and sample std over seeds) and written as `results.md` and `results.csv` beside the run
- * folders. Where variants train with label noise, `results.md` also tells how the runs treat their
- * flipped training labels. {@linkcode ablate} does all of it; `deno task ablate FILE.yaml` is it on the
- * command line.
+ * folders, with `report.html`, their charts (see `report.ts`). Where variants train with label noise,
+ * `results.md` also tells how the runs treat their flipped training labels. {@linkcode ablate} does all
+ * of it; `deno task ablate FILE.yaml` is it on the command line.
  *
  * The ablation file:
  *
@@ -25,6 +25,12 @@
  * (killed, crashed) is taken over once it has gone 2 minutes without a touch, and the run resumes from
  * its last checkpoint. On one machine this pays off as long as cores are idle: a wasm run uses about one core.
  *
+ * On a cluster, the scheduler shares the runs instead: {@linkcode ablationPlan} numbers them (1 to N, in
+ * variant and seed order), {@linkcode runAblationEntry} trains exactly one (a job array's task; a finished
+ * run is read back, a half-done one resumed), and `ablate(ablation, { collect: true })` tables whatever
+ * runs have finished, naming the missing ones. `experiments/slurm.ts` writes and submits the Slurm job
+ * array that does it (`deno task ablate FILE.yaml --slurm`).
+ *
  * @module
  */
 import { basename, dirname, join, resolve } from "node:path";
@@ -37,6 +43,7 @@ import {
   pathText,
   position,
   type Problem,
+  recursiveAliasProblem,
   schemaProblems,
   unknownKeys,
 } from "./_config_schema.ts";
@@ -45,6 +52,7 @@ import { pluginName } from "../strategies/registry.ts";
 import { RUN_FILES, trainRun } from "./run.ts";
 import { writeFileAtomic } from "../engine/files.ts";
 import { measureLabelNoise, type RunLabelNoise } from "./eval.ts";
+import { reportAfterAblation } from "./report.ts";
 
 /** One variant of an ablation. */
 export interface AblationVariant {
@@ -106,6 +114,8 @@ export function parseAblation(text: string, file: string): Ablation {
       offset: offset ?? 0,
     };
   };
+  const recursive = recursiveAliasProblem(doc, file, counter);
+  if (recursive !== undefined) throw new ConfigError(recursive);
   const value: unknown = doc.toJS() ?? {};
   const schema = ablationFileSchema();
   const problems: Problem[] = [];
@@ -124,6 +134,18 @@ export function parseAblation(text: string, file: string): Ablation {
     throw new ConfigError(lines.map((line) => line.line));
   }
   const d = checked.output;
+  const folders = new Map<string, string>();
+  for (const variant of d.variants) {
+    const other = folders.get(slug(variant.name));
+    if (other !== undefined) {
+      const at = where(["variants", d.variants.indexOf(variant), "name"]).text;
+      throw new ConfigError(
+        `${at}: variants[${d.variants.indexOf(variant)}].name: '${variant.name}' and '${other}' ` +
+          `would share the run folders '${slug(variant.name)}-seed*': rename one`,
+      );
+    }
+    folders.set(slug(variant.name), variant.name);
+  }
   const baseIsFile = /[\\/]|\.ya?ml$/.test(d.base);
   const output = d.output ?? join("runs", `ablation-${slug(d.name ?? "ablation")}`);
   return {
@@ -214,6 +236,14 @@ export interface AblationRun {
   lastAccuracy: number;
   /** Mean class accuracy after the last epoch. */
   lastMeanClassAccuracy: number;
+  /** Mean test accuracy of the last k evaluated epochs (`summary.json`'s `protocols.meanOfLast`). */
+  meanOfLastAccuracy?: number;
+  /** That k: min(`trainer.meanOfLast`, epochs evaluated). */
+  meanOfLastK?: number;
+  /** The last epoch's test confusion matrix, `[true][predicted]`. */
+  lastConfusion?: number[][];
+  /** Class names in label order. */
+  classNames?: string[];
 }
 
 /** A run of an ablation: which variant and seed, where, and how it is configured. */
@@ -237,6 +267,10 @@ async function readFinished(job: AblationJob): Promise<AblationRun | null> {
       bestAccuracy: s.bestAccuracy ?? NaN,
       lastAccuracy: s.lastAccuracy ?? NaN,
       lastMeanClassAccuracy: s.lastMeanClassAccuracy ?? NaN,
+      meanOfLastAccuracy: s.protocols?.meanOfLast?.accuracy ?? NaN,
+      ...(s.protocols?.meanOfLast ? { meanOfLastK: s.protocols.meanOfLast.k } : {}),
+      ...(s.protocols?.last?.confusion ? { lastConfusion: s.protocols.last.confusion } : {}),
+      ...(Array.isArray(s.classNames) ? { classNames: s.classNames } : {}),
     };
   } catch {
     return null;
@@ -245,22 +279,172 @@ async function readFinished(job: AblationJob): Promise<AblationRun | null> {
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 
+/** One run of an ablation as planned: its number, variant, seed and folder. */
+export interface AblationPlanEntry {
+  /** Its number, 1 to N in variant and seed order: `deno task ablate FILE --run INDEX`, a Slurm array task. */
+  index: number;
+  /** Its folder's name, `<slug of the variant>-seed<seed>`. */
+  name: string;
+  /** Variant name. */
+  variant: string;
+  /** Seed. */
+  seed: number;
+  /** Run folder. */
+  runDir: string;
+}
+
+/**
+ * The runs of an ablation, numbered 1 to N: every variant with every seed, in variant and seed order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ablationPlan, parseAblation } from "./ablation.ts";
+ * const ablation = parseAblation(
+ *   "seeds: [0, 1]\noutput: /tmp/a\nvariants: [{ name: Ada-DF }, { name: baseline }]\n",
+ *   "a.yaml",
+ * );
+ * const plan = ablationPlan(ablation);
+ * assert.deepEqual(plan.map((run) => [run.index, run.name]), [
+ *   [1, "ada-df-seed0"],
+ *   [2, "ada-df-seed1"],
+ *   [3, "baseline-seed0"],
+ *   [4, "baseline-seed1"],
+ * ]);
+ * assert.equal(plan[3].runDir, "/tmp/a/baseline-seed1");
+ * ```
+ */
+export function ablationPlan(ablation: Ablation): AblationPlanEntry[] {
+  return ablation.variants.flatMap((variant, v) =>
+    ablation.seeds.map((seed, s) => {
+      const name = `${slug(variant.name)}-seed${seed}`;
+      return {
+        index: v * ablation.seeds.length + s + 1,
+        name,
+        variant: variant.name,
+        seed,
+        runDir: join(ablation.output, name),
+      };
+    })
+  );
+}
+
+/** A planned run with its variant and resolved configuration. */
+interface PlannedJob extends AblationJob {
+  entry: AblationPlanEntry;
+  name: string;
+  where: string;
+}
+
+/** The planned runs with their configs (all of them, or those numbered in `indexes`). */
+async function planJobs(
+  ablation: Ablation,
+  extra: { dataPath?: string; overrides?: string[] },
+  indexes?: readonly number[],
+): Promise<PlannedJob[]> {
+  const plan = ablationPlan(ablation);
+  const chosen = indexes ? plan.filter((entry) => indexes.includes(entry.index)) : plan;
+  return await Promise.all(chosen.map(async (entry) => {
+    const variant = ablation.variants.find((v) => v.name === entry.variant)!;
+    return {
+      entry,
+      variant,
+      seed: entry.seed,
+      name: entry.name,
+      runDir: entry.runDir,
+      config: await ablationRunConfig(ablation, variant, entry.seed, extra),
+      where: `[${entry.index}/${plan.length}] ${entry.variant}, seed ${entry.seed}`,
+    };
+  }));
+}
+
+/**
+ * Where a planned run stands: `finished` (all its epochs), `running` (a process holds its lock and
+ * touched it within the stale time), `partial` (stopped after some epochs: resumed when run again) or
+ * `missing` (not started).
+ */
+export type AblationRunState = "finished" | "running" | "partial" | "missing";
+
+/** A planned run and where it stands. */
+export interface AblationRunStatus extends AblationPlanEntry {
+  /** Where it stands. */
+  state: AblationRunState;
+  /** Epochs done (saved in its folder) and planned. */
+  epochs: { done: number; planned: number };
+  /** While `running`: the process holding it (`pid P on HOST since TIME`). */
+  holder?: string;
+}
+
+/** The epochs a run folder's `metrics.jsonl` records. */
+async function epochsDone(runDir: string): Promise<number> {
+  const text = await Deno.readTextFile(join(runDir, RUN_FILES.metrics)).catch(() => "");
+  return text.split("\n").filter((line) => line.trim() !== "").length;
+}
+
+async function jobStatus(ablation: Ablation, job: PlannedJob, staleMs: number): Promise<AblationRunStatus> {
+  const planned = job.config.trainer.epochs;
+  const done = await epochsDone(job.runDir);
+  const status = (state: AblationRunState, holder?: string): AblationRunStatus => ({
+    ...job.entry,
+    state,
+    epochs: { done: state === "finished" ? planned : Math.min(done, planned), planned },
+    ...(holder === undefined ? {} : { holder }),
+  });
+  if (await readFinished(job)) return status("finished");
+  const lock = join(ablation.output, ABLATION_FILES.locks, `${job.name}.lock`);
+  const info = await Deno.stat(lock).catch(() => null);
+  if (info && Date.now() - (info.mtime?.getTime() ?? 0) < staleMs) {
+    const holder = (await Deno.readTextFile(lock).catch(() => "")).replace(/ \([0-9a-f-]+\)/, "").trim();
+    return status("running", holder || undefined);
+  }
+  const started = await exists(join(job.runDir, RUN_FILES.last)) ||
+    await exists(join(job.runDir, RUN_FILES.partial));
+  return status(started ? "partial" : "missing");
+}
+
+/**
+ * Where every planned run of an ablation stands, in plan order (see {@linkcode AblationRunState}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ablationStatus, parseAblation } from "./ablation.ts";
+ * const output = await Deno.makeTempDir();
+ * const ablation = parseAblation(`output: ${output}\nvariants: [{ name: a }, { name: b }]\n`, "a.yaml");
+ * const status = await ablationStatus(ablation);
+ * assert.deepEqual(status.map((run) => [run.index, run.state, run.epochs.done]), [[1, "missing", 0], [2, "missing", 0]]);
+ * await Deno.remove(output, { recursive: true });
+ * ```
+ */
+export async function ablationStatus(
+  ablation: Ablation,
+  options: { dataPath?: string; overrides?: string[]; staleSeconds?: number } = {},
+): Promise<AblationRunStatus[]> {
+  const staleMs = (options.staleSeconds ?? 120) * 1000;
+  const jobs = await planJobs(ablation, options);
+  return await Promise.all(jobs.map((job) => jobStatus(ablation, job, staleMs)));
+}
+
 /** A run held by this process; `release` deletes its lock. */
 interface RunLock {
   release(): Promise<void>;
 }
 
-/** Lock files this process holds, released when it is interrupted (Ctrl-C, SIGTERM). */
-const heldLocks = new Set<string>();
+/**
+ * Lock files this process holds or is taking, with the text it writes into them, released when it is
+ * interrupted (Ctrl-C, SIGTERM).
+ */
+const heldLocks = new Map<string, string>();
 let signalsHooked = false;
 
 function releaseOnSignals(): void {
   if (signalsHooked) return;
   signalsHooked = true;
   const onSignal = () => {
-    for (const path of heldLocks) {
+    for (const [path, stamp] of heldLocks) {
       try {
-        Deno.removeSync(path);
+        // A lock still being taken may be another process's: remove only the one this process wrote.
+        if (Deno.readTextFileSync(path) === stamp) Deno.removeSync(path);
       } catch {
         // already gone
       }
@@ -287,16 +471,17 @@ async function tryLock(path: string, staleMs: number, heartbeatMs: number): Prom
     if (info === null) return null;
     return Date.now() - (info.mtime?.getTime() ?? 0) >= staleMs;
   };
+  // Hooked before the file exists, so that a signal arriving while it is being created still removes it.
+  releaseOnSignals();
   for (let attempt = 0; attempt < 3; attempt++) {
+    const stamp = `pid ${Deno.pid} on ${Deno.hostname()} since ${
+      new Date().toISOString()
+    } (${crypto.randomUUID()})\n`;
+    heldLocks.set(path, stamp);
     try {
-      await Deno.writeTextFile(
-        path,
-        `pid ${Deno.pid} on ${Deno.hostname()} since ${new Date().toISOString()}\n`,
-        {
-          createNew: true,
-        },
-      );
+      await Deno.writeTextFile(path, stamp, { createNew: true });
     } catch (error) {
+      heldLocks.delete(path);
       if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       const stale = await isStale(path);
       if (stale === null) continue; // released meanwhile
@@ -311,8 +496,6 @@ async function tryLock(path: string, staleMs: number, heartbeatMs: number): Prom
       await Deno.remove(aside).catch(() => {});
       continue;
     }
-    releaseOnSignals();
-    heldLocks.add(path);
     const timer = setInterval(() => {
       const now = new Date();
       Deno.utime(path, now, now).catch(() => {});
@@ -342,6 +525,8 @@ export interface RunAblationOptions {
   pollSeconds?: number;
   /** After how long without a heartbeat another process's lock is taken over, in seconds. @default {120} */
   staleSeconds?: number;
+  /** Write each run's report page and the ablation's (`report.ts`). @default {true} */
+  report?: boolean;
 }
 
 /** How processes share the jobs of an ablation. */
@@ -419,6 +604,55 @@ function sharingOptions(
   };
 }
 
+/** What a call did with a run: trained it from the start, resumed it, or found it finished. */
+export type AblationRunAction = "trained" | "resumed" | "done before" | "finished by another process";
+
+/** Runs or reads back `jobs` (shared with other processes through the lock files), in their order. */
+async function runJobs(
+  ablation: Ablation,
+  planned: PlannedJob[],
+  options: RunAblationOptions,
+  log: (line: string) => void,
+): Promise<{ job: PlannedJob; result: AblationRun; action: AblationRunAction }[]> {
+  const jobs = planned.map((job) => ({
+    ...job,
+    result: null as AblationRun | null,
+    action: "done before" as AblationRunAction,
+  }));
+  await shareJobs(
+    jobs,
+    sharingOptions(ablation, options, log, "training"),
+    async (job, firstPass) => {
+      const result = await readFinished(job);
+      if (!result) return false;
+      if (!job.result) {
+        job.action = firstPass ? "done before" : "finished by another process";
+        log(`${job.where}: ${job.action} (${job.runDir})`);
+      }
+      job.result = result;
+      return true;
+    },
+    async (job) => {
+      // A run stopped before its first checkpoint resumes too (it restarts from epoch 1).
+      const resume = await exists(join(job.runDir, RUN_FILES.last)) ||
+        await exists(join(job.runDir, RUN_FILES.partial));
+      if (!resume && await exists(job.runDir)) await Deno.remove(job.runDir, { recursive: true });
+      log(`${job.where}: ${resume ? "resuming" : "training"} in ${job.runDir}`);
+      await trainRun(job.config, {
+        runDir: job.runDir,
+        resume,
+        progress: options.progress ?? true,
+        log,
+        report: options.report,
+      });
+      job.result = await readFinished(job);
+      if (!job.result) throw new Error(`${job.runDir}: the run ended without a summary`);
+      job.action = resume ? "resumed" : "trained";
+    },
+  );
+  return jobs.map((job) => ({ job, result: job.result!, action: job.action }));
+}
+
 /**
  * Runs (or resumes) every run of an ablation that no other process holds, waits for the runs other
  * processes hold, and returns all results in variant and seed order.
@@ -435,45 +669,53 @@ export async function runAblation(
   options: RunAblationOptions = {},
 ): Promise<AblationRun[]> {
   const log = options.log ?? ((line: string) => console.log(line));
+  const done = await runJobs(ablation, await planJobs(ablation, options), options, log);
+  return done.map((d) => d.result);
+}
+
+/** What {@linkcode runAblationEntry} did. */
+export interface AblationEntryResult {
+  /** The run's place in the plan. */
+  entry: AblationPlanEntry;
+  /** Its results. */
+  run: AblationRun;
+  /** What this call did with it. */
+  action: AblationRunAction;
+  /** How it treats its flipped training labels, where its variant trains with label noise. */
+  noise: AblationNoiseRun | null;
+}
+
+/**
+ * Trains exactly one run of an ablation, numbered as in {@linkcode ablationPlan} (a Slurm array task's
+ * `--run $SLURM_ARRAY_TASK_ID`), and measures its flipped labels where it trains with label noise. Run
+ * again, it does nothing new: a finished run is read back, a half-done one resumes from its last
+ * checkpoint, and a run another process holds (lock file) is waited for.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseAblation, runAblationEntry } from "./ablation.ts";
+ * const file = "configs/ablation-synthetic.yaml";
+ * const { run, action } = await runAblationEntry(parseAblation(await Deno.readTextFile(file), file), 3);
+ * console.log(action, run.bestAccuracy);
+ * ```
+ */
+export async function runAblationEntry(
+  ablation: Ablation,
+  index: number,
+  options: RunAblationOptions = {},
+): Promise<AblationEntryResult> {
   const total = ablation.variants.length * ablation.seeds.length;
-  const jobs = await Promise.all(
-    ablation.variants.flatMap((variant, v) =>
-      ablation.seeds.map(async (seed, s) => {
-        const name = `${slug(variant.name)}-seed${seed}`;
-        return {
-          variant,
-          seed,
-          name,
-          runDir: join(ablation.output, name),
-          config: await ablationRunConfig(ablation, variant, seed, options),
-          where: `[${v * ablation.seeds.length + s + 1}/${total}] ${variant.name}, seed ${seed}`,
-          result: null as AblationRun | null,
-        };
-      })
-    ),
-  );
-  await shareJobs(
-    jobs,
-    sharingOptions(ablation, options, log, "training"),
-    async (job, firstPass) => {
-      const result = await readFinished(job);
-      if (!result) return false;
-      if (!job.result) {
-        log(`${job.where}: ${firstPass ? "done before" : "finished by another process"} (${job.runDir})`);
-      }
-      job.result = result;
-      return true;
-    },
-    async (job) => {
-      const resume = await exists(join(job.runDir, RUN_FILES.last));
-      if (!resume && await exists(job.runDir)) await Deno.remove(job.runDir, { recursive: true });
-      log(`${job.where}: ${resume ? "resuming" : "training"} in ${job.runDir}`);
-      await trainRun(job.config, { runDir: job.runDir, resume, progress: options.progress ?? true, log });
-      job.result = await readFinished(job);
-      if (!job.result) throw new Error(`${job.runDir}: the run ended without a summary`);
-    },
-  );
-  return jobs.map((j) => j.result!);
+  if (!Number.isSafeInteger(index) || index < 1 || index > total) {
+    throw new RangeError(`run ${index}: the ablation has runs 1 to ${total} (--plan lists them)`);
+  }
+  const log = options.log ?? ((line: string) => console.log(line));
+  const [done] = await runJobs(ablation, await planJobs(ablation, options, [index]), options, log);
+  const [noise] = await measureAblationNoise(ablation, [done.result], {
+    log,
+    pollSeconds: options.pollSeconds,
+    staleSeconds: options.staleSeconds,
+  });
+  return { entry: done.job.entry, run: done.result, action: done.action, noise: noise ?? null };
 }
 
 /** Mean and standard deviation per variant. */
@@ -488,12 +730,15 @@ export interface VariantResult {
   last: { mean: number; std: number };
   /** Last mean class accuracy. */
   meanClass: { mean: number; std: number };
+  /** Mean test accuracy of each run's last k epochs (NaN where the runs' summaries lack it). */
+  meanOfLast?: { mean: number; std: number };
 }
 
 /** Mean and sample standard deviation (0 for a single value). */
 function stat(xs: number[]): { mean: number; std: number } {
   const s = summarize(xs);
-  const sampleStd = xs.length > 1 ? s.std * Math.sqrt(xs.length / (xs.length - 1)) : 0;
+  if (xs.length < 2) return { mean: s.mean, std: xs.length === 1 ? 0 : NaN };
+  const sampleStd = s.std * Math.sqrt(xs.length / (xs.length - 1));
   return { mean: s.mean, std: sampleStd };
 }
 
@@ -516,14 +761,19 @@ export function aggregate(ablation: Ablation, runs: AblationRun[]): VariantResul
       best: stat(mine.map((r) => r.bestAccuracy)),
       last: stat(mine.map((r) => r.lastAccuracy)),
       meanClass: stat(mine.map((r) => r.lastMeanClassAccuracy)),
+      meanOfLast: stat(mine.map((r) => r.meanOfLastAccuracy ?? NaN)),
     };
   });
 }
 
-const pm = (s: { mean: number; std: number }) => `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}`;
+const pm = (s: { mean: number; std: number }) =>
+  Number.isNaN(s.mean) ? "-" : `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)}`;
 
 /**
- * The results as a Markdown table (accuracies in percent, mean ± std over seeds) plus per-run rows.
+ * The results as a Markdown table (accuracies in percent, mean ± std over seeds) plus per-run rows: three
+ * evaluation protocols side by side (the best epoch, chosen on the test set as the reference does; the
+ * last epoch; the mean of the last k epochs) and the last epoch's mean class accuracy; then each
+ * variant's last-epoch confusion matrix summed over its seeds, where the summaries have one.
  *
  * @example
  * ```ts
@@ -550,23 +800,31 @@ const pm = (s: { mean: number; std: number }) => `${(100 * s.mean).toFixed(2)} �
  *   lastMeanClassAccuracy: 0.75,
  * }));
  * const table = resultsMarkdown(ablation, aggregate(ablation, runs), runs);
- * const row = '| label | method.distribution="label" | 2 | 80.50 ± 0.71 | 80.00 ± 0.00 | 75.00 ± 0.00 |';
+ * const row = '| label | method.distribution="label" | 2 | 80.50 ± 0.71 | 80.00 ± 0.00 | - | 75.00 ± 0.00 |';
  * assert.ok(table.includes(row), table);
  * ```
  */
 export function resultsMarkdown(ablation: Ablation, results: VariantResult[], runs: AblationRun[]): string {
+  const ks = [...new Set(runs.map((r) => r.meanOfLastK).filter((k) => k !== undefined))];
+  const lastK = ks.length ? ks.join("/") : "k";
   const lines = [
     `# ${ablation.name}`,
     "",
-    `Seeds: ${ablation.seeds.join(", ")}. Test accuracy in percent, mean ± sample std over seeds.`,
+    `Seeds: ${ablation.seeds.join(", ")}. Test accuracy in percent, mean ± sample std over seeds. The best ` +
+    "epoch is chosen on the test set itself (as the reference does), an optimistic figure; the last epoch and " +
+    `the mean of the last ${lastK} evaluated epochs are not.`,
     "",
-    "| variant | what changes | runs | best accuracy | last accuracy | last mean class accuracy |",
-    "| --- | --- | ---: | ---: | ---: | ---: |",
+    `| variant | what changes | runs | best epoch (chosen on test) | last epoch | mean of last ${lastK} | ` +
+    "last mean class accuracy |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ...results.map((r) => {
       const set = ablation.variants.find((v) => v.name === r.variant)!.set;
       const what = Object.entries(set).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(", ") || "-";
-      return `| ${r.variant} | ${what} | ${r.runs} | ${pm(r.best)} | ${pm(r.last)} | ${pm(r.meanClass)} |`;
+      const meanOfLast = r.meanOfLast ? pm(r.meanOfLast) : "-";
+      return `| ${r.variant} | ${what} | ${r.runs} | ${pm(r.best)} | ${pm(r.last)} | ${meanOfLast} | ` +
+        `${pm(r.meanClass)} |`;
     }),
+    ...confusionSections(results, runs),
     "",
     "## Runs",
     "",
@@ -580,6 +838,38 @@ export function resultsMarkdown(ablation: Ablation, results: VariantResult[], ru
     ),
   ];
   return lines.join("\n") + "\n";
+}
+
+/** Each variant's last-epoch confusion matrix summed over its runs, as Markdown (where every run has one). */
+function confusionSections(results: VariantResult[], runs: AblationRun[]): string[] {
+  const lines: string[] = [];
+  for (const r of results) {
+    const mine = runs.filter((run) => run.variant === r.variant);
+    const first = mine[0];
+    if (!first?.lastConfusion || !first.classNames || mine.some((run) => !run.lastConfusion)) continue;
+    const C = first.lastConfusion.length;
+    if (mine.some((run) => run.lastConfusion!.length !== C)) continue;
+    const sum = first.lastConfusion.map((row, i) =>
+      row.map((_, j) => mine.reduce((s, run) => s + (run.lastConfusion![i]?.[j] ?? 0), 0))
+    );
+    if (lines.length === 0) {
+      lines.push(
+        "",
+        "## Confusion matrices",
+        "",
+        "Last epoch, summed over seeds; rows: true class, columns: predicted.",
+      );
+    }
+    lines.push(
+      "",
+      `### ${r.variant}`,
+      "",
+      `| true \\ predicted | ${first.classNames.join(" | ")} |`,
+      `| --- |${" ---: |".repeat(C)}`,
+      ...sum.map((row, i) => `| ${first.classNames![i] ?? `#${i}`} | ${row.join(" | ")} |`),
+    );
+  }
+  return lines;
 }
 
 /**
@@ -596,12 +886,15 @@ export function resultsMarkdown(ablation: Ablation, results: VariantResult[], ru
  *   last: { mean: 0.4, std: 0 },
  *   meanClass: { mean: 0.3, std: 0 },
  * }]);
- * assert.equal(csv.split("\n")[1], "Ada-DF,2,0.5,0.1,0.4,0,0.3,0");
+ * assert.equal(csv.split("\n")[1], "Ada-DF,2,0.5,0.1,0.4,0,0.3,0,NaN,NaN");
  * ```
  */
 export function resultsCsv(results: VariantResult[]): string {
   const q = (s: string) => (/[",\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s);
-  const rows = ["variant,runs,best_mean,best_std,last_mean,last_std,mean_class_mean,mean_class_std"];
+  const rows = [
+    "variant,runs,best_mean,best_std,last_mean,last_std,mean_class_mean,mean_class_std,mean_of_last_mean," +
+    "mean_of_last_std",
+  ];
   for (const r of results) {
     rows.push(
       [
@@ -613,6 +906,8 @@ export function resultsCsv(results: VariantResult[]): string {
         r.last.std,
         r.meanClass.mean,
         r.meanClass.std,
+        r.meanOfLast?.mean ?? NaN,
+        r.meanOfLast?.std ?? NaN,
       ]
         .join(","),
     );
@@ -634,7 +929,8 @@ export interface AblationNoiseRun {
 
 /**
  * Measures, for every run of a variant with `data.labelNoise`, how it treats its flipped training labels
- * (at its last checkpoint; cached in the run folder as `label-noise-report.json`).
+ * (at its last checkpoint; cached in the run folder as `label-noise-report.json`). Single-branch runs
+ * (`model.branches: 1`) are left out: they have no attention weights or label distributions.
  *
  * @example
  * ```ts ignore
@@ -651,7 +947,9 @@ export async function measureAblationNoise(
   options: { log?: (line: string) => void; pollSeconds?: number; staleSeconds?: number } = {},
 ): Promise<AblationNoiseRun[]> {
   const log = options.log ?? (() => {});
-  const jobs = runs.filter((run) => run.config.data.labelNoise > 0).map((run) => ({
+  // A single-branch run has no attention weights or label distributions to measure.
+  const measurable = runs.filter((run) => run.config.data.labelNoise > 0 && run.config.model.branches !== 1);
+  const jobs = measurable.map((run) => ({
     run,
     name: `${basename(run.runDir)}.noise`,
     cache: join(run.runDir, RUN_FILES.noiseReport),
@@ -776,12 +1074,78 @@ export interface AblationReport {
   files: { markdown: string; csv: string };
   /** Wall time of the whole ablation in this process, in seconds. */
   seconds: number;
+  /** The planned runs that have not finished, left out of the tables (only ever some with `collect`). */
+  missing: AblationRunStatus[];
+}
+
+/** Options of {@linkcode ablate}. */
+export interface AblateOptions extends RunAblationOptions {
+  /**
+   * Train nothing: table the runs that have finished and name the missing ones in `results.md` (what a
+   * Slurm collect job does after the job array). @default {false}
+   */
+  collect?: boolean;
+}
+
+/** The runs that have finished, and where the others stand, in plan order. */
+async function finishedRuns(
+  ablation: Ablation,
+  options: AblateOptions,
+): Promise<{ runs: AblationRun[]; missing: AblationRunStatus[] }> {
+  const staleMs = (options.staleSeconds ?? 120) * 1000;
+  const runs: AblationRun[] = [];
+  const missing: AblationRunStatus[] = [];
+  for (const job of await planJobs(ablation, options)) {
+    const run = await readFinished(job);
+    if (run) runs.push(run);
+    else missing.push(await jobStatus(ablation, job, staleMs));
+  }
+  return { runs, missing };
+}
+
+/**
+ * The runs an ablation lacks, as a Markdown section (empty when none is missing).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { missingRunsMarkdown } from "./ablation.ts";
+ * assert.equal(missingRunsMarkdown([], 4), "");
+ * const section = missingRunsMarkdown([{
+ *   index: 3,
+ *   name: "b-seed0",
+ *   variant: "b",
+ *   seed: 0,
+ *   runDir: "/runs/a/b-seed0",
+ *   state: "partial",
+ *   epochs: { done: 1, planned: 2 },
+ * }], 4);
+ * assert.match(section, /1 of 4 runs have not finished/);
+ * assert.ok(section.includes("| 3 | b | 0 | partial | 1 / 2 | /runs/a/b-seed0 |"));
+ * ```
+ */
+export function missingRunsMarkdown(missing: AblationRunStatus[], total: number): string {
+  if (missing.length === 0) return "";
+  return [
+    "## Missing runs",
+    "",
+    `${missing.length} of ${total} runs have not finished; the tables above leave them out. ` +
+    "`deno task ablate FILE --run INDEX` trains (or resumes) one.",
+    "",
+    "| run | variant | seed | state | epochs | folder |",
+    "| ---: | --- | ---: | --- | ---: | --- |",
+    ...missing.map((m) =>
+      `| ${m.index} | ${m.variant} | ${m.seed} | ${m.state}${m.holder ? ` (${m.holder})` : ""} | ` +
+      `${m.epochs.done} / ${m.epochs.planned} | ${m.runDir} |`
+    ),
+  ].join("\n") + "\n";
 }
 
 /**
  * Runs an ablation (see {@linkcode runAblation}: shared with other processes through lock files),
  * measures its noisy variants' flipped labels (see {@linkcode measureAblationNoise}), and writes
- * `results.md` and `results.csv` into its output folder.
+ * `results.md` and `results.csv` into its output folder. With `collect`, it trains nothing and tables
+ * the runs that have finished, naming the missing ones.
  *
  * @example
  * ```ts ignore
@@ -791,10 +1155,12 @@ export interface AblationReport {
  * console.log(report.markdown);
  * ```
  */
-export async function ablate(ablation: Ablation, options: RunAblationOptions = {}): Promise<AblationReport> {
+export async function ablate(ablation: Ablation, options: AblateOptions = {}): Promise<AblationReport> {
   const started = performance.now();
   const log = options.log ?? ((line: string) => console.log(line));
-  const runs = await runAblation(ablation, { ...options, log });
+  const { runs, missing } = options.collect
+    ? await finishedRuns(ablation, options)
+    : { runs: await runAblation(ablation, { ...options, log }), missing: [] };
   const results = aggregate(ablation, runs);
   const noise = await measureAblationNoise(ablation, runs, {
     log,
@@ -802,7 +1168,9 @@ export async function ablate(ablation: Ablation, options: RunAblationOptions = {
     staleSeconds: options.staleSeconds,
   });
   const noiseSection = labelNoiseMarkdown(ablation, noise);
-  const markdown = resultsMarkdown(ablation, results, runs) + (noiseSection ? `\n${noiseSection}` : "");
+  const missingSection = missingRunsMarkdown(missing, runs.length + missing.length);
+  const markdown = resultsMarkdown(ablation, results, runs) + (noiseSection ? `\n${noiseSection}` : "") +
+    (missingSection ? `\n${missingSection}` : "");
   const csv = resultsCsv(results);
   const files = {
     markdown: join(ablation.output, ABLATION_FILES.markdown),
@@ -810,5 +1178,7 @@ export async function ablate(ablation: Ablation, options: RunAblationOptions = {
   };
   await writeFileAtomic(files.markdown, markdown);
   await writeFileAtomic(files.csv, csv);
-  return { runs, results, noise, markdown, csv, files, seconds: (performance.now() - started) / 1000 };
+  if (options.report ?? true) await reportAfterAblation(ablation.output, { ablation, runs, noise }, { log });
+  const seconds = (performance.now() - started) / 1000;
+  return { runs, results, noise, markdown, csv, files, seconds, missing };
 }

@@ -9,7 +9,7 @@
  * `configs/config.schema.json` for YAML editors); each plugin's options are checked by the schema it
  * was registered with, and the dataset kinds are the registered dataset types. Unknown keys (with a
  * suggestion), wrong types and out-of-range values are rejected with the field's full path and where
- * it came from (`configs/x.yaml:4:3: trainer.epochs: expected an integer >= 1, got "ten"`); all problems
+ * it came from (`configs/x.yaml:4:3: trainer.epochs: expected an integer in [1, 100000], got "ten"`); all problems
  * are reported together, one per line, in a {@linkcode ConfigError}.
  *
  * @example Resolve the default preset with an override
@@ -30,6 +30,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import type { BackboneName } from "../backbones/resnet.ts";
 import type { BackendName } from "../engine/backend.ts";
 import { datasetTypes } from "../datasets/open.ts";
+import { FileReadError, readTextFileBounded } from "../formats/read.ts";
 import {
   PLUGIN_FAMILIES,
   type PluginFamily,
@@ -46,11 +47,13 @@ import {
   pathText,
   position,
   type Problem,
+  recursiveAliasProblem,
   runConfigSchema,
   schemaProblems,
-  show,
   unknownKeys,
 } from "./_config_schema.ts";
+import { show } from "../engine/_show.ts";
+import { type ReferenceSide, resolveReferenceSwitch } from "./reference_switch.ts";
 
 // ---------------------------------------------------------------------------------------------------
 // Types
@@ -92,9 +95,24 @@ export type SamplerName = "shuffle" | "balanced";
 /** How the frozen stem runs while training: with batch statistics (the reference) or running ones. */
 export type StemMode = "train" | "eval";
 
+/**
+ * Which of the two sources a run follows where they differ: the paper (`paper`) or the authors' code
+ * (`code`). The switch sets the fields of `REFERENCE_DEPARTURES` (`reference_switch.ts`) that no later
+ * setting gives.
+ */
+export type ReferenceMode = ReferenceSide;
+
+/**
+ * Where the logged training accuracy comes from: the target branch in the training steps (`step`), or
+ * the auxiliary branch in the mining pass, evaluation mode, after the epoch's updates, every crop a
+ * sample (`mining`, the reference's; a run without a mining pass, with an online miner or one branch,
+ * logs `step`'s).
+ */
+export type TrainAccuracySource = "step" | "mining";
+
 /** The built-in synthetic set (used when `data.dataset` is `synthetic`). */
 export interface SyntheticDataConfig {
-  /** Number of images, train and test together (integer >= 2). */
+  /** Number of images, train and test together (integer 2..1,000,000). */
   count: number;
   /** Seed of the generator (integer >= 0). */
   seed: number;
@@ -112,7 +130,7 @@ export interface ErasingConfig {
   p: number;
   /** Range of the erased area as a fraction of the image, [min, max] with 0 < min <= max <= 1. */
   scale: [number, number];
-  /** Range of the rectangle's aspect ratio, [min, max] with 0 < min <= max. */
+  /** Range of the rectangle's aspect ratio, [min, max] with 0 < min <= max <= 100. */
   ratio: [number, number];
 }
 
@@ -132,6 +150,12 @@ export interface DataConfig {
   hflip: number;
   /** Random erasing, or null for none. */
   erasing: ErasingConfig | null;
+  /**
+   * Crops per training image: 1, or 10 (TenCrop after resizing the shorter side to `size * 256 / 224`,
+   * every crop augmented, the ten stacked as rows of the batch with the label repeated: the reference's
+   * SFEW training).
+   */
+  trainCrops: 1 | 10;
   /** Crops at test time: 1 (one centre crop) or 10 (TenCrop, logits averaged). */
   testCrops: 1 | 10;
   /** How training batches are drawn. */
@@ -152,6 +176,13 @@ export interface ModelConfig {
   weights: string | null;
   /** Freeze the stem (conv1..layer1), as the reference does. */
   freezeStem: boolean;
+  /**
+   * Load `weights` partially: whatever matches, reporting the rest. By default every stem and branch
+   * tensor must be in the file with its shape (the reference's `strict=True`), else the run stops.
+   */
+  partialWeights: boolean;
+  /** 2: the Ada-DF dual-branch model; 1: the plain single-branch baseline (one branch, cross-entropy). */
+  branches: 1 | 2;
 }
 
 /** The plugin choices, one per family: a plugin name or `{ type: name, ...options }`. */
@@ -159,22 +190,28 @@ export type MethodConfig = { [F in PluginFamily]: PluginSpec };
 
 /** The optimisation loop. */
 export interface TrainerConfig {
-  /** Number of epochs (integer >= 1). */
+  /** Number of epochs (integer 1..100,000). */
   epochs: number;
-  /** Batch size (integer >= 1). */
+  /** Batch size (integer 1..65,536). */
   batchSize: number;
-  /** Adam's learning rate (> 0). */
+  /** Adam's learning rate, in (0, 1]. */
   lr: number;
   /** ExponentialLR factor applied after every epoch, in (0, 1]. */
   lrGamma: number;
   /** Drop the last incomplete training batch. */
   dropLast: boolean;
-  /** Evaluate on the test split every this many epochs (integer >= 1). */
+  /** Evaluate on the test split every this many epochs (integer 1..100,000). */
   evalEvery: number;
   /** How the frozen stem runs while training. */
   stemMode: StemMode;
-  /** Stop each epoch after this many batches (integer >= 1), or null for whole epochs. */
+  /** Stop each epoch after this many batches (integer 1..10^9), or null for whole epochs. */
   maxBatchesPerEpoch: number | null;
+  /** The summary's last-k protocol: mean test accuracy of the last k evaluated epochs (integer 1..100000). */
+  meanOfLast: number;
+  /** Drop the last incomplete batch of the mining pass too (the reference mines with its training loader). */
+  miningDropLast: boolean;
+  /** Where the logged training accuracy comes from. */
+  trainAccuracy: TrainAccuracySource;
 }
 
 /** Where the run folder goes. */
@@ -183,8 +220,18 @@ export interface OutputConfig {
   dir: string;
   /** The run folder's name; null: `<dataset>-<method>-<timestamp>`. */
   name: string | null;
-  /** Write a checkpoint every this many epochs (integer >= 1). */
+  /** Write a checkpoint every this many epochs (integer 1..100,000). */
   checkpointEvery: number;
+  /**
+   * Also write a mid-epoch checkpoint (`partial.safetensors`) every this many training steps (integer
+   * >= 1); null: not by steps.
+   */
+  checkpointSteps: number | null;
+  /**
+   * Also write a mid-epoch checkpoint once this many minutes have passed since the last checkpoint (a
+   * number in (0, 10080]); null: not by time.
+   */
+  checkpointMinutes: number | null;
 }
 
 /** A fully resolved run configuration: every field present and valid. */
@@ -195,6 +242,8 @@ export interface RunConfig {
   backend: BackendName;
   /** CPU threads of the `native` backend (oneDNN); null: all cores. Other backends ignore it. */
   threads: number | null;
+  /** Paper or the authors' code where they differ (resolved into the fields it sets). */
+  reference: ReferenceMode;
   /** Data. */
   data: DataConfig;
   /** Model. */
@@ -221,6 +270,8 @@ export interface PartialRunConfig {
   backend?: BackendName;
   /** See {@linkcode RunConfig.threads}. */
   threads?: number | null;
+  /** See {@linkcode RunConfig.reference}. */
+  reference?: ReferenceMode;
   /** See {@linkcode DataConfig}. */
   data?:
     & Partial<Omit<DataConfig, "synthetic" | "erasing">>
@@ -248,7 +299,7 @@ export interface PartialRunConfig {
  *   validateConfig({ trainer: { epochs: 0 } }, { source: "my.yaml" });
  * } catch (error) {
  *   assert.ok(error instanceof ConfigError);
- *   assert.deepEqual((error as ConfigError).problems, ["my.yaml: trainer.epochs: expected an integer >= 1, got 0"]);
+ *   assert.deepEqual((error as ConfigError).problems, ["my.yaml: trainer.epochs: expected an integer in [1, 100000], got 0"]);
  * }
  * ```
  */
@@ -305,14 +356,23 @@ function put(target: Obj, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
-function clone<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((item) => clone(item)) as T;
-  if (isPlainObject(value)) {
-    const out: Obj = {};
-    for (const [key, child] of Object.entries(value)) put(out, key, clone(child));
-    return out as T;
+/** Nesting deeper than this is refused (no config field is more than a few levels deep). */
+const MAX_DEPTH = 64;
+
+/** A deep copy of plain objects and lists; a value that contains itself or nests absurdly deep is refused. */
+function clone<T>(value: T, path: Path = [], ancestors: object[] = []): T {
+  if (!Array.isArray(value) && !isPlainObject(value)) return value;
+  if (ancestors.includes(value as object)) {
+    throw new ConfigError(`${pathText(path) || "the config"}: the value contains itself (a cycle)`);
   }
-  return value;
+  if (ancestors.length >= MAX_DEPTH) {
+    throw new ConfigError(`${pathText(path)}: nested more than ${MAX_DEPTH} levels deep`);
+  }
+  const inner = [...ancestors, value as object];
+  if (Array.isArray(value)) return value.map((item, i) => clone(item, [...path, i], inner)) as T;
+  const out: Obj = {};
+  for (const [key, child] of Object.entries(value as Obj)) put(out, key, clone(child, [...path, key], inner));
+  return out as T;
 }
 
 function valueAt(root: unknown, path: Path): unknown {
@@ -362,10 +422,10 @@ function mergePluginSpec(base: unknown, patch: unknown): unknown {
 function mergeAt(base: unknown, patch: unknown, path: string[]): unknown {
   if (patch === undefined) return clone(base);
   if (path.length === 2 && path[0] === "method") return mergePluginSpec(base, patch);
-  if (!isPlainObject(patch)) return clone(patch);
+  if (!isPlainObject(patch)) return clone(patch, path);
   // An object over a scalar or null (`erasing: null`, then `erasing: { p: 0.3 }`) builds on the default.
   if (!isPlainObject(base)) base = valueAt(DEFAULT_CONFIG, path);
-  if (!isPlainObject(base)) return clone(patch);
+  if (!isPlainObject(base)) return clone(patch, path);
   const out = clone(base);
   for (const [key, value] of Object.entries(patch)) put(out, key, mergeAt(base[key], value, [...path, key]));
   return out;
@@ -499,6 +559,7 @@ function formatProblem(problem: Problem, where: string | undefined): string {
 function validateLayers(layers: readonly Layer[], fallback?: string): RunConfig {
   let merged: unknown = DEFAULT_CONFIG;
   for (const layer of layers) merged = mergeAt(merged, layer.value, []);
+  if (isPlainObject(merged)) merged = resolveReferenceSwitch(merged, layers.map((layer) => layer.value));
   const { config, problems } = isPlainObject(merged)
     ? checkConfig(merged)
     : { problems: [{ path: [], message: `expected an object of config sections, got ${show(merged)}` }] };
@@ -671,6 +732,9 @@ function looksLikePath(text: string): boolean {
   return /[/\\]/.test(text) || /\.ya?ml$/i.test(text);
 }
 
+/** The largest config file read (1 MiB; the presets are a few KiB). */
+const MAX_CONFIG_BYTES = 2 ** 20;
+
 /** Reads one file and, through `extends`, the files below it: the layers, base first. */
 async function readLayers(path: string, shown: string, chain: readonly string[]): Promise<Layer[]> {
   const absolute = resolve(path);
@@ -681,10 +745,15 @@ async function readLayers(path: string, shown: string, chain: readonly string[])
   if (chain.length >= 32) throw new ConfigError(`${shown}: extends chain deeper than 32 files`);
   let text: string;
   try {
-    text = await Deno.readTextFile(absolute);
+    // Bounded: a FIFO would block, /dev/zero never end, a huge file exhaust memory.
+    text = await readTextFileBounded(absolute, { maxBytes: MAX_CONFIG_BYTES, what: "config file" });
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "no such file"
+    // "cannot read the config file: ...", "the config file is larger than ..." say what it is.
+    if (error instanceof FileReadError && !error.notFound && !error.reason.startsWith("expected")) {
+      throw new ConfigError(`${shown}: ${error.reason}`, { cause: error });
+    }
+    const reason = error instanceof FileReadError
+      ? error.notFound ? "no such file" : error.reason
       : error instanceof Error
       ? error.message
       : String(error);
@@ -699,6 +768,8 @@ async function readLayers(path: string, shown: string, chain: readonly string[])
       ),
     );
   }
+  const recursive = recursiveAliasProblem(doc, shown, counter);
+  if (recursive !== undefined) throw new ConfigError(recursive);
   let value: unknown;
   try {
     value = doc.toJS();
@@ -889,7 +960,16 @@ function overrideLayer(text: string, current: unknown): Layer {
   if (doc.errors.length > 0) {
     throw new ConfigError(`${source}: cannot parse the value: ${doc.errors[0].message}`);
   }
-  const value = doc.toJS();
+  const recursive = recursiveAliasProblem(doc, source);
+  if (recursive !== undefined) throw new ConfigError(recursive);
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (error) {
+    throw new ConfigError(`${source}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
   if (path[0] === "extends") {
     throw new ConfigError(`${source}: extends: only a config file may extend another`);
   }

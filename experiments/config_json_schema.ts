@@ -104,7 +104,7 @@ export interface ConfigJsonSchemaOptions {
  * import { configJsonSchema } from "./config_json_schema.ts";
  * const schema = configJsonSchema();
  * const trainer = (schema.properties as Record<string, { properties: Record<string, unknown> }>).trainer;
- * assert.deepEqual(trainer.properties.epochs, { type: "integer", minimum: 1, default: 75 });
+ * assert.deepEqual(trainer.properties.epochs, { type: "integer", minimum: 1, maximum: 100000, default: 75 });
  * ```
  */
 export function configJsonSchema(options: ConfigJsonSchemaOptions = {}): JsonSchema {

@@ -5,7 +5,10 @@
  * distributions. On a run trained with `data.labelNoise`, also how it treats its flipped training
  * labels: the attention weights of flipped against clean samples (and their ROC AUC), how many flipped
  * samples the target branch recovers or memorises, and the mass the label and fused distributions put
- * on the true and the flipped label. `deno task eval` is this module on the command line.
+ * on the true and the flipped label. Beside the checkpoint's own figures, the report puts the run's
+ * evaluation protocols side by side, from its `metrics.jsonl`: the best epoch (chosen on the test set, as
+ * the reference does), the last epoch and the mean of the last `trainer.meanOfLast` epochs. `deno task
+ * eval` is this module on the command line.
  *
  * @module
  */
@@ -13,7 +16,13 @@ import { tf } from "../engine/tf.ts";
 import { type BackendName, initBackend } from "../engine/backend.ts";
 import { fuseDistributions } from "../strategies/functional.ts";
 import { evaluateModel, type EvaluationResult, forEachEvalBatch } from "../training/evaluate.ts";
-import { type LabelNoiseReport, labelNoiseReport } from "../training/metrics.ts";
+import {
+  type EvaluatedEpoch,
+  type EvaluationProtocols,
+  evaluationProtocols,
+  type LabelNoiseReport,
+  labelNoiseReport,
+} from "../training/metrics.ts";
 import {
   type Batch,
   DataLoader,
@@ -22,7 +31,8 @@ import {
   labelMapping,
   openDataset,
 } from "../datasets/mod.ts";
-import { type LoadedRun, loadRun, openRunData, pipelineOptions, type RunData } from "./run.ts";
+import { join } from "node:path";
+import { type LoadedRun, loadRun, openRunData, pipelineOptions, RUN_FILES, type RunData } from "./run.ts";
 
 /** Mean KL divergences from the ground-truth distributions. */
 export interface DistributionDivergences {
@@ -163,6 +173,7 @@ async function forEachDistributionBatch(
 /** The divergences of the run's distributions from the ground truth, over a loader. */
 async function divergences(run: LoadedRun, loader: DataLoader): Promise<DistributionDivergences | undefined> {
   const C = run.model.numClasses;
+  if (run.model.branchNames.length === 1) return await predictionDivergence(run, loader);
   const sums = { prediction: 0, label: 0, class: 0, fused: 0 };
   let n = 0;
   let complete = true;
@@ -189,8 +200,40 @@ async function divergences(run: LoadedRun, loader: DataLoader): Promise<Distribu
   };
 }
 
+/**
+ * The single-branch baseline's divergence: only its prediction's (it has no label, class or fused
+ * distributions: NaN).
+ */
+async function predictionDivergence(
+  run: LoadedRun,
+  loader: DataLoader,
+): Promise<DistributionDivergences | undefined> {
+  const C = run.model.numClasses;
+  let sum = 0;
+  let n = 0;
+  let complete = true;
+  await forEachEvalBatch(run.model, run.plugins.attention, loader, {}, async ({ logits }, _labels, batch) => {
+    const gt = batch.distributions;
+    if (!gt) {
+      complete = false;
+      return;
+    }
+    const probs = tf.softmax(logits);
+    const pred = await probs.data();
+    probs.dispose();
+    for (let i = 0; i < batch.labels.length; i++, n++) sum += kl(gt, pred, i * C, C);
+  });
+  if (!complete || n === 0) return undefined;
+  return { prediction: sum / n, label: NaN, class: NaN, fused: NaN };
+}
+
 /** Throws unless the run was trained with label noise (else it has no flipped labels to measure). */
 function requireLabelNoise(run: LoadedRun, runDir: string): void {
+  if (run.model.branchNames.length === 1) {
+    throw new Error(
+      `${runDir}: a single-branch run (model.branches 1) has no attention weights or label distributions to measure`,
+    );
+  }
   if (run.config.data.labelNoise === 0) {
     throw new Error(
       `${runDir}: the run was trained without label noise (data.labelNoise 0): there are no flipped labels to measure`,
@@ -213,6 +256,7 @@ async function labelNoiseDiagnostics(
     batchSize,
     pipeline: new ImagePipeline({ ...pipelineOptions(run.config).eval, tenCrop: false }),
     prefetch: run.config.data.prefetch,
+    skipCorrupt: run.config.data.skipCorrupt,
   });
   const attention = new Float32Array(n);
   const predictions = new Float32Array(n * C);
@@ -264,6 +308,16 @@ export interface EvalReport {
   divergences?: DistributionDivergences;
   /** With `labelNoise`: how the run treats its flipped training labels. */
   labelNoise?: LabelNoiseReport;
+  /**
+   * The run's test results during training under each protocol (best epoch chosen on the test set,
+   * last epoch, mean of the last k), from its `metrics.jsonl`; absent when no epoch was evaluated.
+   */
+  protocols?: EvaluationProtocols;
+}
+
+/** Four decimals, or "-" for NaN (a single-branch run has no label, class or fused distributions). */
+function fixed4(x: number): string {
+  return Number.isNaN(x) ? "-" : x.toFixed(4);
 }
 
 function pct(x: number): string {
@@ -287,13 +341,15 @@ function pct(x: number): string {
  *   classNames: ["Happiness", "Sadness"],
  *   result: classificationReport([0, 0, 1, 1], [0, 1, 1, 1], 2),
  * });
- * assert.match(text, /^run runs\/demo, checkpoint best \(epoch 3\)/);
+ * assert.match(text, /^run runs\/demo, checkpoint best \(epoch 3, chosen on the test set\)/);
  * assert.match(text, /accuracy 75\.00%/);
  * ```
  */
 export function formatEvalReport(r: EvalReport): string {
-  const lines = [
-    `run ${r.run}, checkpoint ${r.checkpoint} (epoch ${r.epoch})`,
+  const lines: string[] = [
+    `run ${r.run}, checkpoint ${r.checkpoint} (epoch ${r.epoch}${
+      /(^|[/\\])best(\.safetensors)?$/.test(r.checkpoint) ? ", chosen on the test set" : ""
+    })`,
     `dataset ${r.dataset}: ${r.result.count} images`,
     `accuracy ${pct(r.result.accuracy)}, mean class accuracy ${pct(r.result.meanClassAccuracy)}`,
     "",
@@ -310,15 +366,16 @@ export function formatEvalReport(r: EvalReport): string {
       `  ${r.classNames[j].slice(0, 10).padEnd(11)}${row.map((v) => String(v).padStart(w)).join("")}`,
     );
   });
+  if (r.protocols) lines.push("", ...formatProtocols(r.protocols));
   if (r.divergences) {
     const d = r.divergences;
     lines.push(
       "",
       "mean KL divergence from the ground-truth distributions:",
       `  to the prediction (target branch)   ${d.prediction.toFixed(4)}`,
-      `  to the label distributions l_i      ${d.label.toFixed(4)}`,
-      `  to the class distributions c'_y     ${d.class.toFixed(4)}`,
-      `  to the fused distributions f_i      ${d.fused.toFixed(4)}`,
+      `  to the label distributions l_i      ${fixed4(d.label)}`,
+      `  to the class distributions c'_y     ${fixed4(d.class)}`,
+      `  to the fused distributions f_i      ${fixed4(d.fused)}`,
     );
   }
   if (r.labelNoise) {
@@ -338,6 +395,76 @@ export function formatEvalReport(r: EvalReport): string {
     );
   }
   return lines.join("\n");
+}
+
+/**
+ * The evaluation protocols as a table: the best epoch (flagged as chosen on the test set), the last epoch
+ * and the mean of the last k, each with its accuracy and mean class accuracy.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluationProtocols } from "../training/metrics.ts";
+ * import { formatProtocols } from "./eval.ts";
+ * const history = [0.5, 0.75, 0.625].map((a, i) => ({ epoch: i + 1, testAccuracy: a, testMeanClassAccuracy: a }));
+ * const text = formatProtocols(evaluationProtocols(history, 2)!).join("\n");
+ * assert.match(text, /best epoch \(chosen on the test set\) +2 +75\.00% +75\.00%/);
+ * assert.match(text, /last epoch +3 +62\.50%/);
+ * assert.match(text, /mean of the last 2 epochs +2-3 +68\.75%/);
+ * ```
+ */
+export function formatProtocols(p: EvaluationProtocols): string[] {
+  const k = p.meanOfLast.k;
+  const epochs = p.meanOfLast.epochs;
+  const rows: [string, string, number, number][] = [
+    ["best epoch (chosen on the test set)", String(p.best.epoch), p.best.accuracy, p.best.meanClassAccuracy],
+    ["last epoch", String(p.last.epoch), p.last.accuracy, p.last.meanClassAccuracy],
+    [
+      `mean of the last ${k} epoch${k === 1 ? "" : "s"}`,
+      k === 1 ? String(epochs[0]) : `${epochs[0]}-${epochs[k - 1]}`,
+      p.meanOfLast.accuracy,
+      p.meanOfLast.meanClassAccuracy,
+    ],
+  ];
+  return [
+    "test split during training, by protocol:",
+    `  ${"protocol".padEnd(36)} ${"epoch".padStart(7)} ${"accuracy".padStart(9)} ${
+      "mean class".padStart(11)
+    }`,
+    ...rows.map(([name, epoch, acc, mca]) =>
+      `  ${name.padEnd(36)} ${epoch.padStart(7)} ${pct(acc).padStart(9)} ${pct(mca).padStart(11)}`
+    ),
+  ];
+}
+
+/** The run's protocols from its `metrics.jsonl` (undefined when the file is missing or no epoch was evaluated). */
+async function runProtocols(run: LoadedRun, runDir: string): Promise<EvaluationProtocols | undefined> {
+  const path = join(runDir, RUN_FILES.metrics);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new Error(`${path}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+  const history: EvaluatedEpoch[] = [];
+  text.split("\n").forEach((line, i) => {
+    if (line.trim() === "") return;
+    let m: EvaluatedEpoch;
+    try {
+      m = JSON.parse(line);
+    } catch (error) {
+      throw new Error(
+        `${path}:${i + 1}: not a JSON line (${error instanceof Error ? error.message : error})`,
+      );
+    }
+    if (m === null || typeof m !== "object" || !Number.isInteger(m.epoch)) {
+      throw new Error(`${path}:${i + 1}: expected an epoch's metrics with an integer "epoch"`);
+    }
+    // Written with NaN as null.
+    history.push({ ...m, testAccuracy: m.testAccuracy ?? undefined });
+  });
+  return evaluationProtocols(history, run.config.trainer.meanOfLast) ?? undefined;
 }
 
 /** Options of {@linkcode evaluateRun}. */
@@ -405,9 +532,11 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
       batchSize,
       pipeline: new ImagePipeline(pipelineOptions(run.config).eval),
       prefetch: run.config.data.prefetch,
+      skipCorrupt: run.config.data.skipCorrupt,
     });
     const result = await evaluateModel(run.model, run.plugins.attention, loader);
     const { probabilities: _p, labels: _l, indices: _i, distributions, ...summary } = result;
+    const protocols = await runProtocols(run, runDir);
     return {
       run: runDir,
       checkpoint: run.checkpointPath,
@@ -419,6 +548,7 @@ export async function evaluateRun(runDir: string, options: EvaluateRunOptions = 
       labelNoise: options.labelNoise && runData
         ? await labelNoiseDiagnostics(run, runData, batchSize)
         : undefined,
+      ...(protocols ? { protocols } : {}),
     };
   } finally {
     run.model.dispose();

@@ -1,9 +1,10 @@
 /**
  * The run pipeline as a library: train a run folder from a configuration (or resume one), open its
  * data and loaders, load its model back, evaluate it, predict images with it, export it for
- * TensorFlow.js, and run ablations (variants x seeds, shared between processes through lock files,
- * reported as `results.md` and `results.csv`). The command-line tasks (`deno task train`, `eval`,
- * `predict`, `export`, `ablate`) only parse their arguments, call these functions and print.
+ * TensorFlow.js, report it with plots (`report.html`), and run ablations (variants x seeds, shared
+ * between processes through lock files or run as a Slurm job array, reported as `results.md` and
+ * `results.csv`). The command-line tasks (`deno task train`, `eval`, `predict`, `export`, `ablate`,
+ * `report`) only parse their arguments, call these functions and print.
  *
  * A run folder holds the files named in {@linkcode RUN_FILES}: the resolved `config.yaml`, one
  * `metrics.jsonl` line per epoch, the `last` and `best` checkpoints and the summary.
@@ -66,16 +67,26 @@ export {
   runFolderHooks,
   type RunLoaders,
   type RunPipelineOptions,
+  runPlugins,
   trainRun,
   type TrainRunOptions,
   type TrainRunResult,
 } from "./run.ts";
+export {
+  REFERENCE_DEPARTURES,
+  REFERENCE_SIDES,
+  type ReferenceDeparture,
+  type ReferenceSide,
+  resolveReferenceSwitch,
+  UNSET,
+} from "./reference_switch.ts";
 export {
   type DistributionDivergences,
   type EvalReport,
   evaluateRun,
   type EvaluateRunOptions,
   formatEvalReport,
+  formatProtocols,
   measureLabelNoise,
   relabel,
   type RunLabelNoise,
@@ -100,21 +111,57 @@ export {
 } from "./export.ts";
 export {
   ablate,
+  type AblateOptions,
   type Ablation,
   ABLATION_FILES,
+  type AblationEntryResult,
   type AblationNoiseRun,
+  ablationPlan,
+  type AblationPlanEntry,
   type AblationReport,
   type AblationRun,
+  type AblationRunAction,
   ablationRunConfig,
+  type AblationRunState,
+  type AblationRunStatus,
+  ablationStatus,
   type AblationVariant,
   aggregate,
   labelNoiseMarkdown,
   measureAblationNoise,
+  missingRunsMarkdown,
   parseAblation,
   resultsCsv,
   resultsMarkdown,
   runAblation,
+  runAblationEntry,
   type RunAblationOptions,
   type VariantResult,
 } from "./ablation.ts";
+export {
+  SLURM_FILES,
+  type SlurmJobs,
+  type SlurmOptions,
+  type SlurmRunOptions,
+  type SlurmScriptFiles,
+  type SlurmScripts,
+  slurmScripts,
+  submitSlurm,
+  writeSlurmScripts,
+} from "./slurm.ts";
 export { formatDuration, progressHooks, type ProgressOptions, summaryTable } from "./progress.ts";
+export {
+  type AblationPage,
+  type AblationResults,
+  type ClassStat,
+  type Confusion,
+  type FigureFace,
+  REPORT_FILES,
+  reportAfterAblation,
+  reportAfterRun,
+  type RunReport,
+  type RunReportFigures,
+  type RunReportOptions,
+  writeAblationReport,
+  writeRunReport,
+} from "./report.ts";

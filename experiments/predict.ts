@@ -15,6 +15,7 @@ import { basename, extname, join } from "node:path";
 import sharp from "sharp";
 import { writeFileAtomic } from "../engine/files.ts";
 import type { RgbImage } from "../datasets/transforms.ts";
+import { checkImageFile } from "../datasets/image.ts";
 import {
   annotatePhoto,
   decodePhoto,
@@ -254,6 +255,7 @@ export async function predictPhotos(
     for (const image of images) {
       let crop = mode === "crop";
       if (mode === "auto") {
+        await checkImageFile(image); // a FIFO or a device would block the decoder
         const meta = await sharp(image).metadata().catch((e) => {
           throw new Error(`${image}: cannot read the image: ${(e as Error).message}`, { cause: e });
         });

@@ -1,8 +1,9 @@
 /**
  * Distribution sources: the supervision of the target branch, a distribution per sample that the
- * target branch's KL term matches. The built-ins are the paper's ablations: `onehot` (the single-label
- * baseline), `label` (the sample's own label distribution), `class` (its class's distribution) and
- * `fused` (Ada-DF: an attention-weighted mix of the two).
+ * target branch's KL term matches. The built-ins are the paper's ablations: `onehot` (the dual-branch
+ * one-hot variant: the labels themselves), `label` (the sample's own label distribution), `class` (its
+ * class's distribution) and `fused` (Ada-DF: an attention-weighted mix of the two). The paper's baseline,
+ * a single branch trained with cross-entropy alone, is a model, not a distribution: `model.branches: 1`.
  *
  * @module
  */
@@ -99,10 +100,11 @@ function maybeStop(stop: boolean, t: Tensor2D): Tensor2D {
 }
 
 /**
- * The single-label baseline (config name `onehot`): the one-hot vector of the label, so the KL term is
- * the target branch's cross-entropy. The paper's baseline is a plain single-branch ResNet trained with
- * cross-entropy; here it is the same two-branch model with only the target's supervision swapped, so
- * that one plugin is the only difference between the ablations.
+ * The dual-branch one-hot variant (config name `onehot`): the one-hot vector of the label, so the KL
+ * term is the target branch's cross-entropy. It keeps the auxiliary branch, the attention, the rank
+ * regulariser and the ramps, with only the target's supervision swapped, so that one plugin is the only
+ * difference from the other distributions. The paper's baseline, a plain single-branch ResNet trained
+ * with cross-entropy alone, is `model.branches: 1` (see `singleBranchObjective`).
  *
  * @example
  * ```ts

@@ -397,8 +397,9 @@ export interface RankRegularizationOptions {
    * The nominal batch size n: the high group is the M = floor(ratio * n) largest weights and the low
    * group the n - M smallest. Defaults to the number of weights B, so the groups split the batch. The
    * reference uses its configured batch size (number of images), which is smaller than B when several
-   * crops per image are stacked (its SFEW training): then the middle B - n weights are in neither group.
-   * Set it to reproduce that.
+   * crops per image are stacked (its SFEW training): then the middle B - n weights are in neither group
+   * (B = 160 rows of 16 images: the 11 highest against the 5 lowest). The trainer passes the number of
+   * images (`data.trainCrops: 10` trains that way).
    *
    * @default {weights.shape[0]}
    */
@@ -535,7 +536,8 @@ export function crossEntropy(logits: Tensor2D, labels: Tensor1D): Scalar {
 export interface KlDivergenceOptions {
   /**
    * The divisor of the summed divergence. The reference divides by its configured batch size (the
-   * number of images), which differs from the number of rows only when crops are stacked.
+   * number of images), which differs from the number of rows only when crops are stacked (the trainer
+   * passes the number of images).
    *
    * @default {logits.shape[0]}
    */

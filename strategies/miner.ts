@@ -13,6 +13,10 @@
  * checkpoints. A miner only accumulates: turning the per-class sums into c' is the equation
  * `stabilizeClassDistributions` of `functional.ts`.
  *
+ * A row is a sample. With TenCrop training the trainer feeds every crop as a row of its own (its
+ * probabilities from that crop alone, its image's label), as the reference mines over its ten-crop
+ * training loader; the class distributions are then means over crops.
+ *
  * @module
  */
 import { type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
@@ -61,7 +65,11 @@ export interface ClassDistributionMiner {
   readonly threshold: number;
   /** Starts an accumulation: clears the sums and counts. */
   begin(numClasses: number): void;
-  /** Adds a batch: [N, C] auxiliary softmax probabilities and their int32 [N] labels (read synchronously). */
+  /**
+   * Adds a batch: [N, C] auxiliary softmax probabilities and their int32 [N] labels (read synchronously).
+   * A row is a sample: with several crops per image (TenCrop training), each crop is a row of its own
+   * with its image's label, so that N_j counts crops, as the reference's mining pass does.
+   */
   observe(probs: Tensor2D, labels: Tensor1D): void;
   /** As `observe`, reading the tensors asynchronously (better on GPU backends). */
   observeAsync(probs: Tensor2D, labels: Tensor1D): Promise<void>;

@@ -33,13 +33,13 @@ export interface WeightNormalizer {
 /** Options of {@linkcode adaptiveNormalizer}. */
 export interface AdaptiveNormalizerOptions {
   /**
-   * w_min, the weight of the batch's least confident sample.
+   * w_min, the weight of the batch's least confident sample, in [0, 1].
    *
    * @default {0.2}
    */
   minWeight?: number;
   /**
-   * w_max, the weight of the batch's most confident sample.
+   * w_max, the weight of the batch's most confident sample, in [0, 1] (and at least w_min).
    *
    * @default {1}
    */
@@ -50,8 +50,8 @@ export interface AdaptiveNormalizerOptions {
 export const ADAPTIVE_NORMALIZER_OPTIONS: OptionsSchema<Required<AdaptiveNormalizerOptions>> = pluginOptions(
   "adaptiveNormalizer",
   {
-    minWeight: numberOption("adaptiveNormalizer", "minWeight", 0.2),
-    maxWeight: numberOption("adaptiveNormalizer", "maxWeight", 1),
+    minWeight: numberOption("adaptiveNormalizer", "minWeight", 0.2, [0, 1]),
+    maxWeight: numberOption("adaptiveNormalizer", "maxWeight", 1, [0, 1]),
   },
   v.forward(
     v.check(

@@ -177,3 +177,53 @@ export function computeObjective(
     };
   });
 }
+
+/**
+ * The plain single-branch baseline's objective: the mean cross-entropy of one classifier's logits and
+ * nothing else (no attention, no distributions, no regulariser, no schedule), returned in the shape of
+ * {@linkcode ObjectiveResult} so that a trainer treats both alike: `total` and `ce` are the
+ * cross-entropy, `kl` and `rr` are 0, `alpha1` 0 and `alpha2` 1, the attention and fusion weights are 1,
+ * the targets are the one-hot labels, and both logits fields are the logits as given.
+ *
+ * Differentiable in `logits`. Every returned tensor is new and owned by the caller.
+ *
+ * @example The loss is PyTorch's CrossEntropyLoss
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tf } from "../engine/tf.ts";
+ * import { singleBranchObjective } from "./objective.ts";
+ *
+ * const result = singleBranchObjective({
+ *   logits: tf.tensor2d([[2, 0], [0, 0]]),
+ *   labels: tf.tensor1d([0, 1], "int32"),
+ * });
+ * const expected = (Math.log(1 + Math.exp(-2)) + Math.log(2)) / 2;
+ * assert.ok(Math.abs(result.total.arraySync() - expected) < 1e-6);
+ * assert.equal(result.kl.arraySync(), 0);
+ * assert.deepEqual(result.targets.arraySync(), [[1, 0], [0, 1]]);
+ * ```
+ */
+export function singleBranchObjective(batch: { logits: Tensor2D; labels: Tensor1D }): ObjectiveResult {
+  const { logits, labels } = batch;
+  if (!(logits instanceof tf.Tensor) || logits.rank !== 2 || labels.shape[0] !== logits.shape[0]) {
+    throw new Error(`singleBranchObjective: logits must be a rank-2 tensor with one row per label`);
+  }
+  return tf.tidy(() => {
+    const ce = crossEntropy(logits, labels);
+    const ones = tf.ones([logits.shape[0]]) as Tensor1D;
+    return {
+      total: tf.clone(ce),
+      ce,
+      kl: tf.scalar(0),
+      rr: tf.scalar(0),
+      alpha1: 0,
+      alpha2: 1,
+      weights: ones,
+      attention: tf.clone(ones),
+      targets: tf.oneHot(labels, logits.shape[1]).toFloat() as Tensor2D,
+      auxProbs: tf.softmax(logits),
+      scaledAuxLogits: tf.clone(logits),
+      scaledTargetLogits: tf.clone(logits),
+    };
+  });
+}

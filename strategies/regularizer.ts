@@ -56,7 +56,8 @@ export interface RankRegularizerOptions {
    */
   ratio?: number;
   /**
-   * delta, the required gap between the high and the low group's mean weight (SCN's paper uses 0.15).
+   * delta, the required gap between the high and the low group's mean weight, in [0, 1] (SCN's paper
+   * uses 0.15).
    *
    * @default {0.07}
    */
@@ -68,7 +69,7 @@ export const RANK_REGULARIZER_OPTIONS: OptionsSchema<Required<RankRegularizerOpt
   "rankRegularizer",
   {
     ratio: numberOption("rankRegularizer", "ratio", 0.7, [0, 1]),
-    margin: numberOption("rankRegularizer", "margin", 0.07),
+    margin: numberOption("rankRegularizer", "margin", 0.07, [0, 1]),
   },
 );
 

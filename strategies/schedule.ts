@@ -79,13 +79,13 @@ export function rampSchedule(options: RampScheduleOptions = {}): LossSchedule {
 /** Options of {@linkcode constantSchedule}. */
 export interface ConstantScheduleOptions {
   /**
-   * alpha_1, the weight of the KL term.
+   * alpha_1, the weight of the KL term, in [0, 100].
    *
    * @default {1}
    */
   alpha1?: number;
   /**
-   * alpha_2, the weight of the cross-entropy term.
+   * alpha_2, the weight of the cross-entropy term, in [0, 100].
    *
    * @default {1}
    */
@@ -96,8 +96,8 @@ export interface ConstantScheduleOptions {
 export const CONSTANT_SCHEDULE_OPTIONS: OptionsSchema<Required<ConstantScheduleOptions>> = pluginOptions(
   "constantSchedule",
   {
-    alpha1: numberOption("constantSchedule", "alpha1", 1),
-    alpha2: numberOption("constantSchedule", "alpha2", 1),
+    alpha1: numberOption("constantSchedule", "alpha1", 1, [0, 100]),
+    alpha2: numberOption("constantSchedule", "alpha2", 1, [0, 100]),
   },
 );
 

@@ -38,10 +38,10 @@ export function blobSet(options: BlobSetOptions): BatchSource {
   const batches = Math.floor(count / batchSize);
   return {
     length: batches,
-    async *batches(epoch: number): AsyncGenerator<Batch> {
+    async *batches(epoch: number, from = 0): AsyncGenerator<Batch> {
       const order = Array.from({ length: count }, (_, i) => i);
       if (shuffle) new Random(seed * 1000 + epoch).shuffle(order);
-      for (let b = 0; b < batches; b++) {
+      for (let b = from; b < batches; b++) {
         const idx = order.slice(b * batchSize, (b + 1) * batchSize);
         const out = new Float32Array(idx.length * per);
         idx.forEach((i, k) => out.set(images.subarray(i * per, (i + 1) * per), k * per));
@@ -52,6 +52,7 @@ export function blobSet(options: BlobSetOptions): BatchSource {
           labels: Int32Array.from(idx, (i) => labels[i]),
           indices: Int32Array.from(idx),
           crops: 1,
+          position: b,
         };
       }
     },

@@ -184,3 +184,59 @@ export function numericGradient(f: (x: number[]) => number, x: number[], h = 1e-
     return (f(up) - f(down)) / (2 * h);
   });
 }
+
+/** The raw outputs of a batch of B images of `crops` crops each, per image and crop. */
+export interface ReferenceCropBatch {
+  /** [B][crops][C] raw auxiliary classifier outputs. */
+  fc1: number[][][];
+  /** [B][crops][C] raw target classifier outputs. */
+  fc2: number[][][];
+  /** [B][crops] raw auxiliary attention scores. */
+  s1: number[][];
+  /** [B][crops] raw target attention scores. */
+  s2: number[][];
+  /** [B] class of each image. */
+  labels: number[];
+  /** [C][C] class distributions c'. */
+  classDistributions: number[][];
+}
+
+/** Each label `crops` times in a row (`torch.repeat_interleave(labels, crops)`). */
+export function referenceRepeatLabels(labels: readonly number[], crops: number): number[] {
+  return labels.flatMap((y) => Array.from({ length: crops }, () => y));
+}
+
+/**
+ * The loss of a ten-crop training step as the authors' `train.py` computes it for SFEW: the crops are
+ * the rows (`images.view(-1, c, h, w)`, image after image), each with its image's label, the KL divergence
+ * summed over the rows and divided by the number of images B, and the rank regularisation's groups the
+ * floor(ratio * B) highest and the B - floor(ratio * B) lowest weights of all the rows.
+ */
+export function referenceCropLoss(batch: ReferenceCropBatch, settings: ReferenceSettings): ReferenceLoss {
+  const crops = batch.fc1[0]?.length ?? 1;
+  return referenceLoss({
+    fc1: batch.fc1.flat(),
+    fc2: batch.fc2.flat(),
+    s1: batch.s1.flat(),
+    s2: batch.s2.flat(),
+    labels: referenceRepeatLabels(batch.labels, crops),
+    classDistributions: batch.classDistributions,
+  }, { ...settings, batchSize: batch.labels.length });
+}
+
+/**
+ * The rows of the rank regularisation's two groups, as `torch.topk` picks them: the M = floor(ratio * n)
+ * largest weights and the n - M smallest (ties by position, the earlier first), each sorted by row.
+ */
+export function referenceRankSplit(
+  attention: readonly number[],
+  n: number,
+  ratio: number,
+): { top: number[]; bottom: number[] } {
+  const m = Math.floor(ratio * n + 1e-9);
+  const order = attention.map((w, i) => ({ w, i })).sort((a, b) => b.w - a.w || a.i - b.i).map((x) => x.i);
+  return {
+    top: order.slice(0, m).sort((a, b) => a - b),
+    bottom: order.slice(order.length - (n - m)).sort((a, b) => a - b),
+  };
+}

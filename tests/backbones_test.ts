@@ -71,6 +71,59 @@ Deno.test("AdaDfModel names: torchvision stem, prefixed branches, identical init
   model.dispose();
 });
 
+for (const backbone of ["tiny", "face-resnet29"] as const) {
+  Deno.test(`AdaDfModel("${backbone}"): the target branch starts as a copy of the auxiliary one, classifier included`, () => {
+    const model = new AdaDfModel(backbone, { numClasses: 7, seed: 5 });
+    try {
+      let compared = 0;
+      for (const [name, v] of [...model.params, ...model.buffers]) {
+        if (!name.startsWith("aux.") || name.startsWith("aux.attention.")) continue;
+        assert.deepEqual(
+          v.dataSync(),
+          model.params.get(`target.${name.slice(4)}`)?.dataSync() ??
+            model.buffers.get(`target.${name.slice(4)}`)!.dataSync(),
+          name,
+        );
+        compared++;
+      }
+      assert.ok(compared > 10);
+      const fc = model.params.get("target.fc.weight")!.dataSync();
+      assert.deepEqual(fc, model.params.get("aux.fc.weight")!.dataSync());
+      assert.ok(fc.some((x) => x !== 0), "the classifier is initialised, not zero");
+      // The attention heads are independent (the reference's alpha_1 and alpha_2).
+      assert.notDeepEqual(
+        model.params.get("aux.attention.weight")!.dataSync(),
+        model.params.get("target.attention.weight")!.dataSync(),
+      );
+    } finally {
+      model.dispose();
+    }
+  });
+}
+
+Deno.test("AdaDfModel with branches 1: one backbone and one classifier, a ResNet's parameters exactly", () => {
+  const model = new AdaDfModel("tiny", { numClasses: 7, seed: 3, branches: 1 });
+  const resnet = createResNet("tiny", { numClasses: 7 });
+  try {
+    assert.deepEqual(model.branchNames, ["target"]);
+    const names = [...model.params.keys(), ...model.buffers.keys()];
+    assert.ok(!names.some((n) => n.startsWith("aux.") || n.includes("attention")), names.join());
+    // The stem keeps its names, the branch and its classifier are prefixed with target.
+    const unprefixed = names.map((n) => n.replace(/^target\./, "")).sort();
+    assert.deepEqual(unprefixed, [...resnet.params.keys(), ...resnet.buffers.keys()].sort());
+    assert.equal(countParameters(model), countParameters(resnet));
+    const out = model.forward(tf.zeros([2, 32, 32, 3]), { training: false });
+    assert.deepEqual(out.targetLogits.shape, [2, 7]);
+    assert.equal(out.auxLogits, out.targetLogits);
+    assert.throws(() => model.branch("aux", tf.zeros([1, 8, 8, 8]), { training: false }), /no 'aux' branch/);
+    assert.throws(() => new AdaDfModel("tiny", { branches: 3 as 1 }), /branches must be 1 or 2, got 3/);
+    tf.dispose(Object.values(out));
+  } finally {
+    model.dispose();
+    tf.dispose([...resnet.params.values(), ...resnet.buffers.values()]);
+  }
+});
+
 Deno.test("batchNorm() follows PyTorch: batch statistics, momentum 0.1, unbiased running variance", () => {
   const store: ParameterStore = { params: new Map(), buffers: new Map() };
   store.params.set("bn.weight", tf.variable(tf.tensor1d([2, 1])));

@@ -169,23 +169,44 @@ Deno.test("initBackend('tensorflow') loads a module that registers on the librar
   });
 });
 
+/**
+ * Runs `code` (TypeScript that may import `tf`, `initBackend` and `assert`, given as imports) in a child
+ * Deno with working directory `cwd` and the extra environment `env`: the working directory and the
+ * environment belong to the whole process, which the other test modules share when they run in parallel.
+ */
+async function inChild(cwd: string, env: Record<string, string>, code: string): Promise<void> {
+  const script = join(cwd, `child-${crypto.randomUUID().slice(0, 8)}.ts`);
+  Deno.writeTextFileSync(
+    script,
+    [
+      `import assert from "node:assert/strict";`,
+      `import { tf } from "${new URL("../engine/tf.ts", import.meta.url).href}";`,
+      `import { initBackend } from "${new URL("../engine/backend.ts", import.meta.url).href}";`,
+      code,
+    ].join("\n"),
+  );
+  const config = new URL("../deno.json", import.meta.url).pathname;
+  const { code: exit, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "--config", config, script],
+    cwd,
+    env,
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(exit, 0, new TextDecoder().decode(stderr));
+}
+
 Deno.test("initBackend('auto') prefers the tensorflow backend named by $ADA_DF_TFJS_NODE", async () => {
   await withStandIn(async (dir) => {
     Deno.writeTextFileSync(join(dir, "tfjs_node.ts"), standIn());
-    const cwd = Deno.cwd();
-    Deno.chdir(dir);
-    try {
-      Deno.env.set(TENSORFLOW_MODULE_ENV, "./tfjs_node.ts");
-      const info = await initBackend("auto");
-      assert.equal(info.name, "tensorflow");
-      assert.match(
-        info.reason,
-        /^auto: native TensorFlow is installed \(the tensorflow backend of \.\/tfjs_node\.ts\)/,
-      );
-      assert.deepEqual(Array.from(tf.square(tf.tensor1d([3])).dataSync()), [9]);
-    } finally {
-      Deno.chdir(cwd);
-    }
+    await inChild(
+      dir,
+      { [TENSORFLOW_MODULE_ENV]: "./tfjs_node.ts" },
+      String.raw`const info = await initBackend("auto");
+assert.equal(info.name, "tensorflow");
+assert.match(info.reason, /^auto: native TensorFlow is installed \(the tensorflow backend of \.\/tfjs_node\.ts\)/);
+assert.deepEqual(Array.from(tf.square(tf.tensor1d([3])).dataSync()), [9]);`,
+    );
   });
 });
 
@@ -242,33 +263,31 @@ Deno.test("an installed tfjs-node is checked before import; auto reports a broke
   await withStandIn(async (dir) => {
     const pkg = join(dir, "node_modules", "@tensorflow", "tfjs-node");
     Deno.mkdirSync(pkg, { recursive: true });
-    const work = join(dir, "project", "src");
+    const work = join(dir, "project", "src"); // found in a parent folder's node_modules
     Deno.mkdirSync(work, { recursive: true });
-    const cwd = Deno.cwd();
-    Deno.chdir(work); // found in a parent folder's node_modules
-    try {
-      Deno.writeTextFileSync(join(pkg, "package.json"), JSON.stringify({ version: "4.21.0" }));
-      await assert.rejects(
-        () => initBackend("tensorflow"),
-        /tfjs-node[/\\]package\.json is version "4\.21\.0", but the library's @tensorflow\/tfjs is 4\.22\.0.*\n.*deno add npm:@tensorflow\/tfjs-node@4\.22\.0/,
-      );
-      const auto = await initBackend("auto");
-      assert.notEqual(auto.name, "tensorflow");
-      assert.match(
-        auto.reason,
-        /^auto: @tensorflow\/tfjs-node@4\.21\.0 is installed but unusable \(.*4\.21\.0/,
-      );
-
-      // The right version, but with "nodeModulesDir": "none" (this project's setting) Deno never reads
-      // node_modules: said before importing anything.
-      Deno.writeTextFileSync(join(pkg, "package.json"), JSON.stringify({ version: tf.version_core }));
-      await assert.rejects(
-        () => initBackend("tensorflow"),
-        /resolves npm:@tensorflow\/tfjs-node@4\.22\.0 to .*outside node_modules.*"nodeModulesDir" to "auto"/,
-      );
-    } finally {
-      Deno.chdir(cwd);
-    }
+    Deno.writeTextFileSync(join(pkg, "package.json"), JSON.stringify({ version: "4.21.0" }));
+    await inChild(
+      work,
+      {},
+      String.raw`await assert.rejects(
+  () => initBackend("tensorflow"),
+  /tfjs-node[/\\]package\.json is version "4\.21\.0", but the library's @tensorflow\/tfjs is 4\.22\.0.*\n.*deno add npm:@tensorflow\/tfjs-node@4\.22\.0/,
+);
+const auto = await initBackend("auto");
+assert.notEqual(auto.name, "tensorflow");
+assert.match(auto.reason, /^auto: @tensorflow\/tfjs-node@4\.21\.0 is installed but unusable \(.*4\.21\.0/);`,
+    );
+    // The right version, but with "nodeModulesDir": "none" (this project's setting) Deno never reads
+    // node_modules: said before importing anything.
+    Deno.writeTextFileSync(join(pkg, "package.json"), JSON.stringify({ version: tf.version_core }));
+    await inChild(
+      work,
+      {},
+      String.raw`await assert.rejects(
+  () => initBackend("tensorflow"),
+  /resolves npm:@tensorflow\/tfjs-node@4\.22\.0 to .*outside node_modules.*"nodeModulesDir" to "auto"/,
+);`,
+    );
   });
 });
 

@@ -3,16 +3,20 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { resolveConfig } from "../experiments/config.ts";
 import { loadRun, RUN_FILES, trainRun } from "../experiments/run.ts";
+import { loadCheckpoint } from "../training/checkpoint.ts";
 import { evaluateRun, formatEvalReport } from "../experiments/eval.ts";
 import { predictImages } from "../experiments/predict.ts";
 import {
   ablate,
   ABLATION_FILES,
+  ablationPlan,
   ablationRunConfig,
+  ablationStatus,
   labelNoiseMarkdown,
   measureAblationNoise,
   parseAblation,
   runAblation,
+  runAblationEntry,
 } from "../experiments/ablation.ts";
 import { main as ablateMain } from "../cli/ablate.ts";
 import { main as trainMain } from "../cli/train.ts";
@@ -40,7 +44,8 @@ async function tinyConfig(dir: string, extra: string[] = []) {
   });
 }
 
-const quiet = { progress: false, log: () => {} };
+// No report at the end of these runs (tests/report_test.ts covers it): it would add seconds to each.
+const quiet = { progress: false, log: () => {}, report: false };
 
 function metricsWithoutTimes(text: string) {
   return text.trim().split("\n").map((line) => {
@@ -55,7 +60,9 @@ Deno.test("trainRun(): a run stopped after epoch 1 and resumed ends with the sam
     const config = await tinyConfig(dir);
     const full = await trainRun(config, { ...quiet, runDir: join(dir, "full") });
     for (
-      const f of Object.values(RUN_FILES).filter((f) => f !== RUN_FILES.noise && f !== RUN_FILES.noiseReport)
+      const f of Object.values(RUN_FILES).filter((f) =>
+        f !== RUN_FILES.noise && f !== RUN_FILES.noiseReport && f !== RUN_FILES.partial
+      )
     ) {
       assert.ok(await Deno.stat(join(full.runDir, f)), `${f} written`);
     }
@@ -65,7 +72,27 @@ Deno.test("trainRun(): a run stopped after epoch 1 and resumed ends with the sam
       metricsWithoutTimes(await Deno.readTextFile(join(interrupted, RUN_FILES.metrics))).length,
       1,
     );
-    await trainRun(config, { ...quiet, runDir: interrupted, resume: true });
+    // As a kill between `last` and `best` in an older write order left it, with metrics.jsonl behind
+    // and a temporary file of a write cut short: the resume makes both again and removes the file.
+    await Deno.remove(join(interrupted, RUN_FILES.best));
+    await Deno.writeTextFile(join(interrupted, RUN_FILES.metrics), "");
+    await Deno.writeTextFile(join(interrupted, `.${RUN_FILES.last}.0123abcd.tmp`), "half a checkpoint");
+    const said: string[] = [];
+    await trainRun(config, { ...quiet, log: (line) => said.push(line), runDir: interrupted, resume: true });
+    const text = said.join("\n");
+    assert.match(
+      text,
+      /removed 1 temporary file\(s\) a killed process left: \.last\.safetensors\.0123abcd\.tmp/,
+    );
+    assert.match(text, /repaired .*metrics\.jsonl: 0 epoch\(s\) written, the checkpoint has 1/);
+    assert.match(
+      text,
+      /repaired .*best\.safetensors: it held epoch 0, now the best epoch 1 \(from .*last\.safetensors\)/,
+    );
+    const best = async (runDir: string) => await loadCheckpoint(join(runDir, RUN_FILES.best));
+    const [bestFull, bestResumed] = [await best(full.runDir), await best(interrupted)];
+    assert.equal(bestResumed.trainer!.epoch, bestFull.trainer!.epoch);
+    assert.deepEqual(bestResumed.model, bestFull.model);
     const a = metricsWithoutTimes(await Deno.readTextFile(join(full.runDir, RUN_FILES.metrics)));
     const b = metricsWithoutTimes(await Deno.readTextFile(join(interrupted, RUN_FILES.metrics)));
     assert.equal(a.length, 2);
@@ -166,7 +193,7 @@ Deno.test("ablate(): variants x seeds, mean and std per variant, the report file
     const file = await tinyAblation(dir);
     const ablation = parseAblation(await Deno.readTextFile(file), file);
     const lines: string[] = [];
-    const report = await ablate(ablation, { progress: false, log: (l) => lines.push(l) });
+    const report = await ablate(ablation, { progress: false, report: false, log: (l) => lines.push(l) });
     const { runs, results } = report;
     assert.equal(runs.length, 4);
     assert.deepEqual(results.map((r) => [r.variant, r.runs]), [["baseline", 2], ["Ada-DF", 2]]);
@@ -185,14 +212,18 @@ Deno.test("ablate(): variants x seeds, mean and std per variant, the report file
     assert.match(report.markdown, /\| baseline \| method\.distribution="onehot" \| 2 \|/);
     assert.doesNotMatch(report.markdown, /flipped training labels/);
     const csv = report.csv.trim().split("\n");
-    assert.equal(csv[0], "variant,runs,best_mean,best_std,last_mean,last_std,mean_class_mean,mean_class_std");
+    assert.equal(
+      csv[0],
+      "variant,runs,best_mean,best_std,last_mean,last_std,mean_class_mean,mean_class_std,mean_of_last_mean," +
+        "mean_of_last_std",
+    );
     assert.deepEqual(csv.slice(1).map((row) => row.split(",").slice(0, 3).join(",")), [
       `baseline,2,${results[0].best.mean}`,
       `Ada-DF,2,${results[1].best.mean}`,
     ]);
     assert.equal(lines.filter((l) => / training in /.test(l)).length, 4);
     const again: string[] = [];
-    const second = await ablate(ablation, { progress: false, log: (l) => again.push(l) });
+    const second = await ablate(ablation, { progress: false, report: false, log: (l) => again.push(l) });
     assert.equal(again.filter((l) => l.includes("done before")).length, 4);
     assert.deepEqual(again.filter((l) => / training in /.test(l)), []);
     assert.deepEqual(second.results, results);
@@ -207,7 +238,7 @@ Deno.test("measureAblationNoise(): noisy variants measured once, cached, and tab
   try {
     const file = await tinyAblation(dir, { set: "  data.labelNoise: 0.3", seeds: "[0]" });
     const ablation = parseAblation(await Deno.readTextFile(file), file);
-    const runs = await runAblation(ablation, { progress: false, log: () => {} });
+    const runs = await runAblation(ablation, { progress: false, report: false, log: () => {} });
     const lines: string[] = [];
     const noise = await measureAblationNoise(ablation, runs, { log: (l) => lines.push(l) });
     assert.equal(lines.filter((l) => l.startsWith("measuring")).length, 2);
@@ -255,7 +286,7 @@ Deno.test("runAblation(): runs locked by a live process are waited for, stale lo
       lines.push(l);
       if (l.startsWith("waiting for")) Deno.remove(live).then(release);
     };
-    const runs = await runAblation(ablation, { progress: false, log, pollSeconds: 0.1 });
+    const runs = await runAblation(ablation, { progress: false, report: false, log, pollSeconds: 0.1 });
     assert.equal(runs.length, 4);
     assert.deepEqual(lines.filter((l) => l.startsWith("waiting for")), [
       "waiting for 1 run(s) other processes are training: baseline-seed1",
@@ -287,7 +318,7 @@ Deno.test(
     try {
       const file = await tinyAblation(dir);
       const locks = join(dir, "out", ".locks");
-      const child = taskCommand("ablate.ts", [file, "--quiet"]).spawn();
+      const child = taskCommand("ablate.ts", [file, "--quiet", "--no-report"]).spawn();
       const output = child.output();
       let exited = false;
       output.then(() => (exited = true), () => (exited = true));
@@ -320,7 +351,8 @@ Deno.test("deno task ablate in two processes: each run trained and measured once
       set: "  data.labelNoise: 0.25",
       variants: "\n  - { name: Ada-DF, set: { method.distribution: fused } }",
     });
-    const start = () => taskCommand("ablate.ts", [file, "--quiet", "--poll-seconds", "0.2"]).output();
+    const start = () =>
+      taskCommand("ablate.ts", [file, "--quiet", "--no-report", "--poll-seconds", "0.2"]).output();
     const outputs = await Promise.all([start(), start()]);
     const decoder = new TextDecoder();
     const texts = outputs.map((o) => decoder.decode(o.stdout));
@@ -409,4 +441,147 @@ Deno.test("deno task train, eval, predict and ablate reject bad arguments with e
   ]);
   assert.equal(errors.at(-2), "--poll-seconds must be a number in (0, 3600], got '0'");
   assert.match(errors.at(-1)!, /^expected one ablation file/);
+});
+
+Deno.test("deno task ablate --run N, --plan and --collect: one run at a time, idempotent, the missing named", async () => {
+  const dir = await Deno.makeTempDir();
+  const printed: string[] = [];
+  const original = console.log;
+  try {
+    const file = await tinyAblation(dir, { seeds: "[0]" });
+    const ablation = parseAblation(await Deno.readTextFile(file), file);
+    const overrides = ["trainer.epochs=2"];
+    const [first, second] = ablationPlan(ablation);
+    assert.deepEqual([first.index, first.name, second.index, second.name], [
+      1,
+      "baseline-seed0",
+      2,
+      "ada-df-seed0",
+    ]);
+    // Run 1 stopped after its first epoch: half-done.
+    const config = await ablationRunConfig(ablation, ablation.variants[0], 0, { overrides });
+    await trainRun(config, {
+      ...quiet,
+      runDir: first.runDir,
+      report: false,
+      hooks: [{ onEpochEnd: (t) => t.stop() }],
+    });
+    const status = await ablationStatus(ablation, { overrides });
+    assert.deepEqual(status.map((s) => [s.index, s.state, s.epochs]), [
+      [1, "partial", { done: 1, planned: 2 }],
+      [2, "missing", { done: 0, planned: 2 }],
+    ]);
+    // A run another process holds (a fresh lock file) is running, and says who holds it.
+    const lock = join(ablation.output, ABLATION_FILES.locks, `${second.name}.lock`);
+    await Deno.mkdir(join(ablation.output, ABLATION_FILES.locks), { recursive: true });
+    await Deno.writeTextFile(
+      lock,
+      `pid 7 on node3 since 2026-01-01T00:00:00.000Z (${crypto.randomUUID()})\n`,
+    );
+    const held = (await ablationStatus(ablation, { overrides }))[1];
+    assert.deepEqual([held.state, held.holder], ["running", "pid 7 on node3 since 2026-01-01T00:00:00.000Z"]);
+    await Deno.remove(lock);
+    const collected = await ablate(ablation, { collect: true, overrides, report: false, log: () => {} });
+    assert.deepEqual([collected.runs.length, collected.missing.map((m) => m.state)], [0, [
+      "partial",
+      "missing",
+    ]]);
+    assert.ok(collected.markdown.includes(`| 1 | baseline | 0 | partial | 1 / 2 | ${first.runDir} |`));
+    assert.match(collected.markdown, /\| baseline \| method\.distribution="onehot" \| 0 \| - \| - \| - \|/);
+
+    const resumed = await runAblationEntry(ablation, 1, {
+      overrides,
+      progress: false,
+      report: false,
+      log: () => {},
+    });
+    assert.equal(resumed.action, "resumed");
+    assert.equal(
+      metricsWithoutTimes(await Deno.readTextFile(join(first.runDir, RUN_FILES.metrics))).length,
+      2,
+    );
+    const again = await runAblationEntry(ablation, 1, {
+      overrides,
+      progress: false,
+      report: false,
+      log: () => {},
+    });
+    assert.deepEqual([again.action, again.run.bestAccuracy], ["done before", resumed.run.bestAccuracy]);
+    await assert.rejects(() => runAblationEntry(ablation, 3, { overrides }), /runs 1 to 2/);
+
+    console.log = (line: string) => void printed.push(line);
+    assert.equal(await ablateMain([file, "--plan", "--json", "--set", "trainer.epochs=2"]), 0);
+    assert.deepEqual(JSON.parse(printed.join("\n")).map((s: { state: string }) => s.state), [
+      "finished",
+      "missing",
+    ]);
+    printed.length = 0;
+    assert.equal(await ablateMain([file, "--collect", "--no-report", "--set", "trainer.epochs=2"]), 0);
+    assert.ok(
+      printed.includes("missing 1 of 2 runs: 2 (Ada-DF, seed 0: missing, 0/2 epochs)"),
+      printed.join("\n"),
+    );
+    const csv = await Deno.readTextFile(join(ablation.output, ABLATION_FILES.csv));
+    assert.deepEqual(csv.trim().split("\n").slice(1).map((row) => row.split(",").slice(0, 2)), [
+      ["baseline", "1"],
+      ["Ada-DF", "0"],
+    ]);
+
+    // --slurm writes the scripts (no --submit): the run's options travel with them, the ones after -- too.
+    printed.length = 0;
+    const slurmArgs = [
+      "--slurm",
+      "--json",
+      "--set",
+      "trainer.epochs=2",
+      "--partition",
+      "cpu",
+      "--",
+      "--gres=gpu:1",
+    ];
+    assert.equal(await ablateMain([file, ...slurmArgs]), 0);
+    const files = JSON.parse(printed.join("\n"));
+    assert.equal(files.count, 2);
+    assert.equal(files.jobs, undefined);
+    const runs = await Deno.readTextFile(files.runs);
+    assert.match(runs, /^#SBATCH --array=1-2\n(.*\n)*#SBATCH --partition=cpu\n#SBATCH --gres=gpu:1$/m);
+    assert.match(
+      runs,
+      / task ablate \S+ablation\.yaml --output \S+ --run "\$SLURM_ARRAY_TASK_ID" --quiet --set trainer\.epochs=2$/m,
+    );
+    assert.match(await Deno.readTextFile(files.collect), / --collect --set trainer\.epochs=2$/m);
+  } finally {
+    console.log = original;
+    await Deno.remove(dir, { recursive: true });
+    await initBackend("cpu");
+  }
+});
+
+Deno.test("deno task ablate: modes, run numbers and Slurm options checked (exit code 2), run folders unique", async () => {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (m: string) => void errors.push(m);
+  try {
+    assert.equal(await ablateMain(["a.yaml", "--plan", "--collect"]), 2);
+    assert.equal(await ablateMain(["a.yaml", "--partition", "cpu"]), 2);
+    assert.equal(await ablateMain(["a.yaml", "--run", "0"]), 2);
+    assert.equal(await ablateMain(["a.yaml", "--slurm", "--cpus-per-task", "two"]), 2);
+    assert.equal(await ablateMain(["a.yaml", "--", "--qos=high"]), 2);
+    assert.equal(await ablateMain(["a.yaml", "--collect", "--json"]), 2);
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(errors, [
+    "--plan, --collect: choose one",
+    "--partition goes with --slurm",
+    "--run must be a whole number > 0, got '0'",
+    "--cpus-per-task must be a whole number > 0, got 'two'",
+    "sbatch options after -- go with --slurm",
+    "--json goes with --plan or --slurm",
+  ]);
+  // Two variant names with one folder name would share their runs.
+  assert.throws(
+    () => parseAblation("variants: [{ name: Ada-DF }, { name: ada df }]", "e.yaml"),
+    /e\.yaml:1:\d+: variants\[1\]\.name: 'ada df' and 'Ada-DF' would share the run folders 'ada-df-seed\*'/,
+  );
 });

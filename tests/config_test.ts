@@ -88,14 +88,17 @@ Deno.test("validateConfig() rejects an unknown key with a suggestion", async () 
   ]);
   // No close name: the known keys are listed.
   const far = await problemsOf(() => validateConfig({ model: { zzzzzz: 1 } }));
-  assert.match(far[0], /^unknown key model\.zzzzzz; known keys of model: backbone, weights, freezeStem$/);
+  assert.match(
+    far[0],
+    /^unknown key model\.zzzzzz; known keys of model: backbone, weights, freezeStem, partialWeights, branches$/,
+  );
 });
 
 Deno.test("validateConfig() rejects wrong types, ranges and enums with the field's path", async () => {
   const cases: [unknown, string][] = [
-    [{ trainer: { epochs: "ten" } }, `x.yaml: trainer.epochs: expected an integer >= 1, got "ten"`],
-    [{ trainer: { epochs: 2.5 } }, `x.yaml: trainer.epochs: expected an integer >= 1, got 2.5`],
-    [{ trainer: { lr: 0 } }, `x.yaml: trainer.lr: expected a number > 0, got 0`],
+    [{ trainer: { epochs: "ten" } }, `x.yaml: trainer.epochs: expected an integer in [1, 100000], got "ten"`],
+    [{ trainer: { epochs: 2.5 } }, `x.yaml: trainer.epochs: expected an integer in [1, 100000], got 2.5`],
+    [{ trainer: { lr: 0 } }, `x.yaml: trainer.lr: expected a number in (0, 1], got 0`],
     [{ trainer: { lrGamma: 1.5 } }, `x.yaml: trainer.lrGamma: expected a number in (0, 1], got 1.5`],
     [{ trainer: { dropLast: "yes" } }, `x.yaml: trainer.dropLast: expected true or false, got "yes"`],
     [{ data: { size: 600 } }, `x.yaml: data.size: expected an integer in [16, 512], got 600`],
@@ -107,7 +110,7 @@ Deno.test("validateConfig() rejects wrong types, ranges and enums with the field
     ],
     [
       { data: { erasing: { ratio: [1] } } },
-      `x.yaml: data.erasing.ratio: expected [min, max] with 0 < min <= max, got [1]`,
+      `x.yaml: data.erasing.ratio: expected [min, max] with 0 < min <= max <= 100, got [1]`,
     ],
     [{ data: { testCrops: 5 } }, `x.yaml: data.testCrops: expected 1 or 10, got 5`],
     [{ data: { sampler: "random" } }, `x.yaml: data.sampler: expected shuffle or balanced, got "random"`],
@@ -131,7 +134,7 @@ Deno.test("validateConfig() rejects wrong types, ranges and enums with the field
     ],
     [
       { trainer: { maxBatchesPerEpoch: 0 } },
-      `x.yaml: trainer.maxBatchesPerEpoch: expected an integer >= 1 or null, got 0`,
+      `x.yaml: trainer.maxBatchesPerEpoch: expected an integer in [1, 1000000000] or null, got 0`,
     ],
   ];
   for (const [value, expected] of cases) {
@@ -264,7 +267,7 @@ Deno.test("loadConfigFile() reports problems with file:line:column", async () =>
     const bad = join(dir, "bad.yaml");
     assert.deepEqual(await problemsOf(() => loadConfigFile(bad)), [
       `${bad}:2:3: unknown key trainer.epoch (did you mean trainer.epochs?)`,
-      `${bad}:3:3: trainer.lr: expected a number > 0, got -1`,
+      `${bad}:3:3: trainer.lr: expected a number in (0, 1], got -1`,
       `${bad}:5:30: method.miner.threshold: epochPassMiner: option "threshold" must lie in [0, 1], got 2`,
     ]);
     const syntax = await problemsOf(() => loadConfigFile(join(dir, "syntax.yaml")));
@@ -315,7 +318,7 @@ Deno.test("loadConfigFile() follows extends to presets and files", async () => {
 
     const badChild = join(dir, "bad-child.yaml");
     assert.deepEqual(await problemsOf(() => loadConfigFile(badChild)), [
-      `${badChild}:2:12: trainer.epochs: expected an integer >= 1, got 0`,
+      `${badChild}:2:12: trainer.epochs: expected an integer in [1, 100000], got 0`,
     ]);
     const badBase = await problemsOf(() => loadConfigFile(join(dir, "bad-base.yaml")));
     assert.match(badBase[0], /bad-base\.yaml:1:1: extends: unknown preset "nosuchpreset"; presets: /);
@@ -380,7 +383,7 @@ Deno.test("applyOverrides() rejects bad paths and values with the override", asy
     ],
     [
       "trainer.epochs=ten",
-      `override "trainer.epochs=ten": trainer.epochs: expected an integer >= 1, got "ten"`,
+      `override "trainer.epochs=ten": trainer.epochs: expected an integer in [1, 100000], got "ten"`,
     ],
     ["trainer.epochs.max=3", /^override "trainer\.epochs\.max=3": trainer\.epochs is 75, not a section/],
     ["trainer.epochs", /^override "trainer\.epochs": expected PATH=VALUE/],
@@ -432,7 +435,7 @@ Deno.test("resolveConfig() applies preset, data path and overrides in order", as
     const config = await resolveConfig({ file, overrides: ["trainer.batchSize=4"] });
     assert.deepEqual([config.trainer.epochs, config.trainer.batchSize], [1, 4]);
     const problems = await problemsOf(() => resolveConfig({ file, overrides: ["trainer.lr=0"] }));
-    assert.deepEqual(problems, [`override "trainer.lr=0": trainer.lr: expected a number > 0, got 0`]);
+    assert.deepEqual(problems, [`override "trainer.lr=0": trainer.lr: expected a number in (0, 1], got 0`]);
   });
 });
 
@@ -527,7 +530,10 @@ Deno.test("configs/*.schema.json are fresh generations, cover the presets, and t
   });
   assert.equal(schema.properties.data.additionalProperties, false);
   // Each field is described by its doc comment in experiments/config.ts.
-  assert.equal(schema.properties.trainer.properties.epochs.description, "Number of epochs (integer >= 1).");
+  assert.equal(
+    schema.properties.trainer.properties.epochs.description,
+    "Number of epochs (integer 1..100,000).",
+  );
   assert.equal(
     schema.properties.data.properties.erasing.anyOf[0].properties.p.description,
     "Probability of erasing a rectangle (0..1).",

@@ -253,7 +253,12 @@ Deno.test("exportRun() of a trained run: predict() equals predictImages() on the
         "trainer.lr=0.01",
       ],
     });
-    const { runDir } = await trainRun(config, { progress: false, log: () => {}, runDir: join(dir, "run") });
+    const { runDir } = await trainRun(config, {
+      progress: false,
+      report: false,
+      log: () => {},
+      runDir: join(dir, "run"),
+    });
     await initBackend("cpu");
     const folder = join(dir, "cache", "synthetic-16-0-20", "Image", "aligned");
     const images = [...Deno.readDirSync(folder)].map((e) => join(folder, e.name)).sort().slice(0, 4);

@@ -45,7 +45,7 @@ import {
   predictPhotosRun,
 } from "../experiments/predict.ts";
 import { taskCommand } from "./_cli.ts";
-import { findChromium, startServer } from "./_web.ts";
+import { findChromium, openChromium, removeWithRetries, startServer } from "./_web.ts";
 import { Random } from "../engine/random.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { exportInferenceModel } from "../experiments/export.ts";
@@ -458,7 +458,12 @@ Deno.test("predict: a raw photo gives one row per face, drawn with --annotate; a
         "trainer.epochs=1",
       ],
     });
-    const { runDir } = await trainRun(config, { runDir: join(dir, "run"), progress: false, log: () => {} });
+    const { runDir } = await trainRun(config, {
+      runDir: join(dir, "run"),
+      progress: false,
+      report: false,
+      log: () => {},
+    });
     const crops = join(dir, "cache", "synthetic-20-0-16", "Image", "aligned");
     const crop = join(crops, [...Deno.readDirSync(crops)][0].name);
 
@@ -533,81 +538,30 @@ async function runPage(
   flags: string[] = [],
   timeoutMs = 300_000,
 ): Promise<string> {
-  const child = new Deno.Command(CHROMIUM!, {
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      `--user-data-dir=${profile}`,
-      "--remote-debugging-port=0",
-      ...flags,
-      "about:blank",
-    ],
-    stdin: "null",
-    stdout: "null",
-    stderr: "null",
-  }).spawn();
   const deadline = Date.now() + timeoutMs;
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-  let ws: WebSocket | undefined;
+  const page = await openChromium(CHROMIUM!, { profile, flags, timeoutMs });
   try {
-    let port = "";
-    while (!port) {
-      if (Date.now() > deadline) throw new Error("Chromium did not start");
-      port = await Deno.readTextFile(join(profile, "DevToolsActivePort")).then(
-        (t) => t.split("\n")[0],
-        () => "",
-      );
-      if (!port) await sleep(200);
-    }
-    let target: { type: string; webSocketDebuggerUrl: string } | undefined;
-    while (!target) {
-      const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
-      target = list.find((t: { type: string }) => t.type === "page");
-      if (!target) await sleep(200);
-    }
-    const socket = ws = new WebSocket(target.webSocketDebuggerUrl);
-    await new Promise((resolve, reject) => {
-      socket.onopen = resolve;
-      socket.onerror = () => reject(new Error("cannot connect to Chromium's DevTools"));
-    });
-    let id = 0;
-    const pending = new Map<number, (value: unknown) => void>();
-    socket.onmessage = (e) => {
-      const m = JSON.parse(e.data);
-      pending.get(m.id)?.(m.result);
-      pending.delete(m.id);
-    };
-    const send = (method: string, params: unknown = {}) =>
-      new Promise<{ result?: { value?: unknown } }>((resolve) => {
-        pending.set(++id, resolve as (value: unknown) => void);
-        socket.send(JSON.stringify({ id, method, params }));
-      });
-    const evaluate = async (expression: string) =>
-      (await send("Runtime.evaluate", { expression, returnByValue: true }))?.result?.value;
-    await send("Page.navigate", { url });
+    await page.send("Page.navigate", { url });
     while (true) {
-      const title = String(await evaluate("document.title") ?? "");
+      // While the page loads its document may not answer yet: read that as no title.
+      const title = String(
+        await page.evaluate("document.title").catch((error) => {
+          if (!page.connected) throw error;
+          return "";
+        }) ?? "",
+      );
       if (title === "done") break;
       if (title.startsWith("error:")) throw new Error(`the page failed: ${title}`);
       if (Date.now() > deadline) {
         throw new Error(
-          `the page did not finish: ${await evaluate("document.getElementById('status').textContent")}`,
+          `the page did not finish: ${await page.evaluate("document.getElementById('status').textContent")}`,
         );
       }
-      await sleep(500);
+      await new Promise((r) => setTimeout(r, 500));
     }
-    return String(await evaluate("document.getElementById('result').textContent"));
+    return String(await page.evaluate("document.getElementById('result').textContent"));
   } finally {
-    ws?.close();
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.status;
+    await page.close();
   }
 }
 
@@ -716,9 +670,10 @@ Deno.test({
       assert.ok(Math.max(...Object.values(deno[0].probabilities)) > 0.25, "a distribution far from uniform");
 
       server = await startServer(out);
-      const page = `${server.url}faces.html?model=model/&backend=cpu`;
+      // The wasm backend, as on the Deno side (the page bundles it; build_faces copies its binaries).
+      const page = `${server.url}faces.html?model=model/&backend=wasm`;
       const shot = JSON.parse(await runPage(`${page}&image=model/photo.jpg`, join(dir, "profile1")));
-      assert.equal(shot.backend, "cpu");
+      assert.equal(shot.backend, "wasm");
       assert.equal(shot.faces.length, deno.length);
       const photoGap = maxGap(shot.faces, deno);
       console.log(
@@ -759,14 +714,7 @@ Deno.test({
     } finally {
       model.dispose();
       await server?.stop();
-      for (let i = 0; i < 20; i++) {
-        try {
-          await Deno.remove(dir, { recursive: true });
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      }
+      await removeWithRetries(dir);
     }
   },
 });

@@ -99,7 +99,7 @@ Deno.test("deno task eval measures the KL to FERPlus's human distributions", asy
         `output.dir=${JSON.stringify(join(dir, "runs"))}`,
       ],
     });
-    const run = await trainRun(config, { progress: false, log: () => {} });
+    const run = await trainRun(config, { progress: false, report: false, log: () => {} });
     const report = await evaluateRun(run.runDir, { dataset: "ferplus", dataPath: dir, split: "test" });
     assert.equal(report.result.count, 1);
     assert.ok(report.divergences, "FERPlus's vote distributions are the ground truth");

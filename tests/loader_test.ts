@@ -202,7 +202,7 @@ Deno.test("pipelineOptions() gives each preset the reference recipe", async () =
   const sfew = await preset("sfew");
   assert.equal(sfew.train.randAugment, "rand-m3-n5-mstd0.5");
   assert.deepEqual(sfew.train.erasing, erasing);
-  assert.equal(sfew.train.tenCrop, undefined); // one crop per training image
+  assert.equal(sfew.train.tenCrop, true); // ten crops per training image, as the reference
   assert.deepEqual(sfew.eval, { size: 224, tenCrop: true, ...IMAGENET_NORMALIZATION });
   assert.equal(new ImagePipeline(sfew.eval).crops, 10);
   // translate_const is 117 px at 224 px, scaled with the size; erasing can be off

@@ -456,3 +456,56 @@ Deno.test({
     await tf.setBackend("cpu");
   },
 });
+
+Deno.test({
+  name: "native runs the fused BatchNorm and Adam kernels of the wasm heap, equal to the cpu backend",
+  ignore,
+  async fn() {
+    const { batchNormTraining, adamUpdate, BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, ADAM_UPDATE } =
+      await import("../engine/_fused.ts");
+    const rng = generator(17);
+    const shape = [3, 9, 7, 16];
+    const x = randomData(rng, shape);
+    const gamma = randomData(rng, [16]);
+    const beta = randomData(rng, [16]);
+    const probe = randomData(rng, shape);
+    const p0 = randomData(rng, [4, 5, 3]);
+    const g0 = randomData(rng, [4, 5, 3]);
+    const run = () =>
+      tf.tidy(() => {
+        const f = tf.grads((a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => {
+          const r = batchNormTraining(a as tf.Tensor4D, s, o, 1e-5);
+          tf.dispose([r.mean, r.variance]);
+          return tf.sum(tf.mul(r.y, t4(probe, shape)));
+        });
+        const grads = f([t4(x, shape), tf.tensor1d(gamma), tf.tensor1d(beta)]);
+        const p = tf.variable(tf.tensor3d(p0, [4, 5, 3]));
+        const m = tf.variable(tf.zeros([4, 5, 3]), false);
+        const v = tf.variable(tf.zeros([4, 5, 3]), false);
+        const k = {
+          beta1: 0.9,
+          beta2: 0.999,
+          eps: 1e-8,
+          stepSize: 0.01,
+          sqrtC2: Math.sqrt(0.001),
+          weightDecay: 0,
+        };
+        adamUpdate(p, tf.tensor3d(g0, [4, 5, 3]), m, v, k);
+        const out = [...grads.map((g) => g.dataSync() as Float32Array), p.dataSync() as Float32Array];
+        tf.dispose([p, m, v]);
+        return out;
+      });
+    await initNative();
+    const profile = await tf.profile(() => {
+      run();
+    });
+    const names = new Set(profile.kernels.map((k) => k.name));
+    for (const k of [BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, ADAM_UPDATE]) assert.ok(names.has(k), k);
+    const onNative = run();
+    await tf.setBackend("cpu");
+    const onCpu = run();
+    for (let i = 0; i < onCpu.length; i++) {
+      assert.ok(relativeError(onNative[i], onCpu[i]) < 1e-5, `output ${i}`);
+    }
+  },
+});

@@ -105,6 +105,7 @@ Deno.test("deno task train --plugin trains a custom distribution source on a dat
       "--config",
       file,
       "--quiet",
+      "--no-report",
     ])
       .output();
     const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
@@ -123,7 +124,7 @@ Deno.test("deno task train --plugin trains a custom distribution source on a dat
     assert.equal(saved.data.dataset, "mini");
     // A fresh process resuming the run imports the module from config.yaml (no --plugin): the run had
     // ended, so nothing trains and the source is not called again.
-    const resumed = await taskCommand("train.ts", ["--resume", runDir, "--quiet"]).output();
+    const resumed = await taskCommand("train.ts", ["--resume", runDir, "--quiet", "--no-report"]).output();
     const resumedText = new TextDecoder().decode(resumed.stdout) + new TextDecoder().decode(resumed.stderr);
     assert.equal(resumed.code, 0, resumedText);
     assert.match(resumedText, /resuming .* after epoch 1 of 1/);
@@ -154,6 +155,7 @@ Deno.test("a config's plugins key loads the module, and trainRun() trains with i
     const { runDir, summary } = await trainRun(config, {
       runDir: join(dir, "lib"),
       progress: false,
+      report: false,
       log: () => {},
     });
     assert.equal(summary.epochs, 1);
@@ -204,7 +206,7 @@ Deno.test("deno task ablate --plugin loads the module before the ablation's conf
     console.log = (line: string) => void lines.push(line);
     let code: number;
     try {
-      code = await ablateMain([file, "--plugin", join(dir, "my_plugins.ts"), "--quiet"]);
+      code = await ablateMain([file, "--plugin", join(dir, "my_plugins.ts"), "--quiet", "--no-report"]);
     } finally {
       console.log = log;
     }

@@ -3,7 +3,7 @@ import { tf } from "../engine/tf.ts";
 import { initBackend } from "../engine/backend.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { buildPlugins, type PluginConfig } from "../strategies/registry.ts";
-import { type EpochMetrics, Trainer, type TrainerHooks } from "../training/trainer.ts";
+import { type EpochMetrics, Trainer, type TrainerHooks, type TrainerState } from "../training/trainer.ts";
 import { blobSet } from "./_batches.ts";
 
 const C = 3;
@@ -104,6 +104,43 @@ for (const backend of ["cpu", "wasm"] as const) {
     await initBackend("cpu");
   });
 }
+
+Deno.test("Trainer: a state taken inside an epoch resumes to the uninterrupted run's metrics and weights", async () => {
+  await initBackend("wasm");
+  const weightsOf = (t: Trainer) =>
+    new Map([...t.model.params, ...t.model.buffers].map(([k, v]) => [k, v.dataSync().slice()]));
+  // The epoch-pass miner mines after the epoch; the online one accumulates inside it (its sums are saved).
+  for (const [miner, epoch] of [["epoch-pass", 2], ["online", 1]] as const) {
+    let state: TrainerState | undefined;
+    let weights: ReturnType<typeof weightsOf> | undefined;
+    const full = makeTrainer(2, { miner: { type: miner, threshold: 0.5 } }, [{
+      async onBatchEnd(t, m) {
+        if (m.epoch === epoch && m.batch === 1) [state, weights] = [await t.getState(), weightsOf(t)];
+      },
+    }], small);
+    await full.fit();
+    assert.equal(small.train.length, 2);
+    assert.deepEqual([state!.epoch, state!.partial?.epoch, state!.partial?.batches], [epoch - 1, epoch, 1]);
+    assert.equal(state!.miner.mining, miner === "online");
+    const resumed = makeTrainer(2, { miner: { type: miner, threshold: 0.5 } }, [], small);
+    for (const [k, v] of [...resumed.model.params, ...resumed.model.buffers]) {
+      v.assign(tf.tensor(weights!.get(k)!, v.shape));
+    }
+    const batches: number[] = [];
+    resumed.options.hooks!.push({ onBatchStart: (_t, e, b) => void batches.push(e * 10 + b) });
+    resumed.setState(structuredClone(state!));
+    await resumed.fit();
+    // Only the rest of the interrupted epoch is trained again.
+    assert.deepEqual(batches, epoch === 2 ? [22] : [12, 21, 22]);
+    assert.deepEqual(strip(resumed.history), strip(full.history), miner);
+    assert.deepEqual(weightsOf(resumed), weightsOf(full), miner);
+    for (const t of [full, resumed]) {
+      t.model.dispose();
+      t.dispose();
+    }
+  }
+  await initBackend("cpu");
+});
 
 Deno.test("Trainer: swapping the distribution plugin changes only the supervision", async () => {
   await initBackend("wasm");

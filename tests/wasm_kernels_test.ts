@@ -1,7 +1,25 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { tf } from "../engine/tf.ts";
 import { initBackend } from "../engine/backend.ts";
 import { Random } from "../engine/random.ts";
+import {
+  ADAM_UPDATE,
+  BATCH_NORM_TRAINING,
+  BATCH_NORM_TRAINING_GRAD,
+  batchNormTraining,
+  hasFusedKernel,
+  useFusedSimd,
+} from "../engine/_fused.ts";
+import { FUSED_WASM_BASE64 } from "../engine/_fused_wasm.ts";
+import { compileWat, FUSED_WAT_URL } from "../engine/_fused_build.ts";
+import { BN_EPSILON } from "../backbones/layers.ts";
+import { Adam } from "../training/optim.ts";
+import { AdaDfModel } from "../backbones/adadf.ts";
+import { disposeOutputs, trainStep } from "../training/step.ts";
+import { buildPlugins } from "../strategies/registry.ts";
+import { computeObjective } from "../strategies/objective.ts";
+import { thresholdDistributions } from "../strategies/functional.ts";
 
 type Pad = "same" | "valid" | number | [
   [number, number],
@@ -74,5 +92,282 @@ Deno.test("wasm Conv2DBackpropFilter and Conv2DBackpropInput equal the cpu backe
     checked++;
   }
   assert.equal(checked, cases.length);
+  await initBackend("cpu");
+});
+
+/** The largest absolute difference relative to the largest magnitude of the reference, per tensor. */
+function assertClose(actual: tf.TensorLike, expected: tf.TensorLike, tolerance: number, label: string) {
+  const a = Float32Array.from(actual as ArrayLike<number>);
+  const b = Float32Array.from(expected as ArrayLike<number>);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  // All-zero references (the variance of a single row) must be matched exactly.
+  const e = scale === 0 ? diff : diff / scale;
+  assert.equal(a.length, b.length, label);
+  assert.ok(e < tolerance, `${label}: relative error ${e}`);
+}
+
+/** Forward and gradients of training-mode BatchNorm, with a random probe as the upstream gradient. */
+function batchNormRun(
+  x: Float32Array,
+  shape: number[],
+  gamma: Float32Array,
+  beta: Float32Array,
+  probe: Float32Array,
+) {
+  return tf.tidy(() => {
+    const c = shape[3];
+    const xt = tf.tensor4d(x, shape as [number, number, number, number]);
+    const gt = tf.tensor1d(gamma);
+    const bt = tf.tensor1d(beta);
+    const { y, mean, variance } = batchNormTraining(xt, gt, bt, BN_EPSILON);
+    const out = {
+      y: y.dataSync() as Float32Array,
+      mean: mean.dataSync() as Float32Array,
+      variance: variance.dataSync() as Float32Array,
+    };
+    tf.dispose([mean, variance]);
+    const g = tf.grads((a: tf.Tensor, s: tf.Tensor, o: tf.Tensor) => {
+      const r = batchNormTraining(a as tf.Tensor4D, s, o, BN_EPSILON);
+      tf.dispose([r.mean, r.variance]);
+      return tf.sum(tf.mul(r.y, tf.tensor4d(probe, shape as [number, number, number, number])));
+    });
+    const [dx, dGamma, dBeta] = g([xt, gt, bt]);
+    assert.equal(dGamma.shape.join(), String(c));
+    return {
+      ...out,
+      dx: dx.dataSync() as Float32Array,
+      dGamma: dGamma.dataSync() as Float32Array,
+      dBeta: dBeta.dataSync() as Float32Array,
+    };
+  });
+}
+
+Deno.test("fused training-mode BatchNorm and its gradients equal the composite ops on cpu", async () => {
+  await initBackend("wasm");
+  assert.ok(hasFusedKernel(BATCH_NORM_TRAINING) && hasFusedKernel(BATCH_NORM_TRAINING_GRAD));
+  await initBackend("cpu");
+  assert.ok(!hasFusedKernel(BATCH_NORM_TRAINING), "cpu keeps the composite ops");
+  const rng = new Random(11);
+  // Batch 1, odd sizes and channel counts, an offset and scale far from 0 and 1 (the statistics' cancellation).
+  const shapes = [[1, 1, 1, 3], [1, 5, 7, 1], [1, 9, 3, 5], [2, 7, 5, 3], [3, 6, 6, 8], [4, 11, 13, 17], [
+    16,
+    4,
+    4,
+    64,
+  ]];
+  for (const [shape, simd] of shapes.flatMap((s) => [[s, true], [s, false]] as const)) {
+    useFusedSimd(simd);
+    const n = shape.reduce((a, b) => a * b);
+    const c = shape[3];
+    const offset = rng.normal() * 20;
+    const spread = 0.1 + rng.uniform(0, 5);
+    const x = Float32Array.from({ length: n }, () => offset + spread * rng.normal());
+    const gamma = Float32Array.from({ length: c }, () => rng.uniform(0.2, 2) * (rng.next() < 0.3 ? -1 : 1));
+    const beta = Float32Array.from({ length: c }, () => rng.normal());
+    const probe = Float32Array.from({ length: n }, () => rng.normal());
+    await tf.setBackend("wasm");
+    const before = tf.memory().numTensors;
+    const profile = await tf.profile(() => {
+      batchNormRun(x, shape, gamma, beta, probe);
+    });
+    const names = new Set(profile.kernels.map((k) => k.name));
+    assert.ok(names.has(BATCH_NORM_TRAINING) && names.has(BATCH_NORM_TRAINING_GRAD), [...names].join());
+    assert.ok(!names.has("Mean"), "no composite moments on wasm");
+    const onWasm = batchNormRun(x, shape, gamma, beta, probe);
+    assert.equal(tf.memory().numTensors, before, "the kernels leave no tensor behind");
+    await tf.setBackend("cpu");
+    const onCpu = batchNormRun(x, shape, gamma, beta, probe);
+    for (const key of ["y", "mean", "variance", "dx", "dGamma", "dBeta"] as const) {
+      assertClose(onWasm[key], onCpu[key], 1e-5, `${key}, x=${shape}, simd ${simd}`);
+    }
+  }
+  useFusedSimd(true);
+});
+
+Deno.test("the fused Adam update equals the composite ops on cpu over several steps", async () => {
+  await initBackend("wasm");
+  assert.ok(hasFusedKernel(ADAM_UPDATE));
+  const rng = new Random(12);
+  const shapes = [[1], [7], [3, 5], [3, 3, 5, 7], [257]];
+  const run = async (backend: string, weightDecay: number) => {
+    await tf.setBackend(backend);
+    const params = new Map(shapes.map((s, i) => [`p${i}`, tf.variable(tf.tensor(values(s, 1), s))]));
+    const grads = [0, 1, 2].map(() =>
+      new Map(shapes.map((s, i) => [`p${i}`, values(s, 10 ** rng.uniform(-4, 1))] as const))
+    );
+    const adam = new Adam({ lr: 1e-2, weightDecay });
+    const before = tf.memory().numTensors;
+    const counts: number[] = [];
+    for (const step of grads) {
+      const gradTensors = new Map(
+        [...step].map(([k, g]) => [k, tf.tensor(g, params.get(k)!.shape)] as const),
+      );
+      adam.update(params, gradTensors);
+      tf.dispose([...gradTensors.values()]);
+      counts.push(tf.memory().numTensors);
+    }
+    const state = await adam.getState();
+    const out = new Map([...params].map(([k, p]) => [k, p.dataSync() as Float32Array]));
+    adam.dispose();
+    tf.dispose([...params.values()]);
+    return { out, state, counts, before };
+  };
+  // The same random values on both backends.
+  let values = (shape: number[], scale: number) =>
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * rng.normal());
+  for (const [weightDecay, simd] of [[0, true], [1e-2, true], [0, false], [1e-2, false]] as const) {
+    useFusedSimd(simd);
+    const recorded: Float32Array<ArrayBuffer>[] = [];
+    const draw = values;
+    values = (shape, scale) => {
+      const v = draw(shape, scale);
+      recorded.push(v);
+      return v;
+    };
+    const onWasm = await run("wasm", weightDecay);
+    // Moments are created at the first step; after it the count stays the same.
+    assert.equal(new Set(onWasm.counts.slice(1)).size, 1, `tensors per step stay constant: ${onWasm.counts}`);
+    let next = 0;
+    values = () => recorded[next++];
+    const onCpu = await run("cpu", weightDecay);
+    values = draw;
+    // The same float32 operations in the same order: the same floats.
+    for (const [k, p] of onCpu.out) {
+      const label = `${k}, weight decay ${weightDecay}, simd ${simd}`;
+      assert.deepEqual(onWasm.out.get(k)!, p, `parameter ${label}`);
+      assert.deepEqual(onWasm.state.expAvg.get(k)!.data, onCpu.state.expAvg.get(k)!.data, `exp_avg ${label}`);
+      assert.deepEqual(
+        onWasm.state.expAvgSq.get(k)!.data,
+        onCpu.state.expAvgSq.get(k)!.data,
+        `exp_avg_sq ${label}`,
+      );
+    }
+  }
+  useFusedSimd(true);
+  await initBackend("cpu");
+});
+
+Deno.test("a whole Ada-DF training step on wasm equals the same step on cpu, and leaks no tensor", async () => {
+  await initBackend("wasm");
+  const rng = new Random(15);
+  const batch = 5;
+  const imageShape = [batch, 36, 36, 3] as [number, number, number, number];
+  const images = Float32Array.from({ length: imageShape.reduce((a, b) => a * b) }, () => rng.normal());
+  const labelData = Int32Array.from({ length: batch }, (_, i) => (i * 3) % 7);
+  /** Adam that also records the gradients of the first step (what the step computes). */
+  class RecordingAdam extends Adam {
+    grads = new Map<string, Float32Array>();
+    override update(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>): void {
+      if (!this.grads.size) { for (const [k, g] of grads) this.grads.set(k, g.dataSync() as Float32Array); }
+      super.update(params, grads);
+    }
+  }
+  const steps = 3;
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    const model = new AdaDfModel("tiny", { numClasses: 7, seed: 4 });
+    const optimizer = new RecordingAdam({ lr: 1e-3 });
+    const x = tf.tensor4d(images, imageShape);
+    const labels = tf.tensor1d(labelData, "int32");
+    const classDistributions = thresholdDistributions(7, 0.7);
+    const plugins = buildPlugins({});
+    const losses: number[] = [];
+    const counts: number[] = [];
+    let buffers = new Map<string, Float32Array>();
+    const kernels = new Set<string>();
+    for (let s = 0; s < steps; s++) {
+      const info = await tf.profile(async () => {
+        const out = trainStep(
+          model,
+          optimizer,
+          x,
+          (o) => computeObjective(plugins, { ...o, labels, classDistributions }, { epoch: 1 + s }),
+        );
+        losses.push((await out.total.data())[0]);
+        disposeOutputs(out);
+      });
+      for (const k of info.kernels) kernels.add(k.name);
+      counts.push(tf.memory().numTensors);
+      if (s === 0) buffers = new Map([...model.buffers].map(([k, v]) => [k, v.dataSync() as Float32Array]));
+    }
+    const params = new Map([...model.params].map(([k, v]) => [k, v.dataSync() as Float32Array]));
+    const grads = optimizer.grads;
+    tf.dispose([x, labels, classDistributions]);
+    optimizer.dispose();
+    model.dispose();
+    return { losses, counts, grads, buffers, kernels, params };
+  };
+  const wasm = await run("wasm");
+  for (const k of [BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, ADAM_UPDATE]) {
+    assert.ok(wasm.kernels.has(k), `${k} ran on wasm`);
+  }
+  assert.equal(new Set(wasm.counts).size, 1, `tensors per step stay constant: ${wasm.counts}`);
+  const cpu = await run("cpu");
+  assert.ok(!cpu.kernels.has(ADAM_UPDATE));
+  assert.ok(wasm.grads.size > 0 && wasm.grads.size === cpu.grads.size);
+  // Relative to each gradient's own scale, floored at 1% of the step's largest gradient (a gradient that
+  // cancels to near zero keeps the rounding of its terms).
+  let largest = 0;
+  for (const g of cpu.grads.values()) for (const v of g) largest = Math.max(largest, Math.abs(v));
+  for (const [name, g] of cpu.grads) {
+    const w = wasm.grads.get(name)!;
+    let diff = 0;
+    let scale = 1e-2 * largest;
+    for (let i = 0; i < g.length; i++) {
+      diff = Math.max(diff, Math.abs(w[i] - g[i]));
+      scale = Math.max(scale, Math.abs(g[i]));
+    }
+    assert.ok(diff / scale < 1e-4, `gradient of ${name} differs by ${diff / scale} (relative)`);
+  }
+  for (const [name, b] of cpu.buffers) {
+    assertClose(wasm.buffers.get(name)!, b, 1e-4, `${name} after one step`);
+  }
+  for (let s = 0; s < steps; s++) {
+    const e = Math.abs(wasm.losses[s] - cpu.losses[s]) / Math.abs(cpu.losses[s]);
+    assert.ok(e < 1e-4, `loss of step ${s + 1}: ${wasm.losses[s]} vs ${cpu.losses[s]}`);
+  }
+  // Parameters after the steps: each moves by at most lr per step, so they agree to about lr.
+  for (const [name, p] of cpu.params) {
+    const w = wasm.params.get(name)!;
+    let diff = 0;
+    for (let i = 0; i < p.length; i++) diff = Math.max(diff, Math.abs(w[i] - p[i]));
+    assert.ok(diff < 2 * steps * 1e-3, `${name} after ${steps} steps differs by ${diff}`);
+  }
+  await initBackend("cpu");
+});
+
+Deno.test("the fused kernels' WebAssembly module is built from engine/_fused.wat", async () => {
+  const bytes = await compileWat(await Deno.readTextFile(FUSED_WAT_URL), "engine/_fused.wat");
+  assert.equal(
+    FUSED_WASM_BASE64,
+    Buffer.from(bytes).toString("base64"),
+    "engine/_fused_wasm.ts is stale: run `deno run -A engine/_fused_build.ts`",
+  );
+  // A syntax error names the file and line.
+  await assert.rejects(compileWat("(module\n  (func (bogus)))", "broken.wat"), /broken\.wat:2/);
+});
+
+Deno.test("wasm Identity shares its input's data, which lives until both tensors are disposed", async () => {
+  await initBackend("wasm");
+  const backend = tf.backend();
+  const ids = backend.numDataIds();
+  const t = tf.tensor1d([1, 2, 3]);
+  const copy = tf.clone(t);
+  assert.equal(backend.numDataIds(), ids + 1, "no second buffer");
+  t.dispose();
+  assert.deepEqual([...copy.dataSync()], [1, 2, 3]);
+  copy.dispose();
+  assert.equal(backend.numDataIds(), ids);
+  // Strings keep the stock kernel.
+  const s = tf.tensor1d(["a", "b"], "string");
+  const sc = tf.clone(s);
+  s.dispose();
+  assert.deepEqual(sc.arraySync(), ["a", "b"]);
+  sc.dispose();
   await initBackend("cpu");
 });

@@ -6,7 +6,7 @@ import { Random } from "../engine/random.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { exportInferenceModel } from "../experiments/export.ts";
 import { loadExportedModel, predict } from "../experiments/inference.ts";
-import { findChromium, startServer, withDeadline } from "./_web.ts";
+import { CHROMIUM_FLAGS, findChromium, removeWithRetries, startServer, withDeadline } from "./_web.ts";
 
 const CLASSES = ["Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral"];
 
@@ -53,14 +53,8 @@ async function writePng(path: string, width: number, height: number, seed: numbe
 async function dumpDom(chromium: string, url: string, profile: string): Promise<string> {
   const child = new Deno.Command(chromium, {
     args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
+      ...CHROMIUM_FLAGS,
       "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
       `--user-data-dir=${profile}`,
       "--virtual-time-budget=20000",
       "--dump-dom",
@@ -87,20 +81,6 @@ function pageResult(
   const unescaped = text.replaceAll("&quot;", '"').replaceAll("&lt;", "<").replaceAll("&gt;", ">")
     .replaceAll("&amp;", "&");
   return JSON.parse(unescaped);
-}
-
-async function removeWithRetries(path: string): Promise<void> {
-  // Chromium's helper processes may still be writing to the profile just after the browser exits.
-  for (let attempt = 0; attempt < 20; attempt++) {
-    try {
-      await Deno.remove(path, { recursive: true });
-      return;
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  await Deno.remove(path, { recursive: true });
 }
 
 Deno.test({

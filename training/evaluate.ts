@@ -6,7 +6,7 @@
  */
 import { type Tensor, type Tensor1D, type Tensor2D, tf } from "../engine/tf.ts";
 import type { AdaDfModel } from "../backbones/adadf.ts";
-import type { Batch } from "../datasets/loader.ts";
+import { type Batch, repeatLabels } from "../datasets/loader.ts";
 import type { Attention } from "../strategies/attention.ts";
 import { argmaxRows, type ClassificationReport, classificationReport } from "./metrics.ts";
 
@@ -14,8 +14,12 @@ import { argmaxRows, type ClassificationReport, classificationReport } from "./m
 export interface BatchSource {
   /** Batches per epoch. */
   readonly length: number;
-  /** The batches of an epoch (0-based). */
-  batches(epoch: number): AsyncIterable<Batch>;
+  /**
+   * The batches of an epoch (0-based), from batch position `from` (0-based; default 0) on: a run
+   * resumed inside an epoch asks for the rest of it, so a source used for that must honour `from`
+   * (a {@linkcode Batch}'s `position`, when set, says where each batch stands).
+   */
+  batches(epoch: number, from?: number): AsyncIterable<Batch>;
 }
 
 /** What {@linkcode evaluateModel} measures. */
@@ -32,11 +36,11 @@ export interface EvaluationResult extends ClassificationReport {
 
 /** Per-batch outputs of {@linkcode forEachEvalBatch} (valid only during the callback). */
 export interface EvalBatchOutputs {
-  /** Target logits z_2 = a_2 * fc_2(h_2), averaged over each image's crops: [B, C]. */
+  /** Target logits z_2 = a_2 * fc_2(h_2), averaged over each image's crops: [B, C] (`perCrop`: per crop). */
   logits: Tensor2D;
-  /** With `withAux`: softmax of the auxiliary logits z_1 (crop-averaged): [B, C]. */
+  /** With `withAux`: softmax of the auxiliary logits z_1 (crop-averaged): [B, C] (`perCrop`: per crop). */
   auxProbs?: Tensor2D;
-  /** With `withAux`: averaged attention w = (a_1 + a_2) / 2 per image: [B]. */
+  /** With `withAux`: averaged attention w = (a_1 + a_2) / 2 per image: [B] (`perCrop`: per crop). */
   attention?: Tensor1D;
 }
 
@@ -57,6 +61,12 @@ export interface ForEachEvalBatchOptions {
    * @default {Infinity}
    */
   maxBatches?: number;
+  /**
+   * Give every crop its own row instead of averaging an image's crops: the outputs have `B * crops`
+   * rows and the labels are repeated per crop (the reference's mining pass over ten-crop batches).
+   * @default {false}
+   */
+  perCrop?: boolean;
 }
 
 function averageCrops<T extends Tensor>(x: T, crops: number): T {
@@ -66,7 +76,9 @@ function averageCrops<T extends Tensor>(x: T, crops: number): T {
 
 /**
  * Runs the model in evaluation mode over a source's batches and calls (and awaits) `visit` with each
- * batch's outputs, which are disposed after the call.
+ * batch's outputs, which are disposed after the call. On a single-branch model (`branches: 1`, no
+ * attention head) the logits are the classifier's as they are, whatever `attention` says, and
+ * `withAux` is an error.
  *
  * @example
  * ```ts
@@ -103,11 +115,18 @@ export async function forEachEvalBatch(
   let count = 0;
   for await (const batch of source.batches(options.epoch ?? 0)) {
     if (count++ >= cap) break;
-    const crops = batch.crops;
+    const crops = options.perCrop ? 1 : batch.crops;
     const outputs: EvalBatchOutputs = tf.tidy(() => {
       const images = tf.tensor4d(batch.images, batch.shape);
       const features = model.stem(images, mode);
       const target = model.branch("target", features, mode);
+      // The single-branch baseline has no attention head: its logits are used as they are.
+      if (model.branchNames.length === 1) {
+        if (options.withAux) {
+          throw new Error("forEachEvalBatch: the single-branch model has no auxiliary branch");
+        }
+        return { logits: averageCrops(target.logits, crops) };
+      }
       if (!options.withAux) {
         const { a2 } = attention.apply({ scores1: target.scores, scores2: target.scores });
         return { logits: averageCrops(tf.mul(target.logits, a2.expandDims(1)) as Tensor2D, crops) };
@@ -120,7 +139,10 @@ export async function forEachEvalBatch(
         attention: averageCrops(tf.div(tf.add(a1, a2), 2) as Tensor1D, crops),
       };
     });
-    const labels = tf.tensor1d(batch.labels, "int32");
+    const rowLabels = options.perCrop && batch.crops > 1
+      ? repeatLabels(batch.labels, batch.crops)
+      : batch.labels;
+    const labels = tf.tensor1d(rowLabels, "int32");
     try {
       await visit(outputs, labels, batch);
     } finally {

@@ -290,3 +290,102 @@ export function labelNoiseReport(inputs: LabelNoiseInputs): LabelNoiseReport {
     fusedNoisyMass: perFlipped(fusedNoisy),
   };
 }
+
+/** One epoch's test figures, as the evaluation protocols read them (an epoch line of `metrics.jsonl`). */
+export interface EvaluatedEpoch {
+  /** Epoch, from 1. */
+  epoch: number;
+  /** Test accuracy, when the epoch was evaluated. */
+  testAccuracy?: number;
+  /** Test mean class accuracy. */
+  testMeanClassAccuracy?: number;
+  /** Test confusion matrix, `[true][predicted]`. */
+  testConfusion?: number[][];
+}
+
+/** One epoch's scores under a protocol. */
+export interface ProtocolEpoch {
+  /** The epoch, from 1. */
+  epoch: number;
+  /** Its test accuracy. */
+  accuracy: number;
+  /** Its test mean class accuracy (NaN when not recorded). */
+  meanClassAccuracy: number;
+  /** Its test confusion matrix, `[true][predicted]`, when recorded. */
+  confusion?: number[][];
+}
+
+/** The mean of the last k evaluated epochs. */
+export interface ProtocolMeanOfLast {
+  /** How many epochs were averaged: min(k asked, epochs evaluated). */
+  k: number;
+  /** Those epochs. */
+  epochs: number[];
+  /** Mean test accuracy over them. */
+  accuracy: number;
+  /** Mean test mean class accuracy over them. */
+  meanClassAccuracy: number;
+}
+
+/**
+ * A run's test results under three protocols side by side: the best epoch (chosen on the test set
+ * itself, as the reference does: an optimistic figure), the last epoch, and the mean of the last k
+ * evaluated epochs.
+ */
+export interface EvaluationProtocols {
+  /** The epoch of the highest test accuracy (the first such epoch), chosen on the test set. */
+  best: ProtocolEpoch & { chosenOnTestSet: true };
+  /** The last evaluated epoch. */
+  last: ProtocolEpoch;
+  /** The mean of the last k evaluated epochs. */
+  meanOfLast: ProtocolMeanOfLast;
+}
+
+/**
+ * The evaluation protocols of a run's epochs ({@linkcode EvaluationProtocols}); epochs without a test
+ * accuracy are left out, and null is returned when no epoch was evaluated. The best epoch is the first
+ * of the highest accuracy, as the trainer picks it; the mean of the last k uses min(k, evaluated epochs).
+ *
+ * @example Five epochs, the mean of the last three
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { evaluationProtocols } from "./metrics.ts";
+ * const history = [0.5, 0.7, 0.6, 0.65, 0.62].map((testAccuracy, i) => ({ epoch: i + 1, testAccuracy }));
+ * const p = evaluationProtocols(history, 3)!;
+ * assert.deepEqual([p.best.epoch, p.best.accuracy, p.best.chosenOnTestSet], [2, 0.7, true]);
+ * assert.deepEqual([p.last.epoch, p.last.accuracy], [5, 0.62]);
+ * assert.deepEqual(p.meanOfLast.epochs, [3, 4, 5]);
+ * assert.ok(Math.abs(p.meanOfLast.accuracy - (0.6 + 0.65 + 0.62) / 3) < 1e-12);
+ * assert.equal(evaluationProtocols([{ epoch: 1 }], 5), null);
+ * ```
+ */
+export function evaluationProtocols(
+  history: readonly EvaluatedEpoch[],
+  k: number,
+): EvaluationProtocols | null {
+  if (!Number.isInteger(k) || k < 1) {
+    throw new RangeError(`evaluationProtocols: k must be an integer >= 1, got ${k}`);
+  }
+  const evaluated = history.filter((m) => typeof m.testAccuracy === "number");
+  if (evaluated.length === 0) return null;
+  const score = (m: EvaluatedEpoch): ProtocolEpoch => ({
+    epoch: m.epoch,
+    accuracy: m.testAccuracy!,
+    meanClassAccuracy: m.testMeanClassAccuracy ?? NaN,
+    ...(m.testConfusion ? { confusion: m.testConfusion } : {}),
+  });
+  let best = evaluated[0];
+  for (const m of evaluated) if (!(m.testAccuracy! <= best.testAccuracy!)) best = m;
+  const tail = evaluated.slice(-k);
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  return {
+    best: { ...score(best), chosenOnTestSet: true },
+    last: score(evaluated[evaluated.length - 1]),
+    meanOfLast: {
+      k: tail.length,
+      epochs: tail.map((m) => m.epoch),
+      accuracy: mean(tail.map((m) => m.testAccuracy!)),
+      meanClassAccuracy: mean(tail.map((m) => m.testMeanClassAccuracy ?? NaN)),
+    },
+  };
+}

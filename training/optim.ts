@@ -7,6 +7,7 @@
  * @module
  */
 import { type Tensor, tf, type Variable } from "../engine/tf.ts";
+import { type AdamCoefficients, adamUpdate } from "../engine/_fused.ts";
 
 /** Options of {@linkcode Adam}. */
 export interface AdamOptions {
@@ -97,8 +98,14 @@ export class Adam {
     this.step++;
     const c1 = 1 - this.beta1 ** this.step;
     const c2 = 1 - this.beta2 ** this.step;
-    const stepSize = this.lr / c1;
-    const sqrtC2 = Math.sqrt(c2);
+    const k: AdamCoefficients = {
+      beta1: this.beta1,
+      beta2: this.beta2,
+      eps: this.eps,
+      stepSize: this.lr / c1,
+      sqrtC2: Math.sqrt(c2),
+      weightDecay: this.weightDecay,
+    };
     for (const [name, grad] of grads) {
       const p = params.get(name);
       if (!p) throw new Error(`Adam: gradient for unknown parameter '${name}'.`);
@@ -110,15 +117,8 @@ export class Adam {
         this.#m.set(name, m);
         this.#v.set(name, v);
       }
-      tf.tidy(() => {
-        const g = this.weightDecay ? tf.add(grad, tf.mul(p, this.weightDecay)) : grad;
-        const m1 = tf.add(tf.mul(m!, this.beta1), tf.mul(g, 1 - this.beta1));
-        const v1 = tf.add(tf.mul(v!, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        const denom = tf.add(tf.div(tf.sqrt(v1), sqrtC2), this.eps);
-        p.assign(tf.sub(p, tf.mul(tf.div(m1, denom), stepSize)));
-        m!.assign(m1);
-        v!.assign(v1);
-      });
+      // One fused kernel where the backend has it (wasm, native), TensorFlow.js's ops otherwise.
+      adamUpdate(p, grad, m, v, k);
     }
   }
 

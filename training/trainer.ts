@@ -12,9 +12,9 @@ import { tf } from "../engine/tf.ts";
 import type { AdaDfModel } from "../backbones/adadf.ts";
 import type { PluginSet } from "../strategies/registry.ts";
 import type { ClassDistributionMinerState } from "../strategies/miner.ts";
-import { computeObjective } from "../strategies/objective.ts";
+import { computeObjective, singleBranchObjective } from "../strategies/objective.ts";
 import { Adam, type AdamState, exponentialLr } from "./optim.ts";
-import { disposeOutputs, trainStep } from "./step.ts";
+import { disposeOutputs, NonFiniteLossError, stepBatch, trainStep } from "./step.ts";
 import { summarize, type Summary } from "./metrics.ts";
 import { type BatchSource, evaluateModel, type EvaluationResult, forEachEvalBatch } from "./evaluate.ts";
 
@@ -52,7 +52,10 @@ export interface EpochMetrics {
   alpha2: number;
   /** Mean loss terms over the epoch's batches. */
   loss: { total: number; ce: number; kl: number; rr: number };
-  /** Training accuracy of the target branch (augmented images, training mode). */
+  /**
+   * Training accuracy: of the target branch in the training steps (augmented images, training mode), or,
+   * with `trainAccuracy: "mining"`, of the auxiliary branch in the mining pass.
+   */
   trainAccuracy: number;
   /** Test accuracy of the target branch, when evaluated this epoch. */
   testAccuracy?: number;
@@ -60,6 +63,8 @@ export interface EpochMetrics {
   testMeanClassAccuracy?: number;
   /** Test accuracy per class. */
   testPerClassAccuracy?: number[];
+  /** Test confusion matrix, `[true class][predicted class]` counts. */
+  testConfusion?: number[][];
   /** Averaged attention weight w statistics per class (training samples of this epoch). */
   attentionPerClass: Summary[];
   /** Fusion weight w' statistics per class. */
@@ -72,6 +77,21 @@ export interface EpochMetrics {
   seconds: number;
   /** Training images per second. */
   imagesPerSecond: number;
+  /**
+   * Images left out as unreadable with `data.skipCorrupt` (a run's hooks fill it in; absent otherwise):
+   * the distinct images skipped so far per split, and those skipped for the first time in this epoch.
+   */
+  skipped?: SkippedImages;
+}
+
+/** The images a run skipped as unreadable (`data.skipCorrupt`), as an epoch's metrics record them. */
+export interface SkippedImages {
+  /** Distinct training images skipped so far. */
+  train: number;
+  /** Distinct test images skipped so far. */
+  test: number;
+  /** The images first skipped in this epoch: split, file (or `file:line`) and why. */
+  new: { split: "train" | "test"; source: string; message: string }[];
 }
 
 /** The outcome of {@linkcode Trainer.fit}. */
@@ -186,6 +206,14 @@ export interface TrainerOptions {
    * @default {1}
    */
   evalEvery?: number;
+  /**
+   * Where {@linkcode EpochMetrics.trainAccuracy} comes from: `step`, the target branch's predictions in
+   * the training steps (training mode, an image's crops averaged); `mining`, the auxiliary branch's in
+   * the mining pass (evaluation mode, after the epoch's updates, every crop a sample), as the reference
+   * logs it. Without a mining pass (an online miner, the single-branch model) `mining` gives `step`'s.
+   * @default {"step"}
+   */
+  trainAccuracy?: "step" | "mining";
   /** Lifecycle hooks, called in order. */
   hooks?: TrainerHooks[];
 }
@@ -204,6 +232,40 @@ export interface TrainerState {
   miner: ClassDistributionMinerState;
   /** Adam's moments and step. */
   optimizer: AdamState;
+  /**
+   * The epoch in progress, when the state was taken inside one (a mid-epoch checkpoint): training
+   * continues at its next batch, and the epoch ends with the metrics an uninterrupted one would have.
+   */
+  partial?: PartialEpochState;
+}
+
+/**
+ * Where an epoch's training pass stands, and its running sums: what a mid-epoch checkpoint needs to
+ * finish the epoch as an uninterrupted run would (the model, the optimiser and the miner's
+ * accumulation are saved beside it; the batch order and augmentations depend only on the seed, the
+ * epoch and the batch position).
+ */
+export interface PartialEpochState {
+  /** The epoch in progress, from 1 (the completed epochs plus one). */
+  epoch: number;
+  /** Training batches done in it. */
+  batches: number;
+  /** The training source's next batch position (the batches done, unless a source skipped some). */
+  position: number;
+  /** Training images seen in it. */
+  seen: number;
+  /** Of those, predicted right by the target branch. */
+  correct: number;
+  /** Sums of the loss terms, each batch's mean times its images. */
+  sums: { total: number; ce: number; kl: number; rr: number };
+  /** Averaged attention weight w of each image seen, in order. */
+  attention: number[];
+  /** Fusion weight w' of each image seen. */
+  fusion: number[];
+  /** Label of each image seen. */
+  labels: number[];
+  /** Seconds spent in the epoch so far. */
+  seconds: number;
 }
 
 /**
@@ -269,6 +331,10 @@ export class Trainer {
   /** Metrics of completed epochs. */
   history: EpochMetrics[] = [];
   #stopRequested = false;
+  /** The running state of the epoch in progress (between its first and last training batch). */
+  #running?: PartialEpochState;
+  /** A mid-epoch state to continue from (set by `setState`, used by the next epoch). */
+  #resumeAt?: PartialEpochState;
 
   /** Creates a trainer; nothing runs until {@linkcode Trainer.fit}. */
   constructor(options: TrainerOptions) {
@@ -332,65 +398,103 @@ export class Trainer {
   }
 
   async #epoch(epoch: number): Promise<EpochMetrics> {
-    const started = performance.now();
+    // Continuing inside this epoch (a mid-epoch checkpoint): its running sums, and the next batch.
+    const resumed = this.#resumeAt?.epoch === epoch ? this.#resumeAt : undefined;
+    this.#resumeAt = undefined;
+    const started = performance.now() - (resumed?.seconds ?? 0) * 1000;
     const { plugins, model } = this;
     const C = this.numClasses;
     this.optimizer.lr = exponentialLr(this.options.lr ?? 1e-3, this.options.lrGamma ?? 0.9, epoch - 1);
-    const { alpha1, alpha2 } = plugins.schedule.weights(epoch);
+    // The single-branch baseline trains with cross-entropy alone: no schedule, no mining.
+    const single = model.branchNames.length === 1;
+    const { alpha1, alpha2 } = single ? { alpha1: 0, alpha2: 1 } : plugins.schedule.weights(epoch);
     await this.#hook("onEpochStart", epoch);
 
     const classDistributions = plugins.miner.distributions(C);
     const online = !plugins.miner.extraPass;
-    if (online) plugins.miner.begin(C);
+    // A resumed online miner has its accumulation of the epoch's first batches already.
+    if (online && !resumed && !single) plugins.miner.begin(C);
     const stemMode = { training: (this.options.stemMode ?? "train") === "train" };
     const cap = this.options.maxBatchesPerEpoch ?? Infinity;
     const batches = Math.min(this.options.train.length, cap);
-    const sums: Terms = { total: 0, ce: 0, kl: 0, rr: 0 };
-    let seen = 0;
-    let correct = 0;
-    let batchIndex = 0;
-    const attention: number[] = [];
-    const fusion: number[] = [];
-    const attentionLabels: number[] = [];
-    for await (const batch of this.options.train.batches(epoch - 1)) {
+    const running: PartialEpochState = resumed ? structuredClone(resumed) : {
+      epoch,
+      batches: 0,
+      position: 0,
+      seen: 0,
+      correct: 0,
+      sums: { total: 0, ce: 0, kl: 0, rr: 0 },
+      attention: [],
+      fusion: [],
+      labels: [],
+      seconds: 0,
+    };
+    const sums: Terms = running.sums;
+    const { attention, fusion, labels: attentionLabels } = running;
+    let { seen, correct, batches: batchIndex } = running;
+    this.#running = running;
+    for await (const batch of this.options.train.batches(epoch - 1, running.position)) {
       if (batchIndex >= batches) break;
+      // A source that ignores `from` but says where its batches stand: skip to the resumed position.
+      if (batch.position !== undefined && batch.position < running.position) continue;
       batchIndex++;
       await this.#hook("onBatchStart", epoch, batchIndex);
-      const images = tf.tensor4d(batch.images, batch.shape);
-      const labels = tf.tensor1d(batch.labels, "int32");
+      // Several crops per image are rows of their own, each with its image's label (TenCrop training).
+      const { images, labels, rowLabels, batchSize, crops } = stepBatch(batch);
       const out = trainStep(
         model,
         this.optimizer,
         images,
-        (o) => computeObjective(plugins, { ...o, labels, classDistributions }, { epoch }),
+        (o) =>
+          single
+            ? singleBranchObjective({ logits: o.targetLogits, labels })
+            : computeObjective(plugins, { ...o, labels, classDistributions }, { epoch, batchSize }),
         { stemMode },
       );
       // Asynchronous reads: GPU backends (webgpu) cannot read synchronously.
-      const read = tf.tidy(
-        () => [tf.stack([out.total, out.ce, out.kl, out.rr]), out.scaledTargetLogits.argMax(1)],
-      );
+      // An image's prediction: the argmax of its crops' mean logits (as at test time).
+      const read = tf.tidy(() => {
+        const logits = out.scaledTargetLogits;
+        const perImage = crops === 1 ? logits : logits.reshape([batchSize, crops, -1]).mean(1);
+        return [tf.stack([out.total, out.ce, out.kl, out.rr]), perImage.argMax(1)];
+      });
       const [terms, predictions, w, wPrime] = await Promise.all(
         [...read, out.attention, out.weights].map((t) => t.data()),
       );
-      if (online) await plugins.miner.observeAsync(out.auxProbs, labels);
+      if (online && !single) await plugins.miner.observeAsync(out.auxProbs, labels);
       disposeOutputs(out);
       tf.dispose([images, labels, ...read]);
-      for (const v of [...terms]) {
-        if (!Number.isFinite(v)) throw new Error(`Epoch ${epoch}, batch ${batchIndex}: the loss is ${v}.`);
+      if (!terms.every(Number.isFinite)) {
+        throw new NonFiniteLossError({
+          epoch,
+          batch: batchIndex,
+          batches,
+          terms: { total: terms[0], ce: terms[1], kl: terms[2], rr: terms[3] },
+          lr: this.optimizer.lr,
+          alpha1,
+          alpha2,
+        });
       }
-      const n = batch.labels.length;
+      const n = batchSize;
       sums.total += terms[0] * n;
       sums.ce += terms[1] * n;
       sums.kl += terms[2] * n;
       sums.rr += terms[3] * n;
       seen += n;
-      for (let i = 0; i < n; i++) {
-        if (predictions[i] === batch.labels[i]) correct++;
+      for (let i = 0; i < n; i++) if (predictions[i] === batch.labels[i]) correct++;
+      for (let i = 0; i < rowLabels.length; i++) {
         attention.push(w[i]);
         fusion.push(wPrime[i]);
-        attentionLabels.push(batch.labels[i]);
+        attentionLabels.push(rowLabels[i]);
       }
       const seconds = (performance.now() - started) / 1000;
+      Object.assign(running, {
+        batches: batchIndex,
+        position: (batch.position ?? running.position) + 1,
+        seen,
+        correct,
+        seconds,
+      });
       await this.#hook(
         "onBatchEnd",
         {
@@ -405,20 +509,32 @@ export class Trainer {
         } satisfies BatchMetrics,
       );
     }
+    this.#running = undefined;
     if (seen === 0) throw new Error(`Epoch ${epoch}: the training set yielded no batch.`);
     const trainSeconds = (performance.now() - started) / 1000;
     classDistributions.dispose();
 
-    if (!online) {
+    // The reference's logged training accuracy: the auxiliary branch in the mining pass, per crop.
+    const mining = { rows: 0, correct: 0 };
+    if (!online && !single) {
       plugins.miner.begin(C);
       const source = this.options.mining ?? this.options.train;
       await forEachEvalBatch(model, plugins.attention, source, {
         epoch: MINING_PASS_EPOCH_OFFSET + epoch - 1,
         withAux: true,
         maxBatches: cap,
-      }, (o, labels) => plugins.miner.observeAsync(o.auxProbs!, labels));
+        perCrop: true,
+      }, async (o, labels) => {
+        await plugins.miner.observeAsync(o.auxProbs!, labels);
+        if (this.options.trainAccuracy !== "mining") return;
+        const predicted = o.auxProbs!.argMax(1);
+        const [p, y] = await Promise.all([predicted.data(), labels.data()]);
+        predicted.dispose();
+        mining.rows += y.length;
+        for (let i = 0; i < y.length; i++) if (p[i] === y[i]) mining.correct++;
+      });
     }
-    const mined = plugins.miner.end();
+    const mined = single ? plugins.miner.distributions(C) : plugins.miner.end();
     const minedRows = await mined.array() as number[][];
     mined.dispose();
 
@@ -435,12 +551,13 @@ export class Trainer {
       alpha1,
       alpha2,
       loss: { total: sums.total / seen, ce: sums.ce / seen, kl: sums.kl / seen, rr: sums.rr / seen },
-      trainAccuracy: correct / seen,
+      trainAccuracy: mining.rows > 0 ? mining.correct / mining.rows : correct / seen,
       ...(test
         ? {
           testAccuracy: test.accuracy,
           testMeanClassAccuracy: test.meanClassAccuracy,
           testPerClassAccuracy: test.perClassAccuracy,
+          testConfusion: test.confusion,
         }
         : {}),
       attentionPerClass: perClass(attention),
@@ -460,26 +577,42 @@ export class Trainer {
     return evaluateModel(this.model, this.plugins.attention, source);
   }
 
-  /** The resumable state (the model's tensors are saved separately). */
+  /**
+   * The resumable state (the model's tensors are saved separately). Taken inside an epoch's training
+   * pass (from an `onBatchStart`/`onBatchEnd` hook), it has the epoch's position and running sums
+   * (`partial`), so that a mid-epoch checkpoint continues exactly.
+   */
   async getState(): Promise<TrainerState> {
+    const running = this.#running;
     return {
       epoch: this.epoch,
       bestAccuracy: this.bestAccuracy,
       bestEpoch: this.bestEpoch,
-      history: this.history,
+      history: [...this.history],
       miner: this.plugins.miner.getState(),
       optimizer: await this.optimizer.getState(),
+      ...(running ? { partial: structuredClone(running) } : {}),
     };
   }
 
-  /** Restores a state from {@linkcode Trainer.getState}: training continues after its epoch. */
+  /**
+   * Restores a state from {@linkcode Trainer.getState}: training continues after its epoch or, with a
+   * `partial` epoch, at that epoch's next batch (the training source must honour `batches(epoch,
+   * from)`).
+   */
   setState(state: TrainerState): void {
+    if (state.partial && state.partial.epoch !== state.epoch + 1) {
+      throw new RangeError(
+        `setState: the partial epoch must be epoch ${state.epoch + 1}, got ${state.partial.epoch}`,
+      );
+    }
     this.epoch = state.epoch;
     this.bestAccuracy = state.bestAccuracy;
     this.bestEpoch = state.bestEpoch;
     this.history = [...state.history];
     this.plugins.miner.setState(state.miner);
     this.optimizer.setState(state.optimizer);
+    this.#resumeAt = state.partial ? structuredClone(state.partial) : undefined;
   }
 
   /** Frees the optimiser's tensors (the model belongs to the caller). */

@@ -84,13 +84,19 @@ function preprocess(image, spec) {
     normalizeInto(draw(image, size, size), spec, out, 0);
     return out;
   }
-  // TenCrop: the shorter side to resizeShorter, then torchvision's five crops of the image and of its mirror.
-  const scale = spec.resizeShorter / Math.min(image.width, image.height);
-  const w = Math.max(spec.resizeShorter, Math.round(image.width * scale));
-  const h = Math.max(spec.resizeShorter, Math.round(image.height * scale));
+  // TenCrop: the shorter side to resizeShorter and the longer int(n * long / short), as torchvision's
+  // Resize(n), then torchvision's five crops of the image and of its mirror (the centre's offsets rounded
+  // as Python rounds, a half to even).
+  const n = spec.resizeShorter;
+  const long = Math.trunc((n * Math.max(image.width, image.height)) / Math.min(image.width, image.height));
+  const [w, h] = image.width <= image.height ? [n, long] : [long, n];
   const resized = draw(image, w, h);
-  const top = Math.round((h - size) / 2);
-  const left = Math.round((w - size) / 2);
+  const roundHalfEven = (x) => {
+    const r = Math.round(x);
+    return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  };
+  const top = roundHalfEven((h - size) / 2);
+  const left = roundHalfEven((w - size) / 2);
   const boxes = [[0, 0], [w - size, 0], [0, h - size], [w - size, h - size], [left, top]];
   let k = 0;
   for (const mirror of [false, true]) {

@@ -15,6 +15,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { packagedModelDir } from "../../datasets/faces/weights.ts";
 
+/** The `.wasm` binaries of TensorFlow.js's wasm backend, copied into `wasm/` for `?backend=wasm`. */
+export const WASM_FILES: readonly string[] = Object.freeze([
+  "tfjs-backend-wasm.wasm",
+  "tfjs-backend-wasm-simd.wasm",
+  "tfjs-backend-wasm-threaded-simd.wasm",
+]);
+
 /** The files of face-api's `model/` folder that the page needs. */
 export const FACE_MODEL_FILES: readonly string[] = Object.freeze([
   "ssd_mobilenetv1_model-weights_manifest.json",
@@ -24,7 +31,7 @@ export const FACE_MODEL_FILES: readonly string[] = Object.freeze([
 ]);
 
 /**
- * Writes `faces.bundle.js` and `face-models/` into `outDir` (created when missing).
+ * Writes `faces.bundle.js`, `face-models/` and `wasm/` into `outDir` (created when missing).
  *
  * @example
  * ```ts ignore
@@ -55,10 +62,15 @@ export async function buildFaces(outDir: string): Promise<void> {
   if (!out.success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(out.stderr)}`);
   const models = packagedModelDir();
   for (const f of FACE_MODEL_FILES) await Deno.copyFile(join(models, f), join(outDir, "face-models", f));
+  const wasm = fileURLToPath(new URL(".", import.meta.resolve("@tensorflow/tfjs-backend-wasm")));
+  await Deno.mkdir(join(outDir, "wasm"), { recursive: true });
+  for (const f of WASM_FILES) await Deno.copyFile(join(wasm, f), join(outDir, "wasm", f));
 }
 
 if (import.meta.main) {
   const outDir = Deno.args[0] ?? fileURLToPath(new URL("./model", import.meta.url));
   await buildFaces(outDir);
-  console.log(`wrote ${join(outDir, "faces.bundle.js")} and ${join(outDir, "face-models")}/`);
+  console.log(
+    `wrote ${join(outDir, "faces.bundle.js")}, ${join(outDir, "face-models")}/ and ${join(outDir, "wasm")}/`,
+  );
 }

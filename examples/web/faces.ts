@@ -7,6 +7,7 @@
  * @module
  */
 import { tf } from "../../engine/tf.ts";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { FaceDetector } from "../../datasets/faces/detector.ts";
 import { LandmarkNet } from "../../datasets/faces/landmarks.ts";
 import { decodeWeightMap, type FaceModelName } from "../../datasets/faces/_weight_map.ts";
@@ -15,6 +16,24 @@ import type { FaceBox } from "../../datasets/faces/detector.ts";
 import type { RgbImage } from "../../datasets/transforms.ts";
 
 export { tf };
+
+/**
+ * Makes TensorFlow.js's `wasm` backend (bundled here, registered on import) load its `.wasm` binaries from
+ * `base`, the folder `build_faces.ts` copies them into (`wasm/` beside the export); then
+ * `tf.setBackend("wasm")` starts it. On machines without WebGL, wasm is several times faster than `cpu`.
+ *
+ * @example
+ * ```ts ignore
+ * import { tf, useWasm } from "./faces.ts";
+ * useWasm(new URL("./model/wasm/", location.href));
+ * await tf.setBackend("wasm");
+ * ```
+ */
+export function useWasm(base: string | URL): void {
+  const url = new URL(base);
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  setWasmPaths(url.href);
+}
 export { FaceDetector, LandmarkNet };
 export { alignmentTransform, checkTemplate, DEFAULT_TEMPLATE } from "../../datasets/faces/geometry.ts";
 

@@ -4,7 +4,7 @@
 // Query parameters:
 //   model=URL     the export folder (model.json, weights.bin, preprocess.json, faces.bundle.js,
 //                 face-models/); default ./model/
-//   backend=NAME  a TensorFlow.js backend (cpu, webgl...); default: TensorFlow.js's choice
+//   backend=NAME  a TensorFlow.js backend (webgl, wasm, cpu); default: TensorFlow.js's choice
 //   size=N        side of the aligned faces before the model's resize; default 100 (as deno task predict),
 //                 or the size of the template's alignment.json
 //   template=URL  a five-point template JSON or an aligned folder's alignment.json (as deno task predict
@@ -161,6 +161,7 @@ async function main() {
   const lib = await import(new URL("faces.bundle.js", modelBase).href);
   const { tf } = lib;
   const backend = params.get("backend");
+  if (backend === "wasm") lib.useWasm(new URL("wasm/", modelBase));
   if (backend && !(await tf.setBackend(backend))) throw new Error(`the ${backend} backend is not available`);
   await tf.ready();
   const spec = await fetchJson(new URL("preprocess.json", modelBase).href);
