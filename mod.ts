@@ -208,6 +208,7 @@ export {
 export {
   type LoadedRun,
   loadRun,
+  type LoadRunOptions,
   resumeRun,
   trainRun,
   type TrainRunOptions,

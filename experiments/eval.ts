@@ -13,7 +13,7 @@
  * @module
  */
 import { tf } from "../engine/tf.ts";
-import { type BackendName, initBackend } from "../engine/backend.ts";
+import type { BackendName } from "../engine/backend.ts";
 import { fuseDistributions } from "../strategies/functional.ts";
 import { evaluateModel, type EvaluationResult, forEachEvalBatch } from "../training/evaluate.ts";
 import {
@@ -499,9 +499,8 @@ export interface EvaluateRunOptions {
  * ```
  */
 export async function evaluateRun(runDir: string, options: EvaluateRunOptions = {}): Promise<EvalReport> {
-  const run = await loadRun(runDir, options.checkpoint ?? "best");
+  const run = await loadRun(runDir, options.checkpoint ?? "best", { backend: options.backend ?? "run" });
   try {
-    await initBackend(options.backend ?? run.config.backend);
     let dataset: Dataset;
     let description: string;
     let runData: RunData | undefined;
@@ -580,10 +579,9 @@ export async function measureLabelNoise(
   runDir: string,
   options: { checkpoint?: "best" | "last"; backend?: BackendName; batchSize?: number } = {},
 ): Promise<RunLabelNoise> {
-  const run = await loadRun(runDir, options.checkpoint ?? "last");
+  const run = await loadRun(runDir, options.checkpoint ?? "last", { backend: options.backend ?? "run" });
   try {
     requireLabelNoise(run, runDir);
-    await initBackend(options.backend ?? run.config.backend);
     const data = await openRunData(run.config);
     const report = await labelNoiseDiagnostics(run, data, options.batchSize ?? run.config.trainer.batchSize);
     return { checkpoint: run.checkpointPath, epoch: run.epoch, report };

@@ -57,6 +57,7 @@ export {
   defaultRunName,
   type LoadedRun,
   loadRun,
+  type LoadRunOptions,
   makeLoaders,
   openRunData,
   pipelineOptions,

@@ -9,7 +9,7 @@
 import { tf } from "../engine/tf.ts";
 import { Random } from "../engine/random.ts";
 import { type DatasetItem, ImagePipeline } from "../datasets/mod.ts";
-import { type BackendName, initBackend } from "../engine/backend.ts";
+import type { BackendName } from "../engine/backend.ts";
 import { type LoadedRun, loadRun, pipelineOptions } from "./run.ts";
 import { basename, extname, join } from "node:path";
 import sharp from "sharp";
@@ -119,9 +119,8 @@ export async function predictRun(
   images: readonly string[],
   options: PredictRunOptions = {},
 ): Promise<PredictRunResult> {
-  const run = await loadRun(runDir, options.checkpoint ?? "best");
+  const run = await loadRun(runDir, options.checkpoint ?? "best", { backend: options.backend ?? "run" });
   try {
-    await initBackend(options.backend ?? run.config.backend);
     const predictions = await predictImages(run, images);
     return { predictions, classNames: run.classNames, checkpointPath: run.checkpointPath };
   } finally {
@@ -341,10 +340,9 @@ export async function predictPhotosRun(
   images: readonly string[],
   options: PredictPhotosRunOptions = {},
 ): Promise<PredictPhotosRunResult> {
-  const run = await loadRun(runDir, options.checkpoint ?? "best");
+  const run = await loadRun(runDir, options.checkpoint ?? "best", { backend: options.backend ?? "run" });
   let results: (PhotoResult & { photo?: RgbImage })[];
   try {
-    await initBackend(options.backend ?? run.config.backend);
     results = await predictPhotos(run, images, options);
   } finally {
     run.model.dispose();

@@ -28,7 +28,7 @@ import { Buffer } from "node:buffer";
 import { basename, join, relative } from "node:path";
 import sharp from "sharp";
 import { UMAP } from "umap-js";
-import { type BackendName, initBackend } from "../engine/backend.ts";
+import type { BackendName } from "../engine/backend.ts";
 import { writeFileAtomic } from "../engine/files.ts";
 import { Random } from "../engine/random.ts";
 import { type Tensor2D, type Tensor4D, tf } from "../engine/tf.ts";
@@ -42,7 +42,7 @@ import { forEachEvalBatch } from "../training/evaluate.ts";
 import { argmaxRows, classificationReport, rocAuc, summarize } from "../training/metrics.ts";
 import type { EpochMetrics } from "../training/trainer.ts";
 import { configToYaml } from "./config.ts";
-import { type LoadedRun, loadRun, openRunData, pipelineOptions, readRunConfig, RUN_FILES } from "./run.ts";
+import { type LoadedRun, loadRun, openRunData, pipelineOptions, RUN_FILES } from "./run.ts";
 import type { RunLabelNoise } from "./eval.ts";
 import type { Ablation, AblationNoiseRun, AblationRun } from "./ablation.ts";
 import {
@@ -618,11 +618,11 @@ function table(head: string[], rows: (string | number)[][]): string {
 export async function writeRunReport(runDir: string, options: RunReportOptions = {}): Promise<RunReport> {
   const started = performance.now();
   const log = options.log ?? (() => {});
-  const runConfig = await readRunConfig(runDir);
   const history = await readHistory(runDir);
   // The backend first: the model's weights are then created on it.
-  if (options.backend !== null) await initBackend(options.backend ?? runConfig.backend);
-  const run = await loadRun(runDir, options.checkpoint ?? "best");
+  const run = await loadRun(runDir, options.checkpoint ?? "best", {
+    backend: options.backend === null ? undefined : options.backend ?? "run",
+  });
   try {
     const { config, classNames } = run;
     const C = classNames.length;

@@ -20,7 +20,7 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { type BackendInfo, initBackend } from "../engine/backend.ts";
+import { type BackendInfo, type BackendName, initBackend } from "../engine/backend.ts";
 import { removeTemporaryFiles, writeFileAtomic } from "../engine/files.ts";
 import { AdaDfModel } from "../backbones/adadf.ts";
 import { backboneSpec } from "../backbones/resnet.ts";
@@ -864,19 +864,35 @@ export interface LoadedRun {
   epoch: number;
 }
 
+/** Options of {@linkcode loadRun}. */
+export interface LoadRunOptions {
+  /**
+   * A backend to start before the model's weights are created on the current one: a name, or `"run"` for
+   * the run's own `backend`. Without it the model is built on whatever backend is current.
+   */
+  backend?: BackendName | "run";
+}
+
 /**
  * Loads a run folder's model from its `best` (default) or `last` checkpoint.
  *
  * @example
  * ```ts ignore
- * const run = await loadRun("runs/synthetic-fused-20261128-101500");
+ * const run = await loadRun("runs/synthetic-fused-20261128-101500", "best", { backend: "run" });
  * ```
  */
-export async function loadRun(runDir: string, which: "best" | "last" = "best"): Promise<LoadedRun> {
+export async function loadRun(
+  runDir: string,
+  which: "best" | "last" = "best",
+  options: LoadRunOptions = {},
+): Promise<LoadedRun> {
   if (which !== "best" && which !== "last") {
     throw new Error(`loadRun: checkpoint must be "best" or "last", got ${JSON.stringify(which)}.`);
   }
   const config = await readRunConfig(runDir);
+  if (options.backend !== undefined) {
+    await initBackend(options.backend === "run" ? config.backend : options.backend);
+  }
   let checkpointPath = join(runDir, which === "best" ? RUN_FILES.best : RUN_FILES.last);
   if (which === "best" && !(await Deno.stat(checkpointPath).then(() => true, () => false))) {
     checkpointPath = join(runDir, RUN_FILES.last);
