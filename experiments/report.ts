@@ -42,7 +42,7 @@ import { forEachEvalBatch } from "../training/evaluate.ts";
 import { argmaxRows, classificationReport, rocAuc, summarize } from "../training/metrics.ts";
 import type { EpochMetrics } from "../training/trainer.ts";
 import { configToYaml } from "./config.ts";
-import { type LoadedRun, loadRun, openRunData, pipelineOptions, RUN_FILES } from "./run.ts";
+import { type LoadedRun, loadRun, openRunData, pipelineOptions, readRunConfig, RUN_FILES } from "./run.ts";
 import type { RunLabelNoise } from "./eval.ts";
 import type { Ablation, AblationNoiseRun, AblationRun } from "./ablation.ts";
 import {
@@ -618,10 +618,11 @@ function table(head: string[], rows: (string | number)[][]): string {
 export async function writeRunReport(runDir: string, options: RunReportOptions = {}): Promise<RunReport> {
   const started = performance.now();
   const log = options.log ?? (() => {});
+  const runConfig = await readRunConfig(runDir); // first: a folder that is no run folder says so
   const history = await readHistory(runDir);
   // The backend first: the model's weights are then created on it.
   const run = await loadRun(runDir, options.checkpoint ?? "best", {
-    backend: options.backend === null ? undefined : options.backend ?? "run",
+    backend: options.backend === null ? undefined : options.backend ?? runConfig.backend,
   });
   try {
     const { config, classNames } = run;
