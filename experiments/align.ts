@@ -26,6 +26,7 @@ import sharp from "sharp";
 import { writeFileAtomic } from "../engine/files.ts";
 import { type BackendName, initBackend } from "../engine/backend.ts";
 import { RAF_DB_LABEL_FILE } from "../datasets/raf_db.ts";
+import { IMAGE_EXTENSIONS } from "../datasets/_list.ts";
 import {
   checkTemplate,
   decodePhoto,
@@ -42,17 +43,6 @@ import { formatDuration } from "./progress.ts";
 export const ALIGNMENT_FILE = "alignment.json";
 /** The per-image log of the destination. */
 export const ALIGN_LOG_FILE = "align-log.jsonl";
-
-/** File extensions read as images. */
-export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze([
-  ".jpg",
-  ".jpeg",
-  ".png",
-  ".webp",
-  ".tif",
-  ".tiff",
-  ".gif",
-]);
 
 /** How the destination is laid out (see the module documentation). */
 export type AlignLayout = "mirror" | "rafdb";

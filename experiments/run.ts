@@ -460,6 +460,14 @@ export function runFolderHooks(
 ): TrainerHooks {
   const { checkpointEvery, checkpointSteps, checkpointMinutes } = config.output;
   let lastSaved = performance.now();
+  /** Writes the run-folder checkpoint `file` of the trainer, with its state (`state` when given). */
+  const save = async (file: string, trainer: Trainer, state?: TrainerState) =>
+    await saveCheckpoint(join(runDir, file), {
+      model: trainer.model,
+      classNames,
+      trainer: state ?? await trainer.getState(),
+      config,
+    });
   return {
     onRunStart() {
       lastSaved = performance.now();
@@ -470,12 +478,7 @@ export function runFolderHooks(
       const byTime = checkpointMinutes !== null &&
         performance.now() - lastSaved >= checkpointMinutes * 60_000;
       if (!bySteps && !byTime) return;
-      await saveCheckpoint(join(runDir, RUN_FILES.partial), {
-        model: trainer.model,
-        classNames,
-        trainer: await trainer.getState(),
-        config,
-      });
+      await save(RUN_FILES.partial, trainer);
       lastSaved = performance.now();
       killPoint(`epoch-${b.epoch}:batch-${b.batch}`);
     },
@@ -486,23 +489,13 @@ export function runFolderHooks(
         // The best checkpoint keeps the mined class distributions but not the optimiser moments.
         const state = await trainer.getState();
         state.optimizer = { ...state.optimizer, expAvg: new Map(), expAvgSq: new Map() };
-        await saveCheckpoint(join(runDir, RUN_FILES.best), {
-          model: trainer.model,
-          classNames,
-          trainer: state,
-          config,
-        });
+        await save(RUN_FILES.best, trainer, state);
         killPoint(`epoch-${m.epoch}:best`);
       }
       const isLast = m.epoch === trainer.options.epochs;
       const writeLast = m.epoch % checkpointEvery === 0 || isLast;
       if (writeLast) {
-        await saveCheckpoint(join(runDir, RUN_FILES.last), {
-          model: trainer.model,
-          classNames,
-          trainer: await trainer.getState(),
-          config,
-        });
+        await save(RUN_FILES.last, trainer);
         lastSaved = performance.now();
         killPoint(`epoch-${m.epoch}:last`);
       }
@@ -512,12 +505,7 @@ export function runFolderHooks(
       if (writeLast) await removeIfThere(join(runDir, RUN_FILES.partial));
     },
     async onRunEnd(trainer, summary) {
-      await saveCheckpoint(join(runDir, RUN_FILES.last), {
-        model: trainer.model,
-        classNames,
-        trainer: await trainer.getState(),
-        config,
-      });
+      await save(RUN_FILES.last, trainer);
       killPoint("run-end:last");
       await removeIfThere(join(runDir, RUN_FILES.partial));
       const doc = {
