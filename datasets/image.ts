@@ -4,7 +4,8 @@
  *
  * @module
  */
-import sharp, { type Sharp } from "sharp";
+import type { default as SharpConstructor, Sharp } from "sharp";
+import { loadSharp } from "./_sharp.ts";
 import { checkRegularFile, FileReadError } from "../formats/read.ts";
 import type { RgbImage } from "./transforms.ts";
 import { DatasetError, type DatasetItem, type RawImage } from "./types.ts";
@@ -92,6 +93,7 @@ export async function decodeImage(
   input: string | Uint8Array | RawImage | DatasetItem,
   options: DecodeOptions = {},
 ): Promise<RgbImage> {
+  const sharp = await loadSharp();
   let source: string;
   let pipeline: Sharp;
   if (typeof input === "string") {
@@ -103,10 +105,10 @@ export async function decodeImage(
     pipeline = sharp(input, { failOn: "error" });
   } else if ("data" in input) {
     source = "raw image";
-    pipeline = rawPipeline(input);
+    pipeline = rawPipeline(sharp, input);
   } else if (input.image) {
     source = input.source;
-    pipeline = rawPipeline(input.image);
+    pipeline = rawPipeline(sharp, input.image);
   } else if (input.path !== undefined) {
     source = input.path;
     await checkImageFile(input.path);
@@ -139,7 +141,7 @@ export async function decodeImage(
   }
 }
 
-function rawPipeline(image: RawImage): Sharp {
+function rawPipeline(sharp: typeof SharpConstructor, image: RawImage): Sharp {
   const { data, width, height, channels } = image;
   if (data.length !== width * height * channels) {
     throw new RangeError(`raw image ${width}x${height}x${channels} needs ${width * height * channels} bytes`);

@@ -7,9 +7,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import sharp from "sharp";
-import * as vega from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
+import { loadSharp } from "../datasets/_sharp.ts";
 
 /** A Vega-Lite specification as the report builds them. */
 export type ChartSpec = TopLevelSpec;
@@ -49,6 +48,8 @@ const CONFIG = {
  * ```
  */
 export async function renderChart(spec: ChartSpec): Promise<RenderedChart> {
+  // Loaded on first use: together they take longer to import than the rest of the library.
+  const [vega, { compile }, sharp] = await Promise.all([import("vega"), import("vega-lite"), loadSharp()]);
   const withConfig = { ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as ChartSpec;
   const compiled = compile(withConfig).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none", logLevel: vega.Warn });

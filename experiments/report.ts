@@ -26,8 +26,6 @@
  */
 import { Buffer } from "node:buffer";
 import { basename, join, relative } from "node:path";
-import sharp from "sharp";
-import { UMAP } from "umap-js";
 import type { BackendName } from "../engine/backend.ts";
 import { writeFileAtomic } from "../engine/files.ts";
 import { Random } from "../engine/random.ts";
@@ -63,6 +61,7 @@ import {
   noiseSpec,
   renderChart,
 } from "./_report_charts.ts";
+import { loadSharp } from "../datasets/_sharp.ts";
 
 /** The files a report writes into a run (or ablation) folder. */
 export const REPORT_FILES = {
@@ -405,7 +404,8 @@ async function targetFeatures(
 }
 
 /** A 2-D UMAP embedding of `features`, seeded. */
-function embed(features: number[][], seed: number): number[][] {
+async function embed(features: number[][], seed: number): Promise<number[][]> {
+  const { UMAP } = await import("umap-js"); // loaded on first use, as the chart renderer
   const rng = new Random(seed);
   const umap = new UMAP({
     nComponents: 2,
@@ -418,6 +418,7 @@ function embed(features: number[][], seed: number): number[][] {
 
 async function faceDataUri(dataset: Dataset, index: number): Promise<string> {
   const item = dataset.item(index);
+  const sharp = await loadSharp();
   const input = item.path ? sharp(item.path) : item.image
     ? sharp(item.image.data, {
       raw: { width: item.image.width, height: item.image.height, channels: item.image.channels },
@@ -823,7 +824,7 @@ export async function writeRunReport(runDir: string, options: RunReportOptions =
     if (embedIdx.length >= 5) {
       log(`report: embedding the target features of ${embedIdx.length} test images (UMAP)`);
       const feats = await targetFeatures(run, subset(test, embedIdx));
-      const xy = embed(feats.features, config.seed);
+      const xy = await embed(feats.features, config.seed);
       const predictedOf = new Map<number, number>();
       outputs.indices.forEach((k, i) => predictedOf.set(k, predictions[i]));
       figures.embedding = { method: "UMAP", images: xy.length };

@@ -5,7 +5,7 @@
  * @module
  */
 
-/** The permissions of the data-writing tasks (train, ablate, synth, ...): no network, no subprocesses. */
+/** The permissions of the data-writing tasks (train, eval, synth; ablate without --slurm --submit): no network, no subprocesses. */
 const TASK_PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi", "--allow-sys"];
 
 /** `deno run` of `cli/<script>` with `args`, stdout and stderr piped. */

@@ -57,10 +57,16 @@ const sample = (i: number) => join(DEMO, `sample${i}.jpg`);
 /** The faces in face-api's six demo photos, counted by eye. */
 const FACES_PRESENT = [3, 3, 3, 4, 5, 4];
 
+/**
+ * The backend of detection and alignment here: the fastest on this machine (native where oneDNN is
+ * installed, else wasm), as `deno task align` and `predict` choose it; the browser test's page runs wasm.
+ */
+const BACKEND = "auto";
+
 let analyzer: FaceAnalyzer | undefined;
 async function getAnalyzer(): Promise<FaceAnalyzer> {
   if (!analyzer) {
-    await initBackend("wasm");
+    await initBackend(BACKEND);
     analyzer = await FaceAnalyzer.load();
   }
   return analyzer;
@@ -366,7 +372,7 @@ Deno.test("align: a folder with class folders, a corrupt file and a faceless ima
       size: 64,
       live: false,
       log: (l) => lines.push(l),
-      backend: "wasm",
+      backend: BACKEND,
     });
     assert.deepEqual(
       {
@@ -401,7 +407,7 @@ Deno.test("align: a folder with class folders, a corrupt file and a faceless ima
 
     // Resumed: the done images are skipped, the unreadable one is tried again.
     await Deno.remove(join(dst, "sad/six.jpg"));
-    const second = await alignFolder(src, dst, { size: 64, live: false, log: () => {}, backend: "wasm" });
+    const second = await alignFolder(src, dst, { size: 64, live: false, log: () => {}, backend: BACKEND });
     assert.deepEqual([second.skipped, second.aligned, second.none, second.errors.length], [3, 1, 0, 1]);
     const entries = (await Deno.readTextFile(join(dst, ALIGN_LOG_FILE))).trim().split("\n");
     assert.equal(entries.length, 7);
@@ -428,7 +434,7 @@ Deno.test("align: RAF-DB's original images become its aligned layout, which the 
     await copyPhoto(sample(3), join(src, "Image", "original", "test_0001.jpg"));
     await Deno.mkdir(join(src, "EmoLabel"));
     await Deno.writeTextFile(join(src, RAF_DB_LABEL_FILE), "train_00001.jpg 4\ntest_0001.jpg 1\n");
-    const result = await alignFolder(src, dst, { size: 100, live: false, log: () => {}, backend: "wasm" });
+    const result = await alignFolder(src, dst, { size: 100, live: false, log: () => {}, backend: BACKEND });
     assert.equal(result.layout, "rafdb");
     assert.equal(result.aligned, 2);
     const train = await rafDb(dst, { split: "train" });
@@ -448,7 +454,7 @@ Deno.test("predict: a raw photo gives one row per face, drawn with --annotate; a
     const config = await resolveConfig({
       preset: "synthetic",
       overrides: [
-        "backend=wasm",
+        `backend=${BACKEND}`,
         "model.backbone=tiny",
         "data.size=16",
         "data.synthetic.count=20",
@@ -485,7 +491,14 @@ Deno.test("predict: a raw photo gives one row per face, drawn with --annotate; a
 
     // The task: a table row per face, and the annotated picture at the photo's size.
     const out = join(dir, "annotated.png");
-    const child = await taskCommand("predict.ts", [runDir, sample(5), "--annotate", out, "--backend", "wasm"])
+    const child = await taskCommand("predict.ts", [
+      runDir,
+      sample(5),
+      "--annotate",
+      out,
+      "--backend",
+      BACKEND,
+    ])
       .output();
     const stdout = new TextDecoder().decode(child.stdout);
     assert.ok(child.success, new TextDecoder().decode(child.stderr));
@@ -504,7 +517,7 @@ Deno.test("predict: a raw photo gives one row per face, drawn with --annotate; a
       "--json",
       "--detect",
       "--backend",
-      "wasm",
+      BACKEND,
     ]).output();
     assert.ok(json.success, new TextDecoder().decode(json.stderr));
     const parsed = JSON.parse(new TextDecoder().decode(json.stdout));

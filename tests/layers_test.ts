@@ -23,7 +23,12 @@ export const LAYERS = [
 
 interface InfoModule {
   specifier: string;
-  dependencies?: { specifier: string; code?: { specifier: string }; type?: { specifier: string } }[];
+  dependencies?: {
+    specifier: string;
+    code?: { specifier: string };
+    type?: { specifier: string };
+    isDynamic?: boolean;
+  }[];
 }
 
 function layerOf(specifier: string): number {
@@ -47,8 +52,8 @@ async function libraryFiles(): Promise<string[]> {
   return files;
 }
 
-/** Every import edge between project modules, as [from, to] file URLs. */
-async function importEdges(): Promise<[string, string][]> {
+/** The module graph of `mod.ts` and every library file, as `deno info --json` gives it. */
+async function libraryGraph(): Promise<InfoModule[]> {
   const dir = await Deno.makeTempDir();
   try {
     const root = `${dir}/all.ts`;
@@ -58,19 +63,42 @@ async function importEdges(): Promise<[string, string][]> {
       .output();
     assert.ok(out.success, "deno info failed");
     const info = JSON.parse(new TextDecoder().decode(out.stdout)) as { modules: InfoModule[] };
-    const edges: [string, string][] = [];
-    for (const module of info.modules) {
-      if (!module.specifier.startsWith(toFileUrl(ROOT).href)) continue;
-      for (const dep of module.dependencies ?? []) {
-        for (const target of [dep.code?.specifier, dep.type?.specifier]) {
-          if (target?.startsWith("file://")) edges.push([module.specifier, target]);
-        }
-      }
-    }
-    return edges;
+    return info.modules.filter((m) => m.specifier.startsWith(toFileUrl(ROOT).href));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+const graph = libraryGraph();
+
+/** Every import edge between project modules, as [from, to] file URLs. */
+async function importEdges(): Promise<[string, string][]> {
+  const edges: [string, string][] = [];
+  for (const module of await graph) {
+    for (const dep of module.dependencies ?? []) {
+      for (const target of [dep.code?.specifier, dep.type?.specifier]) {
+        if (target?.startsWith("file://")) edges.push([module.specifier, target]);
+      }
+    }
+  }
+  return edges;
+}
+
+/**
+ * npm packages that take long to load (sharp's native library about 0.1 s, vega with vega-lite about
+ * 0.25 s, umap-js 0.06 s) and that most processes never use: the library imports them on first use only
+ * (`datasets/_sharp.ts`, the report's chart renderer and embedding), so that a config check, a CLI's help
+ * or a doc example does not pay for them. Type-only imports cost nothing.
+ */
+const LOADED_ON_FIRST_USE = ["sharp", "vega", "vega-lite", "umap-js"];
+
+/** Static value imports of `packages` in the library, as "file -> package". */
+function staticImports(modules: InfoModule[], packages: readonly string[]): string[] {
+  return modules.flatMap((module) =>
+    (module.dependencies ?? [])
+      .filter((dep) => packages.includes(dep.specifier) && dep.code && !dep.isDynamic)
+      .map((dep) => `${relative(ROOT, fromFileUrl(module.specifier))} -> ${dep.specifier}`)
+  );
 }
 
 Deno.test("every import points down the layers (formats < engine < ... < cli)", async () => {
@@ -85,6 +113,22 @@ Deno.test("every import points down the layers (formats < engine < ... < cli)", 
     .filter(([from, to]) => layerOf(from) === 0 && layerOf(to) !== 0)
     .map(([from, to]) => `${name(from)} -> ${name(to)}`);
   assert.deepEqual(fromFormats, [], "the file formats import nothing of the project's outside formats/");
+});
+
+Deno.test("sharp, vega, vega-lite and umap-js are imported on first use only", async () => {
+  const modules = await graph;
+  assert.deepEqual(staticImports(modules, LOADED_ON_FIRST_USE), []);
+  // The check sees static imports: a module with one fails it.
+  const planted: InfoModule = {
+    specifier: toFileUrl(`${ROOT}datasets/x.ts`).href,
+    dependencies: [{ specifier: "vega", code: { specifier: "npm:vega@6.4.0" } }],
+  };
+  assert.deepEqual(staticImports([planted], LOADED_ON_FIRST_USE), ["datasets/x.ts -> vega"]);
+  // And the graph holds the dynamic ones, so the check reads the right entries.
+  const dynamic = modules.flatMap((m) =>
+    (m.dependencies ?? []).filter((d) => d.isDynamic).map((d) => d.specifier)
+  );
+  for (const name of LOADED_ON_FIRST_USE) assert.ok(dynamic.includes(name), `no dynamic import of ${name}`);
 });
 
 Deno.test("the layering check catches an upward import", () => {
