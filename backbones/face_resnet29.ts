@@ -541,10 +541,10 @@ export interface CalibrationReport {
  * import { calibrateFaceResNet29BatchNorm, createFaceResNet29, faceDescriptors } from "./face_resnet29.ts";
  * import { tf } from "../engine/tf.ts";
  * const net = createFaceResNet29();
- * const x = tf.randomUniform([4, 112, 112, 3], -0.5, 0.5, "float32", 1) as tf.Tensor4D;
+ * const x = tf.randomUniform([2, 100, 100, 3], -0.5, 0.5, "float32", 1) as tf.Tensor4D;
  * const before = faceDescriptors(net, x).arraySync();
  * const report = calibrateFaceResNet29BatchNorm(net, [x]);
- * assert.equal(report.images, 4);
+ * assert.equal(report.images, 2);
  * const after = faceDescriptors(net, x).arraySync();
  * assert.ok(before.flat().every((v, i) => Math.abs(v - after.flat()[i]) < 1e-4));
  * net.dispose();
@@ -705,8 +705,8 @@ export interface FaceResNet29 extends ParameterStore {
  * import { createFaceResNet29, faceDescriptors } from "./face_resnet29.ts";
  * import { tf } from "../engine/tf.ts";
  * const net = createFaceResNet29();
- * const d = faceDescriptors(net, tf.zeros([2, 150, 150, 3]));
- * assert.deepEqual(d.shape, [2, 128]);
+ * const d = faceDescriptors(net, tf.zeros([1, 150, 150, 3]));
+ * assert.deepEqual(d.shape, [1, 128]);
  * net.dispose();
  * ```
  */

@@ -29,7 +29,8 @@
  *     "trainer.epochs=2",
  *   ],
  * });
- * const { runDir, summary } = await trainRun(config, { runDir: join(dir, "run"), progress: false, log: () => {} });
+ * // report: false: no report.html (charts, UMAP) for this example run.
+ * const { runDir, summary } = await trainRun(config, { runDir: join(dir, "run"), progress: false, report: false, log: () => {} });
  * assert.equal(summary.history.length, 2);
  * const metrics = (await Deno.readTextFile(join(runDir, RUN_FILES.metrics))).trim().split("\n");
  * assert.equal(metrics.length, 2);
