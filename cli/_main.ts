@@ -49,6 +49,16 @@ export function parseCommand<T extends ParseArgsConfig>(
 }
 
 /**
+ * The one run folder a task takes as its argument; any other count prints the error and the usage and
+ * gives null (the task then exits with code 2).
+ */
+export function runFolderArgument(positionals: string[], usage: string): string | null {
+  if (positionals.length === 1) return positionals[0];
+  console.error(`expected one run folder, got ${positionals.length}\n\n${usage}`);
+  return null;
+}
+
+/**
  * The `--checkpoint` value of a task, `best` or `last`; anything else prints the error through `error`
  * and gives null (the task then exits with code 2).
  */

@@ -17,7 +17,14 @@
  *
  * @module
  */
-import { backendOption, checkpointOption, parseCommand, positiveIntOption, runMain } from "./_main.ts";
+import {
+  backendOption,
+  checkpointOption,
+  parseCommand,
+  positiveIntOption,
+  runFolderArgument,
+  runMain,
+} from "./_main.ts";
 import { BACKEND_NAMES } from "../engine/backend.ts";
 import { evaluateRun, formatEvalReport } from "../experiments/eval.ts";
 
@@ -58,16 +65,14 @@ export async function main(args: string[]): Promise<number> {
   }, USAGE);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) {
-    console.error(`expected one run folder, got ${positionals.length}\n\n${USAGE}`);
-    return 2;
-  }
+  const runDir = runFolderArgument(positionals, USAGE);
+  if (runDir === null) return 2;
   const checkpoint = checkpointOption(values.checkpoint);
   if (checkpoint === null) return 2;
   const batch = positiveIntOption("batch", values.batch);
   const backend = backendOption(values.backend);
   if (batch === null || backend === null) return 2;
-  const report = await evaluateRun(positionals[0], {
+  const report = await evaluateRun(runDir, {
     checkpoint,
     dataset: values.dataset,
     dataPath: values["data-path"],

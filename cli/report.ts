@@ -13,7 +13,14 @@
  *
  * @module
  */
-import { backendOption, checkpointOption, parseCommand, positiveIntOption, runMain } from "./_main.ts";
+import {
+  backendOption,
+  checkpointOption,
+  parseCommand,
+  positiveIntOption,
+  runFolderArgument,
+  runMain,
+} from "./_main.ts";
 import { BACKEND_NAMES } from "../engine/backend.ts";
 import { writeRunReport } from "../experiments/report.ts";
 
@@ -42,10 +49,8 @@ export async function main(args: string[]): Promise<number> {
   }, USAGE);
   if (typeof parsed === "number") return parsed;
   const { values, positionals } = parsed;
-  if (positionals.length !== 1) {
-    console.error(`expected one run folder, got ${positionals.length}\n\n${USAGE}`);
-    return 2;
-  }
+  const runDir = runFolderArgument(positionals, USAGE);
+  if (runDir === null) return 2;
   const checkpoint = checkpointOption(values.checkpoint);
   if (checkpoint === null) return 2;
   const backend = backendOption(values.backend);
@@ -53,7 +58,7 @@ export async function main(args: string[]): Promise<number> {
   const maxEmbeddingImages = positiveIntOption("max-embedding", values["max-embedding"]);
   const maxNoiseImages = positiveIntOption("max-noise", values["max-noise"]);
   if ([backend, maxTestImages, maxEmbeddingImages, maxNoiseImages].includes(null)) return 2;
-  const report = await writeRunReport(positionals[0], {
+  const report = await writeRunReport(runDir, {
     checkpoint,
     backend: backend ?? undefined,
     maxTestImages: maxTestImages ?? undefined,

@@ -89,6 +89,15 @@ export class ListDataset implements Dataset {
  */
 export const MAX_TEXT_FILE_BYTES: number = 500 * 2 ** 20;
 
+/** A failed read of `file` as the {@linkcode DatasetError} that names it and says why. */
+function readError(error: unknown, file: string, what: string): DatasetError {
+  if (error instanceof FileReadError) {
+    if (error.notFound) return new DatasetError(`${what} not found`, { file, cause: error });
+    return new DatasetError(error.reason, { file, cause: error });
+  }
+  return new DatasetError(`cannot read ${what}: ${(error as Error).message}`, { file, cause: error });
+}
+
 /**
  * Reads a text file (a regular file of at most `maxBytes`, default {@linkcode MAX_TEXT_FILE_BYTES}),
  * failing with a {@linkcode DatasetError} that names it: missing, a folder, a FIFO, a device, too
@@ -98,11 +107,7 @@ export async function readText(file: string, what: string, maxBytes = MAX_TEXT_F
   try {
     return await readTextFileBounded(file, { maxBytes, what });
   } catch (error) {
-    if (error instanceof FileReadError) {
-      if (error.notFound) throw new DatasetError(`${what} not found`, { file, cause: error });
-      throw new DatasetError(error.reason, { file, cause: error });
-    }
-    throw new DatasetError(`cannot read ${what}: ${(error as Error).message}`, { file, cause: error });
+    throw readError(error, file, what);
   }
 }
 
@@ -111,11 +116,7 @@ export async function readBytes(file: string, what: string, maxBytes: number): P
   try {
     return await readFileBounded(file, { maxBytes, what });
   } catch (error) {
-    if (error instanceof FileReadError) {
-      if (error.notFound) throw new DatasetError(`${what} not found`, { file, cause: error });
-      throw new DatasetError(error.reason, { file, cause: error });
-    }
-    throw new DatasetError(`cannot read ${what}: ${(error as Error).message}`, { file, cause: error });
+    throw readError(error, file, what);
   }
 }
 

@@ -144,6 +144,20 @@ function doubles(backend: WasmHeapBackend, scratch: TensorInfo, offset: number, 
   return new Float64Array(floats.buffer, floats.byteOffset + offset, count);
 }
 
+/**
+ * The scratch of both BatchNorm kernels: two zeroed sums of `c` doubles (floats 0 to 4c), then
+ * `factors` per-channel floats from float 4c; with the SIMD kernels where `c` is a multiple of 4. Made
+ * after the kernel's outputs (an allocation may move the heap, and the views with it).
+ */
+function channelSums(backend: WasmHeapBackend, c: number, factors: number) {
+  const scratch = backend.makeOutput([(4 + factors) * c], "float32");
+  const s1 = doubles(backend, scratch, 0, c);
+  const s2 = doubles(backend, scratch, 8 * c, c);
+  s1.fill(0);
+  s2.fill(0);
+  return { scratch, s1, s2, simd: c % 4 === 0 ? simdKernels(backend) : null };
+}
+
 function channelsOf(x: TensorInfo): { rows: number; channels: number } {
   const channels = x.shape[x.shape.length - 1];
   const rows = tf.util.sizeFromShape(x.shape) / channels;
@@ -183,12 +197,7 @@ function batchNormTrainingKernel(args: KernelArgs): TensorInfo[] {
   const varOut = backend.makeOutput([c], "float32");
   const invStdOut = backend.makeOutput([c], "float32");
   // Scratch: two sums of c doubles, then the per-channel factor a.
-  const scratch = backend.makeOutput([5 * c], "float32");
-  const simd = c % 4 === 0 ? simdKernels(backend) : null;
-  const s1 = doubles(backend, scratch, 0, c);
-  const s2 = doubles(backend, scratch, 8 * c, c);
-  s1.fill(0);
-  s2.fill(0);
+  const { scratch, s1, s2, simd } = channelSums(backend, c, 1);
   const xs = backend.typedArrayFromHeap(x);
   if (simd) {
     const base = pointer(backend, scratch);
@@ -255,12 +264,7 @@ function batchNormTrainingGradKernel(args: KernelArgs): TensorInfo[] {
   const dScaleOut = backend.makeOutput([c], "float32");
   const dOffsetOut = backend.makeOutput([c], "float32");
   // Scratch: two sums of c doubles, then the factors ka, kb, kc.
-  const scratch = backend.makeOutput([7 * c], "float32");
-  const simd = c % 4 === 0 ? simdKernels(backend) : null;
-  const s1 = doubles(backend, scratch, 0, c);
-  const s2 = doubles(backend, scratch, 8 * c, c);
-  s1.fill(0);
-  s2.fill(0);
+  const { scratch, s1, s2, simd } = channelSums(backend, c, 3);
   const dys = backend.typedArrayFromHeap(dy);
   const xs = backend.typedArrayFromHeap(x);
   if (simd) {

@@ -768,23 +768,13 @@ async function readLayers(path: string, shown: string, chain: readonly string[])
       ),
     );
   }
-  const recursive = recursiveAliasProblem(doc, shown, counter);
-  if (recursive !== undefined) throw new ConfigError(recursive);
-  let value: unknown;
-  try {
-    value = doc.toJS();
-  } catch (error) {
-    throw new ConfigError(`${shown}: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
-  }
+  const value = documentValue(doc, shown, counter) ?? {};
   const locate = (at: Path): Place => {
     const offset = locateInDocument(doc, at);
     return offset === undefined
       ? { text: shown, offset: 0 }
       : { text: `${shown}:${position(counter, offset)}`, offset };
   };
-  if (value === null || value === undefined) value = {};
   if (!isPlainObject(value)) {
     throw new ConfigError(
       `${locate([]).text}: expected a mapping of config sections at the top level, got ${show(value)}`,
@@ -942,6 +932,22 @@ export async function loadConfigFile(path: string): Promise<RunConfig> {
 
 const SEGMENT = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
+/**
+ * The JavaScript value of a parsed YAML document, refusing a recursive alias (its value would contain
+ * itself) and naming `where` (and the line, with `counter`) in either failure.
+ */
+function documentValue(doc: YAML.Document, where: string, counter?: YAML.LineCounter): unknown {
+  const recursive = recursiveAliasProblem(doc, where, counter);
+  if (recursive !== undefined) throw new ConfigError(recursive);
+  try {
+    return doc.toJS();
+  } catch (error) {
+    throw new ConfigError(`${where}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+}
+
 /** Parses `a.b.c=value` into a layer, checking the path against the config it applies to. */
 function overrideLayer(text: string, current: unknown): Layer {
   const source = `override ${JSON.stringify(text)}`;
@@ -960,16 +966,7 @@ function overrideLayer(text: string, current: unknown): Layer {
   if (doc.errors.length > 0) {
     throw new ConfigError(`${source}: cannot parse the value: ${doc.errors[0].message}`);
   }
-  const recursive = recursiveAliasProblem(doc, source);
-  if (recursive !== undefined) throw new ConfigError(recursive);
-  let value: unknown;
-  try {
-    value = doc.toJS();
-  } catch (error) {
-    throw new ConfigError(`${source}: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
-  }
+  const value = documentValue(doc, source);
   if (path[0] === "extends") {
     throw new ConfigError(`${source}: extends: only a config file may extend another`);
   }
