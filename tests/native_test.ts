@@ -300,84 +300,22 @@ Deno.test({
   name: "a whole Ada-DF training step on native equals the same step on cpu, and leaks no tensor",
   ignore,
   async fn() {
-    const { AdaDfModel } = await import("../backbones/adadf.ts");
-    const { disposeOutputs, trainStep } = await import("../training/step.ts");
-    const { Adam } = await import("../training/optim.ts");
-    const { buildPlugins } = await import("../strategies/registry.ts");
-    const { computeObjective } = await import("../strategies/objective.ts");
-    const { thresholdDistributions } = await import("../strategies/functional.ts");
+    const { assertSameSteps, recordSteps } = await import("./_steps.ts");
     await initNative();
     const rng = generator(15);
     const batch = 6;
-    const imageShape = [batch, 40, 40, 3];
-    const images = randomData(rng, imageShape);
-    const labelData = Int32Array.from({ length: batch }, (_, i) => i % 7);
-    /** Adam that also records the gradients of the first step (what the step computes). */
-    class RecordingAdam extends Adam {
-      grads = new Map<string, Float32Array>();
-      override update(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>): void {
-        if (!this.grads.size) { for (const [k, g] of grads) this.grads.set(k, g.dataSync() as Float32Array); }
-        super.update(params, grads);
-      }
-    }
-    const run = async (backend: string, steps: number) => {
-      await tf.setBackend(backend);
-      const model = new AdaDfModel("tiny", { numClasses: 7, seed: 4 });
-      const optimizer = new RecordingAdam({ lr: 1e-3 });
-      const x = t4(images, imageShape);
-      const labels = tf.tensor1d(labelData, "int32");
-      const classDistributions = thresholdDistributions(7, 0.7);
-      const plugins = buildPlugins({});
-      const losses: number[] = [];
-      const counts: number[] = [];
-      let buffers = new Map<string, Float32Array>();
-      for (let s = 0; s < steps; s++) {
-        const out = trainStep(
-          model,
-          optimizer,
-          x,
-          (o) => computeObjective(plugins, { ...o, labels, classDistributions }, { epoch: 1 + s }),
-        );
-        losses.push((await out.total.data())[0]);
-        disposeOutputs(out);
-        counts.push(tf.memory().numTensors);
-        if (s === 0) buffers = new Map([...model.buffers].map(([k, v]) => [k, v.dataSync() as Float32Array]));
-      }
-      const grads = optimizer.grads;
-      tf.dispose([x, labels, classDistributions]);
-      optimizer.dispose();
-      model.dispose();
-      return { losses, counts, grads, buffers };
-    };
-    const native = await run("native", 4);
-    assert.equal(new Set(native.counts).size, 1, `tensors per step stay constant: ${native.counts}`);
-    const cpu = await run("cpu", 4);
-    // The first step: every gradient and BatchNorm statistic agrees.
-    assert.ok(native.grads.size > 0 && native.grads.size === cpu.grads.size);
-    // Relative to each gradient's own scale, floored at 1% of the step's largest gradient: a gradient that is
-    // a sum cancelling to near zero (an attention bias, 3e-4 of the largest here) keeps the rounding of its
-    // terms, which are of the size of the other gradients.
-    let largest = 0;
-    for (const g of cpu.grads.values()) for (const v of g) largest = Math.max(largest, Math.abs(v));
-    for (const [name, g] of cpu.grads) {
-      const n = native.grads.get(name)!;
-      let diff = 0;
-      let scale = 1e-2 * largest;
-      for (let i = 0; i < g.length; i++) {
-        diff = Math.max(diff, Math.abs(n[i] - g[i]));
-        scale = Math.max(scale, Math.abs(g[i]));
-      }
-      assert.ok(diff / scale < 1e-4, `gradient of ${name} differs by ${diff / scale} (relative)`);
-    }
+    const shape: [number, number, number, number] = [batch, 40, 40, 3];
+    const images = randomData(rng, shape);
+    const labels = Int32Array.from({ length: batch }, (_, i) => i % 7);
+    const native = await recordSteps("native", { images, shape, labels }, 4);
+    const cpu = await recordSteps("cpu", { images, shape, labels }, 4);
+    // Every gradient of the first step and every step's loss agree (parameters are not compared after
+    // Adam: its normalised update turns float rounding in near-zero gradients into differences of the
+    // order of the learning rate).
+    assertSameSteps(native, cpu);
     for (const [name, b] of cpu.buffers) {
       const e = relativeError(native.buffers.get(name)!, b);
       assert.ok(e < 1e-4, `${name} after one step differs by ${e} (relative)`);
-    }
-    // Every step's loss agrees (parameters are not compared after Adam: its normalised update turns float
-    // rounding in near-zero gradients into differences of the order of the learning rate).
-    for (let s = 0; s < 4; s++) {
-      const e = Math.abs(native.losses[s] - cpu.losses[s]) / Math.abs(cpu.losses[s]);
-      assert.ok(e < 1e-4, `loss of step ${s + 1}: ${native.losses[s]} vs ${cpu.losses[s]}`);
     }
     const ran = new Set([...nativeImplementations().keys()].map((k) => k.split(":")[0]));
     for (const op of ["Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "BatchMatMul"]) {

@@ -15,11 +15,7 @@ import { FUSED_WASM_BASE64 } from "../engine/_fused_wasm.ts";
 import { compileWat, FUSED_WAT_URL } from "../engine/_fused_build.ts";
 import { BN_EPSILON } from "../backbones/layers.ts";
 import { Adam } from "../training/optim.ts";
-import { AdaDfModel } from "../backbones/adadf.ts";
-import { disposeOutputs, trainStep } from "../training/step.ts";
-import { buildPlugins } from "../strategies/registry.ts";
-import { computeObjective } from "../strategies/objective.ts";
-import { thresholdDistributions } from "../strategies/functional.ts";
+import { assertSameSteps, recordSteps } from "./_steps.ts";
 
 type Pad = "same" | "valid" | number | [
   [number, number],
@@ -258,78 +254,17 @@ Deno.test("a whole Ada-DF training step on wasm equals the same step on cpu, and
   const batch = 5;
   const imageShape = [batch, 36, 36, 3] as [number, number, number, number];
   const images = Float32Array.from({ length: imageShape.reduce((a, b) => a * b) }, () => rng.normal());
-  const labelData = Int32Array.from({ length: batch }, (_, i) => (i * 3) % 7);
-  /** Adam that also records the gradients of the first step (what the step computes). */
-  class RecordingAdam extends Adam {
-    grads = new Map<string, Float32Array>();
-    override update(params: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>): void {
-      if (!this.grads.size) { for (const [k, g] of grads) this.grads.set(k, g.dataSync() as Float32Array); }
-      super.update(params, grads);
-    }
-  }
+  const labels = Int32Array.from({ length: batch }, (_, i) => (i * 3) % 7);
   const steps = 3;
-  const run = async (backend: string) => {
-    await tf.setBackend(backend);
-    const model = new AdaDfModel("tiny", { numClasses: 7, seed: 4 });
-    const optimizer = new RecordingAdam({ lr: 1e-3 });
-    const x = tf.tensor4d(images, imageShape);
-    const labels = tf.tensor1d(labelData, "int32");
-    const classDistributions = thresholdDistributions(7, 0.7);
-    const plugins = buildPlugins({});
-    const losses: number[] = [];
-    const counts: number[] = [];
-    let buffers = new Map<string, Float32Array>();
-    const kernels = new Set<string>();
-    for (let s = 0; s < steps; s++) {
-      const info = await tf.profile(async () => {
-        const out = trainStep(
-          model,
-          optimizer,
-          x,
-          (o) => computeObjective(plugins, { ...o, labels, classDistributions }, { epoch: 1 + s }),
-        );
-        losses.push((await out.total.data())[0]);
-        disposeOutputs(out);
-      });
-      for (const k of info.kernels) kernels.add(k.name);
-      counts.push(tf.memory().numTensors);
-      if (s === 0) buffers = new Map([...model.buffers].map(([k, v]) => [k, v.dataSync() as Float32Array]));
-    }
-    const params = new Map([...model.params].map(([k, v]) => [k, v.dataSync() as Float32Array]));
-    const grads = optimizer.grads;
-    tf.dispose([x, labels, classDistributions]);
-    optimizer.dispose();
-    model.dispose();
-    return { losses, counts, grads, buffers, kernels, params };
-  };
-  const wasm = await run("wasm");
+  const wasm = await recordSteps("wasm", { images, shape: imageShape, labels }, steps);
   for (const k of [BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, ADAM_UPDATE]) {
     assert.ok(wasm.kernels.has(k), `${k} ran on wasm`);
   }
-  assert.equal(new Set(wasm.counts).size, 1, `tensors per step stay constant: ${wasm.counts}`);
-  const cpu = await run("cpu");
+  const cpu = await recordSteps("cpu", { images, shape: imageShape, labels }, steps);
   assert.ok(!cpu.kernels.has(ADAM_UPDATE));
-  assert.ok(wasm.grads.size > 0 && wasm.grads.size === cpu.grads.size);
-  // Relative to each gradient's own scale, floored at 1% of the step's largest gradient (a gradient that
-  // cancels to near zero keeps the rounding of its terms).
-  let largest = 0;
-  for (const g of cpu.grads.values()) for (const v of g) largest = Math.max(largest, Math.abs(v));
-  for (const [name, g] of cpu.grads) {
-    const w = wasm.grads.get(name)!;
-    let diff = 0;
-    let scale = 1e-2 * largest;
-    for (let i = 0; i < g.length; i++) {
-      diff = Math.max(diff, Math.abs(w[i] - g[i]));
-      scale = Math.max(scale, Math.abs(g[i]));
-    }
-    assert.ok(diff / scale < 1e-4, `gradient of ${name} differs by ${diff / scale} (relative)`);
-  }
+  assertSameSteps(wasm, cpu);
   for (const [name, b] of cpu.buffers) {
     assertClose(wasm.buffers.get(name)!, b, 1e-4, `${name} after one step`);
-  }
-  for (let s = 0; s < steps; s++) {
-    const e = Math.abs(wasm.losses[s] - cpu.losses[s]) / Math.abs(cpu.losses[s]);
-    assert.ok(e < 1e-4, `loss of step ${s + 1}: ${wasm.losses[s]} vs ${cpu.losses[s]}`);
   }
   // Parameters after the steps: each moves by at most lr per step, so they agree to about lr.
   for (const [name, p] of cpu.params) {
