@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { resolveConfig } from "../experiments/config.ts";
 import { resumeRun, RUN_FILES, trainRun } from "../experiments/run.ts";
 import type { TrainerHooks } from "../training/trainer.ts";
+import { tinySyntheticOverrides } from "./_tiny.ts";
 
 /** Mid-epoch checkpoints every this many steps. */
 export const KILL_TEST_STEPS = 2;
@@ -23,14 +24,8 @@ export const KILL_TEST_EPOCHS = 2;
 /** The tiny run: 40 images of 16 px (32 training: 4 batches of 8 per epoch), the tiny backbone. */
 export function killTestOverrides(cacheDir: string): string[] {
   return [
-    "backend=wasm",
-    "model.backbone=tiny",
-    "data.size=16",
-    "data.synthetic.count=40",
-    "data.synthetic.size=16",
-    `data.synthetic.cacheDir=${JSON.stringify(cacheDir)}`,
+    ...tinySyntheticOverrides(cacheDir, 40),
     "data.prefetch=1",
-    "trainer.batchSize=8",
     `trainer.epochs=${KILL_TEST_EPOCHS}`,
     "trainer.lr=0.01",
     `output.checkpointSteps=${KILL_TEST_STEPS}`,

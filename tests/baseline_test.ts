@@ -21,19 +21,14 @@ import { exportRun } from "../experiments/export.ts";
 import { loadExportedModel, predict } from "../experiments/inference.ts";
 import { predictImages } from "../experiments/predict.ts";
 import { aggregate, parseAblation, resultsCsv, resultsMarkdown } from "../experiments/ablation.ts";
+import { tinySyntheticOverrides } from "./_tiny.ts";
 
 /** A tiny, fast configuration on a small synthetic set generated into `dir`. */
 async function tinyConfig(dir: string, extra: string[] = []) {
   return await resolveConfig({
     preset: "synthetic",
     overrides: [
-      "backend=wasm",
-      "model.backbone=tiny",
-      "data.size=16",
-      "data.synthetic.count=24",
-      "data.synthetic.size=16",
-      `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
-      "trainer.batchSize=8",
+      ...tinySyntheticOverrides(join(dir, "cache"), 24),
       "trainer.epochs=3",
       "trainer.lr=0.003",
       "trainer.meanOfLast=2",

@@ -23,19 +23,14 @@ import { main as trainMain } from "../cli/train.ts";
 import { main as evalMain } from "../cli/eval.ts";
 import { main as predictMain } from "../cli/predict.ts";
 import { taskCommand } from "./_cli.ts";
+import { tinySyntheticOverrides } from "./_tiny.ts";
 
 /** A tiny, fast configuration on a small synthetic set generated into `dir`. */
 async function tinyConfig(dir: string, extra: string[] = []) {
   return await resolveConfig({
     preset: "synthetic",
     overrides: [
-      "backend=wasm",
-      "model.backbone=tiny",
-      "data.size=16",
-      "data.synthetic.count=30",
-      "data.synthetic.size=16",
-      `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
-      "trainer.batchSize=8",
+      ...tinySyntheticOverrides(join(dir, "cache"), 30),
       "trainer.epochs=2",
       "trainer.lr=0.003",
       `output.dir=${JSON.stringify(join(dir, "runs"))}`,

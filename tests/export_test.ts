@@ -14,6 +14,7 @@ import { loadExportedModel, predict } from "../experiments/inference.ts";
 import { loadRun, trainRun } from "../experiments/run.ts";
 import { predictImages } from "../experiments/predict.ts";
 import { main as exportMain } from "../cli/export.ts";
+import { tinySyntheticOverrides } from "./_tiny.ts";
 
 const CLASSES = ["Surprise", "Fear", "Disgust", "Happiness", "Sadness", "Anger", "Neutral"];
 
@@ -242,13 +243,7 @@ Deno.test("exportRun() of a trained run: predict() equals predictImages() on the
     const config = await resolveConfig({
       preset: "synthetic",
       overrides: [
-        "backend=wasm",
-        "model.backbone=tiny",
-        "data.size=16",
-        "data.synthetic.count=16",
-        "data.synthetic.size=20",
-        `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
-        "trainer.batchSize=8",
+        ...tinySyntheticOverrides(join(dir, "cache"), 16, { faceSize: 20 }),
         "trainer.epochs=1",
         "trainer.lr=0.01",
       ],

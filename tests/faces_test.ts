@@ -51,6 +51,7 @@ import { AdaDfModel } from "../backbones/adadf.ts";
 import { exportInferenceModel } from "../experiments/export.ts";
 import { loadExportedModel, predict } from "../experiments/inference.ts";
 import { buildFaces } from "../examples/web/build_faces.ts";
+import { tinySyntheticOverrides } from "./_tiny.ts";
 
 const DEMO = fileURLToPath(new URL(".", import.meta.resolve("@vladmandic/face-api/demo/sample1.jpg")));
 const sample = (i: number) => join(DEMO, `sample${i}.jpg`);
@@ -454,13 +455,7 @@ Deno.test("predict: a raw photo gives one row per face, drawn with --annotate; a
     const config = await resolveConfig({
       preset: "synthetic",
       overrides: [
-        `backend=${BACKEND}`,
-        "model.backbone=tiny",
-        "data.size=16",
-        "data.synthetic.count=20",
-        "data.synthetic.size=16",
-        `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
-        "trainer.batchSize=8",
+        ...tinySyntheticOverrides(join(dir, "cache"), 20, { backend: BACKEND }),
         "trainer.epochs=1",
       ],
     });

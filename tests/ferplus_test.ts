@@ -4,6 +4,7 @@ import { DatasetError, ferPlus, FERPLUS_CLASSES, openDataset } from "../datasets
 import { resolveConfig } from "../experiments/config.ts";
 import { trainRun } from "../experiments/run.ts";
 import { evaluateRun } from "../experiments/eval.ts";
+import { tinySyntheticOverrides } from "./_tiny.ts";
 
 const HEADER = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF";
 const pixels = (v: number) => Array(48 * 48).fill(v).join(" ");
@@ -88,13 +89,7 @@ Deno.test("deno task eval measures the KL to FERPlus's human distributions", asy
     const config = await resolveConfig({
       preset: "synthetic",
       overrides: [
-        "backend=wasm",
-        "model.backbone=tiny",
-        "data.size=16",
-        "data.synthetic.count=30",
-        "data.synthetic.size=16",
-        `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
-        "trainer.batchSize=8",
+        ...tinySyntheticOverrides(join(dir, "cache"), 30),
         "trainer.epochs=1",
         `output.dir=${JSON.stringify(join(dir, "runs"))}`,
       ],

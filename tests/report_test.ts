@@ -13,6 +13,7 @@ import {
 } from "../experiments/report.ts";
 import { main as reportMain } from "../cli/report.ts";
 import { type ChromiumPage, findChromium, openChromium, withDeadline } from "./_web.ts";
+import { tinySyntheticOverrides } from "./_tiny.ts";
 
 const CHROMIUM = findChromium();
 if (!CHROMIUM) {
@@ -101,14 +102,8 @@ async function tinyNoisyRun(dir: string): Promise<string> {
   const config = await resolveConfig({
     preset: "synthetic",
     overrides: [
-      "backend=wasm",
-      "model.backbone=tiny",
-      "data.size=16",
-      "data.synthetic.count=40",
-      "data.synthetic.size=16",
-      `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
+      ...tinySyntheticOverrides(join(dir, "cache"), 40),
       "data.labelNoise=0.3",
-      "trainer.batchSize=8",
       "trainer.epochs=2",
       "trainer.lr=0.003",
     ],
