@@ -15,6 +15,7 @@ import {
 } from "../strategies/functional.ts";
 import { buildPlugins, computeObjective, epochPassMiner, type ObjectiveBatch } from "../strategies/mod.ts";
 import { referenceLoss, referenceMinedDistributions, referenceSoftmax } from "./_reference.ts";
+import { objectiveOfHeads } from "./_objective.ts";
 
 type Nested = number | Nested[];
 
@@ -414,15 +415,8 @@ Deno.test("computeObjective() sends the KL gradient through the fused targets, u
       distribution: { type: "fused", stopGradient },
       regularizer: { type: "rank", margin: 0.5 },
     });
-    return (f1: tf.Tensor, f2: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor) =>
-      computeObjective(plugins, {
-        auxLogits: f1 as tf.Tensor2D,
-        targetLogits: f2 as tf.Tensor2D,
-        scores1: c1 as tf.Tensor1D,
-        scores2: c2 as tf.Tensor1D,
-        labels,
-        classDistributions,
-      }, { epoch: 2 }).total;
+    const objective = objectiveOfHeads(plugins, { labels, classDistributions }, { epoch: 2 });
+    return (f1: tf.Tensor, f2: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor) => objective(f1, f2, c1, c2).total;
   };
   const free = tf.grads(loss(false))([fc1, fc2, s1, s2]);
   for (const g of free) {
@@ -621,15 +615,9 @@ Deno.test({
           assertClose(out.alpha2, ref.alpha2, 1e-12, at("alpha2"));
           assertClose(read(out.weights), ref.weights, tol, at("weights"));
           assertClose(read(out.targets), ref.targets, tol, at("targets"));
+          const heads = objectiveOfHeads(plugins, { labels, classDistributions }, { epoch: cs.epoch });
           const objective = (f1: tf.Tensor, f2: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor) =>
-            computeObjective(plugins, {
-              auxLogits: f1 as tf.Tensor2D,
-              targetLogits: f2 as tf.Tensor2D,
-              scores1: c1 as tf.Tensor1D,
-              scores2: c2 as tf.Tensor1D,
-              labels,
-              classDistributions,
-            }, { epoch: cs.epoch }).total;
+            heads(f1, f2, c1, c2).total;
           const raw = tf.grads(objective)([fc1, fc2, s1, s2]);
           assertClose(read(raw[0]), ref.gradFc1, tol, at("d total / d fc1"));
           assertClose(read(raw[1]), ref.gradFc2, tol, at("d total / d fc2"));

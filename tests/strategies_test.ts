@@ -32,6 +32,7 @@ import {
   referenceMinedDistributions,
   type ReferenceSettings,
 } from "./_reference.ts";
+import { objectiveOfHeads } from "./_objective.ts";
 
 type Nested = number | Nested[];
 
@@ -158,15 +159,9 @@ Deno.test("computeObjective() with the Ada-DF plugins has the oracle's values an
     });
     const labels = tf.tensor1d(ref.labels, "int32");
     const classDistributions = tf.tensor2d(ref.classDistributions);
+    const objective = objectiveOfHeads(plugins, { labels, classDistributions }, { epoch: settings.epoch });
     const total = (f1: tf.Tensor, f2: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor) =>
-      computeObjective(plugins, {
-        auxLogits: f1 as tf.Tensor2D,
-        targetLogits: f2 as tf.Tensor2D,
-        scores1: c1 as tf.Tensor1D,
-        scores2: c2 as tf.Tensor1D,
-        labels,
-        classDistributions,
-      }, { epoch: settings.epoch }).total;
+      objective(f1, f2, c1, c2).total;
     const inputs = [tf.tensor2d(ref.fc1), tf.tensor2d(ref.fc2), tf.tensor1d(ref.s1), tf.tensor1d(ref.s2)];
     const value = total(inputs[0], inputs[1], inputs[2], inputs[3]);
     const expected = referenceLoss(ref, settings);
@@ -198,14 +193,9 @@ Deno.test("computeObjective() sends gradients to both branches' logits and both 
     const config of [{}, { distribution: { type: "fused", stopGradient: true } }, { distribution: "label" }]
   ) {
     const plugins = buildPlugins(config);
+    const objective = objectiveOfHeads(plugins, batch, { epoch: 2 });
     const grads = tf.grads((f1: tf.Tensor, f2: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor) =>
-      computeObjective(plugins, {
-        ...batch,
-        auxLogits: f1 as tf.Tensor2D,
-        targetLogits: f2 as tf.Tensor2D,
-        scores1: c1 as tf.Tensor1D,
-        scores2: c2 as tf.Tensor1D,
-      }, { epoch: 2 }).total
+      objective(f1, f2, c1, c2).total
     )([batch.auxLogits, batch.targetLogits, batch.scores1, batch.scores2]);
     grads.forEach((g, i) => {
       const v = g.dataSync() as Float32Array;

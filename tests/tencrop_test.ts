@@ -30,6 +30,7 @@ import {
   referenceRepeatLabels,
   referenceSoftmax,
 } from "./_reference.ts";
+import { objectiveOfHeads } from "./_objective.ts";
 
 await initBackend("wasm");
 
@@ -119,15 +120,10 @@ function libraryStep(cs: CropCase) {
   const s2 = tf.tensor1d(cs.s2.flat());
   const labels = tf.tensor1d(repeatLabels(Int32Array.from(cs.labels), CROPS), "int32");
   const classDistributions = tf.tensor2d(cs.LD);
-  const objective = (f1: tf.Tensor, f2: tf.Tensor, c1: tf.Tensor, c2: tf.Tensor) =>
-    computeObjective(plugins, {
-      auxLogits: f1 as tf.Tensor2D,
-      targetLogits: f2 as tf.Tensor2D,
-      scores1: c1 as tf.Tensor1D,
-      scores2: c2 as tf.Tensor1D,
-      labels,
-      classDistributions,
-    }, { epoch: cs.epoch, batchSize: B });
+  const objective = objectiveOfHeads(plugins, { labels, classDistributions }, {
+    epoch: cs.epoch,
+    batchSize: B,
+  });
   return { fc1, fc2, s1, s2, labels, classDistributions, objective };
 }
 
