@@ -4,10 +4,10 @@
  *
  * @module
  */
+import sharp from "sharp";
 import { Random } from "../engine/random.ts";
 import type { FaceParams } from "./_faces_sampling.ts";
 import { mixColor } from "./_faces_sampling.ts";
-import { loadSharp } from "./_sharp.ts";
 
 /** Output format of a rendered face. */
 export type FaceFormat = "jpeg" | "png" | "raw";
@@ -561,7 +561,6 @@ export async function renderFaceImage(
   size: number,
   format: FaceFormat = "jpeg",
 ): Promise<Uint8Array> {
-  const sharp = await loadSharp();
   const scene = params.scene;
   const svg = faceSvg(params, size);
   let image = sharp(Buffer.from(svg)).resize(size, size).removeAlpha();

@@ -4,8 +4,7 @@
  *
  * @module
  */
-import type { default as SharpConstructor, Sharp } from "sharp";
-import { loadSharp } from "./_sharp.ts";
+import sharp, { type Sharp } from "sharp";
 import { checkRegularFile, FileReadError } from "../formats/read.ts";
 import type { RgbImage } from "./transforms.ts";
 import { DatasetError, type DatasetItem, type RawImage } from "./types.ts";
@@ -93,7 +92,6 @@ export async function decodeImage(
   input: string | Uint8Array | RawImage | DatasetItem,
   options: DecodeOptions = {},
 ): Promise<RgbImage> {
-  const sharp = await loadSharp();
   let source: string;
   let pipeline: Sharp;
   if (typeof input === "string") {
@@ -105,10 +103,10 @@ export async function decodeImage(
     pipeline = sharp(input, { failOn: "error" });
   } else if ("data" in input) {
     source = "raw image";
-    pipeline = rawPipeline(sharp, input);
+    pipeline = rawPipeline(input);
   } else if (input.image) {
     source = input.source;
-    pipeline = rawPipeline(sharp, input.image);
+    pipeline = rawPipeline(input.image);
   } else if (input.path !== undefined) {
     source = input.path;
     await checkImageFile(input.path);
@@ -141,7 +139,7 @@ export async function decodeImage(
   }
 }
 
-function rawPipeline(sharp: typeof SharpConstructor, image: RawImage): Sharp {
+function rawPipeline(image: RawImage): Sharp {
   const { data, width, height, channels } = image;
   if (data.length !== width * height * channels) {
     throw new RangeError(`raw image ${width}x${height}x${channels} needs ${width * height * channels} bytes`);

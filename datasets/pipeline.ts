@@ -10,6 +10,7 @@
  *
  * @module
  */
+import sharp from "sharp";
 import type { Random } from "../engine/random.ts";
 import { checkImageFile, decodeImage, type ResizeKernel, type ResizeSpec } from "./image.ts";
 import { RandAugment, type RandAugmentHparams } from "./randaugment.ts";
@@ -25,7 +26,6 @@ import {
   tenCrop,
 } from "./transforms.ts";
 import type { DatasetItem } from "./types.ts";
-import { loadSharp } from "./_sharp.ts";
 
 /** Options of {@linkcode ImagePipeline}. */
 export interface PipelineOptions {
@@ -112,7 +112,6 @@ async function sourceSize(
       if (item.path === undefined) return undefined;
       await checkImageFile(item.path);
     }
-    const sharp = await loadSharp();
     const { width, height } = await sharp(item instanceof Uint8Array ? item : item.path).metadata();
     return width && height ? { width, height } : undefined;
   } catch {

@@ -32,7 +32,7 @@
  */
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import type { OverlayOptions } from "sharp";
+import sharp, { type OverlayOptions } from "sharp";
 import { Random } from "../engine/random.ts";
 import { writeFileAtomic } from "../engine/files.ts";
 import { type FaceFormat, faceSvg as buildFaceSvg, renderFaceImage } from "./_faces.ts";
@@ -60,7 +60,6 @@ export type {
   SampleDistributionOptions,
   SampleFaceOptions,
 } from "./_faces_sampling.ts";
-import { loadSharp } from "./_sharp.ts";
 export type { FaceFormat } from "./_faces.ts";
 
 /**
@@ -759,7 +758,6 @@ export async function drawSyntheticGrid(options: SyntheticGridOptions = {}): Pro
   });
   const background = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
     `<rect width="${width}" height="${height}" fill="#ffffff"/>${texts.join("")}</svg>`;
-  const sharp = await loadSharp();
   const out = await sharp(Buffer.from(background)).composite(composites)
     .png({ palette: true, quality: 95, compressionLevel: 9, effort: 10 }).toBuffer();
   return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);

@@ -7,8 +7,8 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import sharp from "sharp";
 import type { TopLevelSpec } from "vega-lite";
-import { loadSharp } from "../datasets/_sharp.ts";
 
 /** A Vega-Lite specification as the report builds them. */
 export type ChartSpec = TopLevelSpec;
@@ -49,7 +49,7 @@ const CONFIG = {
  */
 export async function renderChart(spec: ChartSpec): Promise<RenderedChart> {
   // Loaded on first use: together they take longer to import than the rest of the library.
-  const [vega, { compile }, sharp] = await Promise.all([import("vega"), import("vega-lite"), loadSharp()]);
+  const [vega, { compile }] = await Promise.all([import("vega"), import("vega-lite")]);
   const withConfig = { ...spec, config: { ...CONFIG, ...(spec.config ?? {}) } } as ChartSpec;
   const compiled = compile(withConfig).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: "none", logLevel: vega.Warn });

@@ -22,6 +22,7 @@
  * @module
  */
 import { dirname, extname, join, relative, resolve, sep } from "node:path";
+import sharp from "sharp";
 import { writeFileAtomic } from "../engine/files.ts";
 import { type BackendName, initBackend } from "../engine/backend.ts";
 import { RAF_DB_LABEL_FILE } from "../datasets/raf_db.ts";
@@ -37,7 +38,6 @@ import {
   pickFace,
 } from "../datasets/faces/mod.ts";
 import { formatDuration } from "./progress.ts";
-import { loadSharp } from "../datasets/_sharp.ts";
 
 /** The file of the destination that records how it was aligned. */
 export const ALIGNMENT_FILE = "alignment.json";
@@ -188,7 +188,6 @@ function outputFor(rel: string, layout: AlignLayout): string {
 }
 
 async function encode(image: { data: Uint8Array; width: number; height: number }, path: string) {
-  const sharp = await loadSharp();
   const s = sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
   const ext = extname(path).toLowerCase();
   const out = ext === ".png"

@@ -12,6 +12,7 @@ import { type DatasetItem, ImagePipeline } from "../datasets/mod.ts";
 import type { BackendName } from "../engine/backend.ts";
 import { type LoadedRun, loadRun, pipelineOptions } from "./run.ts";
 import { basename, extname, join } from "node:path";
+import sharp from "sharp";
 import { writeFileAtomic } from "../engine/files.ts";
 import type { RgbImage } from "../datasets/transforms.ts";
 import { checkImageFile } from "../datasets/image.ts";
@@ -22,7 +23,6 @@ import {
   type FaceBox,
   type FaceTemplate,
 } from "../datasets/faces/mod.ts";
-import { loadSharp } from "../datasets/_sharp.ts";
 
 /** One image's prediction. */
 export interface Prediction {
@@ -255,7 +255,7 @@ export async function predictPhotos(
       let crop = mode === "crop";
       if (mode === "auto") {
         await checkImageFile(image); // a FIFO or a device would block the decoder
-        const meta = await (await loadSharp())(image).metadata().catch((e) => {
+        const meta = await sharp(image).metadata().catch((e) => {
           throw new Error(`${image}: cannot read the image: ${(e as Error).message}`, { cause: e });
         });
         const upright = (meta.orientation ?? 1) >= 5;

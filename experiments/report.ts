@@ -26,6 +26,7 @@
  */
 import { Buffer } from "node:buffer";
 import { basename, join, relative } from "node:path";
+import sharp from "sharp";
 import type { BackendName } from "../engine/backend.ts";
 import { writeFileAtomic } from "../engine/files.ts";
 import { Random } from "../engine/random.ts";
@@ -61,7 +62,6 @@ import {
   noiseSpec,
   renderChart,
 } from "./_report_charts.ts";
-import { loadSharp } from "../datasets/_sharp.ts";
 
 /** The files a report writes into a run (or ablation) folder. */
 export const REPORT_FILES = {
@@ -418,7 +418,6 @@ async function embed(features: number[][], seed: number): Promise<number[][]> {
 
 async function faceDataUri(dataset: Dataset, index: number): Promise<string> {
   const item = dataset.item(index);
-  const sharp = await loadSharp();
   const input = item.path ? sharp(item.path) : item.image
     ? sharp(item.image.data, {
       raw: { width: item.image.width, height: item.image.height, channels: item.image.channels },

@@ -85,12 +85,11 @@ async function importEdges(): Promise<[string, string][]> {
 }
 
 /**
- * npm packages that take long to load (sharp's native library about 0.1 s, vega with vega-lite about
- * 0.25 s, umap-js 0.06 s) and that most processes never use: the library imports them on first use only
- * (`datasets/_sharp.ts`, the report's chart renderer and embedding), so that a config check, a CLI's help
- * or a doc example does not pay for them. Type-only imports cost nothing.
+ * npm packages that take long to load (vega with vega-lite about 0.25 s, umap-js 0.06 s) and that only the
+ * reports use: the library imports them on first use (the report's chart renderer and embedding), so that
+ * a config check, a CLI's help or a doc example does not pay for them. Type-only imports cost nothing.
  */
-const LOADED_ON_FIRST_USE = ["sharp", "vega", "vega-lite", "umap-js"];
+const LOADED_ON_FIRST_USE = ["vega", "vega-lite", "umap-js"];
 
 /** Static value imports of `packages` in the library, as "file -> package". */
 function staticImports(modules: InfoModule[], packages: readonly string[]): string[] {
@@ -115,7 +114,7 @@ Deno.test("every import points down the layers (formats < engine < ... < cli)", 
   assert.deepEqual(fromFormats, [], "the file formats import nothing of the project's outside formats/");
 });
 
-Deno.test("sharp, vega, vega-lite and umap-js are imported on first use only", async () => {
+Deno.test("vega, vega-lite and umap-js are imported on first use only", async () => {
   const modules = await graph;
   assert.deepEqual(staticImports(modules, LOADED_ON_FIRST_USE), []);
   // The check sees static imports: a module with one fails it.

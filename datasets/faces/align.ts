@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Sharp } from "sharp";
+import sharp, { type Sharp } from "sharp";
 import type { Rgb, RgbImage } from "../transforms.ts";
 import {
   alignmentTransform,
@@ -16,7 +16,6 @@ import {
   type Point,
   type Similarity,
 } from "./geometry.ts";
-import { loadSharp } from "../_sharp.ts";
 
 export * from "./geometry.ts";
 
@@ -49,8 +48,7 @@ export interface AlignedFace {
   residual: number;
 }
 
-async function raw(image: RgbImage): Promise<Sharp> {
-  const sharp = await loadSharp();
+function raw(image: RgbImage) {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
 }
 
@@ -99,7 +97,7 @@ export async function warpSimilarity(
     region = { data, width: x1 - x0, height: y1 - y0 };
   } else {
     region = await toRgb(
-      (await raw(image)).extract({ left: cx0, top: cy0, width: cx1 - cx0, height: cy1 - cy0 }).extend({
+      raw(image).extract({ left: cx0, top: cy0, width: cx1 - cx0, height: cy1 - cy0 }).extend({
         left: cx0 - x0,
         top: cy0 - y0,
         right: x1 - cx1,
@@ -118,7 +116,7 @@ export async function warpSimilarity(
     const w = Math.max(1, Math.round(region.width * scale * 1.5));
     const h = Math.max(1, Math.round(region.height * scale * 1.5));
     const fx = w / region.width, fy = h / region.height;
-    region = await toRgb((await raw(region)).resize(w, h, { fit: "fill", kernel: "lanczos3" }));
+    region = await toRgb(raw(region).resize(w, h, { fit: "fill", kernel: "lanczos3" }));
     [a11, a21, a12, a22] = [a11 / fx, a21 / fx, a12 / fy, a22 / fy];
   }
   // 3. sharp's affine works on pixel indices (centres at integers): X_i = A x_i + d with
@@ -134,10 +132,10 @@ export async function warpSimilarity(
   const left = roundInt(Math.min(...cornersX)), top = roundInt(Math.min(...cornersY));
   const kx = -Math.round(d1 + left), ky = -Math.round(d2 + top);
   const warped = await toRgb(
-    (await raw(region)).affine([a11, a12, a21, a22], {
+    raw(region).affine([a11, a12, a21, a22], {
       odx: d1 + left + kx,
       ody: d2 + top + ky,
-      interpolator: (await loadSharp()).interpolators.bilinear,
+      interpolator: sharp.interpolators.bilinear,
       background: bg,
     }),
   );
@@ -146,7 +144,7 @@ export async function warpSimilarity(
       `alignment warp: the ${size}x${size} window at (${kx}, ${ky}) is outside the ${warped.width}x${warped.height} canvas`,
     );
   }
-  return await toRgb((await raw(warped)).extract({ left: kx, top: ky, width: size, height: size }));
+  return await toRgb(raw(warped).extract({ left: kx, top: ky, width: size, height: size }));
 }
 
 /**

@@ -4,9 +4,9 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import sharp from "sharp";
 import type { RgbImage } from "../transforms.ts";
 import type { FaceBox } from "./detector.ts";
-import { loadSharp } from "../_sharp.ts";
 
 /** One box to draw. */
 export interface Annotation {
@@ -77,7 +77,6 @@ export async function annotatePhoto(
   annotations: readonly Annotation[],
 ): Promise<Uint8Array> {
   const svg = Buffer.from(annotationSvg(photo.width, photo.height, annotations));
-  const sharp = await loadSharp();
   const png = await sharp(photo.data, { raw: { width: photo.width, height: photo.height, channels: 3 } })
     .composite([{ input: svg, left: 0, top: 0 }])
     .png()

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import sharp from "sharp";
 import type { RgbImage } from "../transforms.ts";
 import { DatasetError } from "../types.ts";
 import {
@@ -35,7 +36,6 @@ export * from "./annotate.ts";
 export * from "./detector.ts";
 export * from "./landmarks.ts";
 import { loadWeightMap } from "./weights.ts";
-import { loadSharp } from "../_sharp.ts";
 
 export { FACE_MODEL_PACKAGE, loadWeightMap, packagedModelDir } from "./weights.ts";
 export { decodeWeightMap, disposeWeights, type FaceModelName, type WeightMap } from "./_weight_map.ts";
@@ -153,7 +153,6 @@ export function pickFace(
  */
 export async function decodePhoto(input: string | Uint8Array): Promise<RgbImage> {
   const source = typeof input === "string" ? input : `encoded image (${input.length} bytes)`;
-  const sharp = await loadSharp();
   try {
     const { data, info } = await sharp(input, { failOn: "error" }).rotate().removeAlpha().toColourspace(
       "srgb",
