@@ -97,6 +97,14 @@ export interface AdaDfModelOptions {
    * @default {2}
    */
   branches?: BranchCount;
+  /**
+   * Whether the seeded random initialisation runs. `false` makes the same parameters (names, shapes,
+   * trainability) with zeros where it would draw (the face network still copies its pretrained
+   * weights), for a model whose every tensor is loaded next, as the run pipeline's `loadRun` and a resumed run
+   * load a checkpoint: the draws are most of a ResNet's construction time.
+   * @default {true}
+   */
+  initialize?: boolean;
 }
 
 /**
@@ -139,7 +147,7 @@ export class AdaDfModel implements ParameterStore {
       throw new RangeError(`AdaDfModel: branches must be 1 or 2, got ${JSON.stringify(branches)}`);
     }
     this.branchNames = branches === 2 ? BRANCHES : ["target"];
-    const rng = new Random(options.seed ?? 0);
+    const rng = options.initialize === false ? null : new Random(options.seed ?? 0);
     const features = featureSize(this.spec);
     const spec = this.spec;
     const weights = spec.family === "resnet" ? undefined : loadFaceResNet29Weights();

@@ -205,7 +205,9 @@ export function globalAvgPool(x: Tensor4D): Tensor2D {
 }
 
 /**
- * Adds torchvision-initialised parameters to a store (deterministic for a given generator).
+ * Adds torchvision-initialised parameters to a store (deterministic for a given generator). Without a
+ * generator (`null`) it draws nothing: conv and linear weights are zeros, BatchNorm as always. That
+ * gives a store of the right names and shapes at no cost, for weights that are loaded next.
  *
  * @example Initialise a conv layer and its BatchNorm, reproducibly
  * ```ts
@@ -221,12 +223,12 @@ export function globalAvgPool(x: Tensor4D): Tensor2D {
  * ```
  */
 export class Initializer {
-  #rng: Random;
+  #rng: Random | null;
   #store: ParameterStore;
   #trainable: boolean;
 
-  /** Creates an initialiser that adds to `store`. */
-  constructor(store: ParameterStore, rng: Random, trainable = true) {
+  /** Creates an initialiser that adds to `store`, drawing from `rng` (`null`: zeros). */
+  constructor(store: ParameterStore, rng: Random | null, trainable = true) {
     this.#store = store;
     this.#rng = rng;
     this.#trainable = trainable;
@@ -244,7 +246,8 @@ export class Initializer {
   conv(name: string, kh: number, kw: number, cin: number, cout: number): void {
     const std = Math.sqrt(2 / (cout * kh * kw));
     const values = new Float32Array(kh * kw * cin * cout);
-    for (let i = 0; i < values.length; i++) values[i] = this.#rng.normal(0, std);
+    const rng = this.#rng;
+    if (rng) { for (let i = 0; i < values.length; i++) values[i] = rng.normal(0, std); }
     this.#add(`${name}.weight`, [kh, kw, cin, cout], values);
   }
 
@@ -260,9 +263,12 @@ export class Initializer {
   linear(name: string, inFeatures: number, outFeatures: number): void {
     const bound = 1 / Math.sqrt(inFeatures);
     const w = new Float32Array(inFeatures * outFeatures);
-    for (let i = 0; i < w.length; i++) w[i] = this.#rng.uniform(-bound, bound);
     const b = new Float32Array(outFeatures);
-    for (let i = 0; i < b.length; i++) b[i] = this.#rng.uniform(-bound, bound);
+    const rng = this.#rng;
+    if (rng) {
+      for (let i = 0; i < w.length; i++) w[i] = rng.uniform(-bound, bound);
+      for (let i = 0; i < b.length; i++) b[i] = rng.uniform(-bound, bound);
+    }
     this.#add(`${name}.weight`, [inFeatures, outFeatures], w);
     this.#add(`${name}.bias`, [outFeatures], b);
   }

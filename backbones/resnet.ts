@@ -344,6 +344,12 @@ export interface CreateResNetOptions {
    * @default {0}
    */
   seed?: number;
+  /**
+   * Whether the seeded random initialisation runs; `false`: zeros where it would draw (the weights
+   * are loaded next).
+   * @default {true}
+   */
+  initialize?: boolean;
 }
 
 /** A plain single-branch ResNet classifier with torchvision's names. */
@@ -371,7 +377,7 @@ export function createResNet(name: BackboneName, options: CreateResNetOptions = 
   const spec = resnetSpec(name);
   const numClasses = options.numClasses ?? 7;
   const store: ParameterStore = { params: new Map(), buffers: new Map() };
-  const init = new Initializer(store, new Random(options.seed ?? 0));
+  const init = new Initializer(store, options.initialize === false ? null : new Random(options.seed ?? 0));
   initStem(init, spec);
   initBranch(init, spec);
   init.linear("fc", featureSize(spec), numClasses);

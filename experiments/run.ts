@@ -692,6 +692,8 @@ export async function trainRun(config: RunConfig, options: TrainRunOptions = {})
     seed: config.seed,
     freezeStem: config.model.freezeStem,
     branches: config.model.branches,
+    // A resumed run loads every tensor from its checkpoint.
+    initialize: !checkpoint,
   });
   if (config.model.branches === 1) {
     log("model.branches 1: the single-branch baseline, trained with cross-entropy alone (method unused)");
@@ -890,6 +892,7 @@ export async function loadRun(
   const model = new AdaDfModel(meta.backbone as AdaDfModel["spec"]["name"], {
     numClasses: meta.numClasses,
     branches: config.model.branches,
+    initialize: false,
   });
   loadModelStateDict(model, checkpoint.model, { strict: true, source: checkpointPath });
   const plugins = runPlugins(config);

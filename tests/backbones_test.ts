@@ -26,14 +26,56 @@ function torchShape(shape: number[]): number[] {
 }
 
 Deno.test("AdaDfModel has exactly the paper's parameter counts", () => {
-  const m18 = new AdaDfModel("resnet18", { numClasses: 7 });
+  // Counted on models built without the random draws (the same parameters; see the next test).
+  const m18 = new AdaDfModel("resnet18", { numClasses: 7, initialize: false });
   assert.equal(countParameters(m18), 22_203_728);
   // The frozen stem (157,504 parameters) is not trained.
   assert.equal(m18.trainableVariables().reduce((n, v) => n + v.size, 0), 22_203_728 - 157_504);
   m18.dispose();
-  const m50 = new AdaDfModel("resnet50", { numClasses: 7 });
+  const m50 = new AdaDfModel("resnet50", { numClasses: 7, initialize: false });
   assert.equal(countParameters(m50), 46_823_504);
   m50.dispose();
+});
+
+Deno.test("initialize: false builds the same parameters with zeros where the initialisation draws", () => {
+  const variants = [
+    ["tiny", { seed: 5 }],
+    ["tiny", { seed: 5, branches: 1, freezeStem: false }],
+    ["face-resnet29", { seed: 5 }],
+  ] as const;
+  for (const [backbone, options] of variants) {
+    const drawn = new AdaDfModel(backbone, { numClasses: 3, ...options });
+    const zeros = new AdaDfModel(backbone, { numClasses: 3, ...options, initialize: false });
+    for (const kind of ["params", "buffers"] as const) {
+      assert.deepEqual([...zeros[kind].keys()], [...drawn[kind].keys()], `${backbone} ${kind}`);
+      for (const [name, v] of drawn[kind]) {
+        const z = zeros[kind].get(name)!;
+        const where = `${backbone} ${JSON.stringify(options)} ${name}`;
+        assert.deepEqual(z.shape, v.shape, where);
+        assert.equal(z.trainable, v.trainable, where);
+        const values = v.dataSync();
+        // Drawn: conv kernels and linear heads; the face network's own weights are copied from its package.
+        const module = name.slice(0, name.lastIndexOf("."));
+        const random = kind === "params" && !/(^|\.)(bn\d*|downsample\.1)$/.test(module) &&
+          (backbone !== "face-resnet29" || /\.(fc|attention)$/.test(module));
+        if (random) {
+          assert.ok(values.some((x) => x !== 0), `${where}: drawn`);
+          assert.ok(z.dataSync().every((x) => x === 0), `${where}: zeros`);
+        } else {
+          assert.deepEqual(z.dataSync(), values, `${where}: not drawn, so the same`);
+        }
+      }
+    }
+    drawn.dispose();
+    zeros.dispose();
+  }
+  const net = createResNet("tiny", { numClasses: 4, initialize: false });
+  assert.ok(net.params.get("layer1.0.conv1.weight")!.dataSync().every((x) => x === 0));
+  assert.deepEqual(
+    net.params.get("bn1.weight")!.dataSync(),
+    new Float32Array(net.params.get("bn1.weight")!.size).fill(1),
+  );
+  tf.dispose([...net.params.values(), ...net.buffers.values()]);
 });
 
 /** torchvision's parameter counts with the ImageNet head (1000 classes). */
@@ -42,7 +84,7 @@ const TORCHVISION_PARAMETERS = { resnet18: 11_689_512, resnet50: 25_557_032 } as
 for (const name of ["resnet18", "resnet50"] as const) {
   Deno.test(`createResNet("${name}") has torchvision's parameter count, state_dict names and shapes`, async () => {
     const expected = await torchvisionKeys(name);
-    const net = createResNet(name, { numClasses: 1000 });
+    const net = createResNet(name, { numClasses: 1000, initialize: false });
     assert.equal(countParameters(net), TORCHVISION_PARAMETERS[name]);
     const ours = new Map<string, number[]>();
     for (const [k, v] of [...net.params, ...net.buffers]) ours.set(k, torchShape(v.shape));
