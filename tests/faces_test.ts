@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { PYTHON } from "./_python.ts";
 import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import { tf } from "../engine/tf.ts";
@@ -226,7 +227,7 @@ for src, dst in json.load(sys.stdin):
 print(json.dumps(out))`;
   let child;
   try {
-    child = new Deno.Command("/usr/bin/python3", {
+    child = new Deno.Command(PYTHON, {
       args: ["-c", script],
       stdin: "piped",
       stdout: "piped",
@@ -234,7 +235,7 @@ print(json.dumps(out))`;
     })
       .spawn();
   } catch {
-    console.log("  /usr/bin/python3 not found: the numpy comparison is skipped");
+    console.log(`  ${PYTHON} not found: the numpy comparison is skipped`);
     return;
   }
   const writer = child.stdin.getWriter();

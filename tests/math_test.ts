@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { PYTHON, pythonHas } from "./_python.ts";
 import { tf } from "../engine/tf.ts";
 import { Random } from "../engine/random.ts";
 import {
@@ -451,20 +452,9 @@ Deno.test("computeObjective() rejects mismatched inputs and a bad epoch with the
 // Comparison with the authors' PyTorch code
 // ---------------------------------------------------------------------------------------------------
 
-const PYTHON = "/usr/bin/python3";
 const SCRIPT = new URL("./fixtures/ada_df_loss_reference.py", import.meta.url).pathname;
 
-function torchAvailable(): boolean {
-  try {
-    return new Deno.Command(PYTHON, { args: ["-c", "import torch"], stdout: "null", stderr: "null" })
-      .outputSync()
-      .success;
-  } catch {
-    return false;
-  }
-}
-
-const hasTorch = torchAvailable();
+const hasTorch = pythonHas("torch");
 
 interface ReferenceCase {
   fc1: number[][];

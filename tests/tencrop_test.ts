@@ -4,6 +4,7 @@
  * the authors' code.
  */
 import assert from "node:assert/strict";
+import { PYTHON, pythonHas } from "./_python.ts";
 import YAML from "yaml";
 import sharp from "sharp";
 import { join } from "node:path";
@@ -127,16 +128,8 @@ function libraryStep(cs: CropCase) {
   return { fc1, fc2, s1, s2, labels, classDistributions, objective };
 }
 
-const PYTHON = "/usr/bin/python3";
 const SCRIPT = new URL("./fixtures/ada_df_tencrop_reference.py", import.meta.url).pathname;
-const hasTorch = (() => {
-  try {
-    return new Deno.Command(PYTHON, { args: ["-c", "import torch"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
+const hasTorch = pythonHas("torch");
 
 Deno.test("a ten-crop step: 16 images are 160 rows, KL / 16, rank split top 11 / bottom 5 (oracle)", () => {
   const cs = cropCase(1, 1, 2);
