@@ -26,14 +26,14 @@
  *     "data.synthetic.size=16",
  *     `data.synthetic.cacheDir=${JSON.stringify(join(dir, "cache"))}`,
  *     "trainer.batchSize=8",
- *     "trainer.epochs=2",
+ *     "trainer.epochs=1",
  *   ],
  * });
  * // report: false: no report.html (charts, UMAP) for this example run.
  * const { runDir, summary } = await trainRun(config, { runDir: join(dir, "run"), progress: false, report: false, log: () => {} });
- * assert.equal(summary.history.length, 2);
+ * assert.equal(summary.history.length, 1);
  * const metrics = (await Deno.readTextFile(join(runDir, RUN_FILES.metrics))).trim().split("\n");
- * assert.equal(metrics.length, 2);
+ * assert.equal(metrics.length, 1);
  *
  * // The test split: 20% of the 20 images.
  * const report = await evaluateRun(runDir);

@@ -88,8 +88,8 @@ function averageCrops<T extends Tensor>(x: T, crops: number): T {
  * import { forEachEvalBatch } from "./evaluate.ts";
  *
  * const batch = {
- *   images: new Float32Array(4 * 32 * 32 * 3),
- *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   images: new Float32Array(4 * 16 * 16 * 3),
+ *   shape: [4, 16, 16, 3] as [number, number, number, 3],
  *   labels: Int32Array.from([0, 1, 0, 1]),
  *   indices: Int32Array.from([0, 1, 2, 3]),
  *   crops: 1,
@@ -163,8 +163,8 @@ export async function forEachEvalBatch(
  * import { evaluateModel } from "./evaluate.ts";
  *
  * const batch = {
- *   images: new Float32Array(4 * 32 * 32 * 3),
- *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   images: new Float32Array(4 * 16 * 16 * 3),
+ *   shape: [4, 16, 16, 3] as [number, number, number, 3],
  *   labels: Int32Array.from([0, 1, 0, 1]),
  *   indices: Int32Array.from([0, 1, 2, 3]),
  *   crops: 1,

@@ -100,12 +100,12 @@ export interface TrainStepOptions {
  * import { disposeOutputs, trainStep } from "./step.ts";
  *
  * const model = new AdaDfModel("tiny", { numClasses: 3 });
- * const out = trainStep(model, new Adam(), tf.zeros([2, 32, 32, 3]), (o) => ({
+ * const out = trainStep(model, new Adam(), tf.zeros([2, 16, 16, 3]), (o) => ({
  *   total: tf.mean(tf.square(o.targetLogits)) as tf.Scalar,
  * }));
  * assert.ok(out.total.dataSync()[0] >= 0); // a mean of squares
  * const optimizer = new Adam();
- * trainStep(model, optimizer, tf.zeros([2, 32, 32, 3]), (o) => ({ total: tf.mean(o.targetLogits) as tf.Scalar }));
+ * trainStep(model, optimizer, tf.zeros([2, 16, 16, 3]), (o) => ({ total: tf.mean(o.targetLogits) as tf.Scalar }));
  * assert.equal(optimizer.step, 1); // one update of the parameters
  * disposeOutputs(out);
  * ```

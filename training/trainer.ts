@@ -121,8 +121,8 @@ export interface RunSummary {
  * import { buildPlugins } from "../strategies/registry.ts";
  * import { Trainer, type TrainerHooks } from "./trainer.ts";
  * const batch = {
- *   images: new Float32Array(4 * 32 * 32 * 3),
- *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   images: new Float32Array(4 * 16 * 16 * 3),
+ *   shape: [4, 16, 16, 3] as [number, number, number, 3],
  *   labels: Int32Array.from([0, 1, 0, 1]),
  *   indices: Int32Array.from([0, 1, 2, 3]),
  *   crops: 1,
@@ -292,8 +292,8 @@ interface Terms {
  * import { Trainer } from "./trainer.ts";
  *
  * const batch = {
- *   images: new Float32Array(4 * 32 * 32 * 3),
- *   shape: [4, 32, 32, 3] as [number, number, number, 3],
+ *   images: new Float32Array(4 * 16 * 16 * 3),
+ *   shape: [4, 16, 16, 3] as [number, number, number, 3],
  *   labels: Int32Array.from([0, 1, 0, 1]),
  *   indices: Int32Array.from([0, 1, 2, 3]),
  *   crops: 1,
