@@ -6,20 +6,7 @@
 import assert from "node:assert/strict";
 import { relative } from "node:path";
 import { fileURLToPath as fromFileUrl, pathToFileURL as toFileUrl } from "node:url";
-
-const ROOT = fromFileUrl(new URL("..", import.meta.url));
-
-/** The layers from the bottom up; a module may import from its own layer or any layer before it. */
-export const LAYERS = [
-  "formats",
-  "engine",
-  "backbones",
-  "strategies",
-  "datasets",
-  "training",
-  "experiments",
-  "cli",
-] as const;
+import { type Layer, LAYERS, libraryFiles, ROOT } from "./_library.ts";
 
 interface InfoModule {
   specifier: string;
@@ -34,22 +21,7 @@ interface InfoModule {
 function layerOf(specifier: string): number {
   if (!specifier.startsWith("file://")) return -1;
   const path = relative(ROOT, fromFileUrl(specifier));
-  return LAYERS.indexOf(path.split("/")[0] as typeof LAYERS[number]);
-}
-
-async function libraryFiles(): Promise<string[]> {
-  const files: string[] = [];
-  for (const layer of LAYERS) {
-    const walk = async (dir: string) => {
-      for await (const entry of Deno.readDir(dir)) {
-        const path = `${dir}/${entry.name}`;
-        if (entry.isDirectory) await walk(path);
-        else if (entry.name.endsWith(".ts")) files.push(path);
-      }
-    };
-    await walk(`${ROOT}${layer}`);
-  }
-  return files;
+  return LAYERS.indexOf(path.split("/")[0] as Layer);
 }
 
 /** The module graph of `mod.ts` and every library file, as `deno info --json` gives it. */
