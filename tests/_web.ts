@@ -106,7 +106,11 @@ export async function openChromium(
   options: { profile: string; flags?: string[]; timeoutMs?: number },
 ): Promise<ChromiumPage> {
   const { profile, flags = [], timeoutMs = TIMEOUT_MS } = options;
+  // Chromium's singleton lock lives in a folder of $TMPDIR that only a clean exit removes: keep it in
+  // the profile, which the caller removes, since Chromium is killed.
+  await Deno.mkdir(profile, { recursive: true });
   const child = new Deno.Command(chromium, {
+    env: { TMPDIR: profile },
     args: [
       ...CHROMIUM_FLAGS,
       `--user-data-dir=${profile}`,
