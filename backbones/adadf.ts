@@ -100,8 +100,8 @@ export interface AdaDfModelOptions {
   /**
    * Whether the seeded random initialisation runs. `false` makes the same parameters (names, shapes,
    * trainability) with zeros where it would draw (the face network still copies its pretrained
-   * weights), for a model whose every tensor is loaded next, as the run pipeline's `loadRun` and a resumed run
-   * load a checkpoint: the draws are most of a ResNet's construction time.
+   * weights), for a model whose every tensor is loaded next, as the run pipeline's `loadRun` and a
+   * resumed run load a checkpoint: the draws are most of a ResNet's construction time.
    * @default {true}
    */
   initialize?: boolean;

@@ -60,13 +60,11 @@ export function extractExamples(file: string, source: string): Example[] {
 
 /** The code with its relative module specifiers (`./x.ts`, `../y.ts`) resolved against `base`. */
 export function absoluteImports(code: string, base: URL): string {
-  const resolve = (specifier: string) => new URL(specifier, base).href;
-  return code
-    .replace(
-      /(\b(?:from|import)\s*)(["'])(\.{1,2}\/[^"']*)\2/g,
-      (_, lead, q, s) => `${lead}${q}${resolve(s)}${q}`,
-    )
-    .replace(/(\bimport\(\s*)(["'])(\.{1,2}\/[^"']*)\2/g, (_, lead, q, s) => `${lead}${q}${resolve(s)}${q}`);
+  // `from "./x"`, `import "./x"` and `import("./x")`.
+  return code.replace(
+    /(\b(?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']*)\2/g,
+    (_, lead, quote, specifier) => `${lead}${quote}${new URL(specifier, base).href}${quote}`,
+  );
 }
 
 /** Every example of the `files` (absolute paths), named relative to `root`. */

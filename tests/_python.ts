@@ -9,6 +9,14 @@
 export const PYTHON = "/usr/bin/python3";
 
 /**
+ * `""` where {@linkcode PYTHON} runs and finds every one of `modules`, else the reason a test that
+ * needs them is skipped, to append to its name: ` (skipped: /usr/bin/python3 cannot find torch)`.
+ */
+export function pythonSkipReason(...modules: string[]): string {
+  return pythonHas(...modules) ? "" : ` (skipped: ${PYTHON} cannot find ${modules.join(" and ")})`;
+}
+
+/**
  * Whether {@linkcode PYTHON} runs and finds every one of `modules`. It looks them up
  * (`importlib.util.find_spec`) without importing them: importing torch takes about 2 s of CPU, which
  * the reference script pays again. An installed module that fails to import fails its test, with

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PYTHON, pythonHas } from "./_python.ts";
+import { PYTHON, pythonSkipReason } from "./_python.ts";
 import { tf } from "../engine/tf.ts";
 import { Random } from "../engine/random.ts";
 import {
@@ -454,7 +454,7 @@ Deno.test("computeObjective() rejects mismatched inputs and a bad epoch with the
 
 const SCRIPT = new URL("./fixtures/ada_df_loss_reference.py", import.meta.url).pathname;
 
-const hasTorch = pythonHas("torch");
+const SKIPPED = pythonSkipReason("torch");
 
 interface ReferenceCase {
   fc1: number[][];
@@ -540,10 +540,8 @@ function equations(
 }
 
 Deno.test({
-  name: hasTorch
-    ? "computeObjective(), the equations and the test oracle match the reference PyTorch code"
-    : "computeObjective(), the equations and the test oracle match the reference PyTorch code (skipped: /usr/bin/python3 cannot import torch)",
-  ignore: !hasTorch,
+  name: `computeObjective(), the equations and the test oracle match the reference PyTorch code${SKIPPED}`,
+  ignore: SKIPPED !== "",
   fn: async () => {
     const cases = [
       makeCase(1, 10, 7, { epoch: 1, beta: 3, margin: 0.07, threshold: 0.7, present: 7 }),

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { PYTHON, pythonHas } from "./_python.ts";
+import { PYTHON, pythonSkipReason } from "./_python.ts";
 import { join } from "node:path";
 import { tf } from "../engine/tf.ts";
 import { encodeSafetensors, type NamedTensor } from "../formats/safetensors.ts";
@@ -226,8 +226,7 @@ Deno.test("formatLoadReport() caps each section, saying how much it left out", (
 
 const SCRIPT = new URL("./fixtures/make_torch_state_dicts.py", import.meta.url).pathname;
 
-const hasTorch = pythonHas("torch", "torchvision");
-const SKIPPED = " (skipped: /usr/bin/python3 cannot import torch and torchvision)";
+const SKIPPED = pythonSkipReason("torch", "torchvision");
 
 interface TorchExpected {
   resnet18: {
@@ -268,10 +267,9 @@ function close(got: ArrayLike<number>, want: ArrayLike<number>, tolerance: numbe
 }
 
 Deno.test({
-  name: `initFromPretrained() loads torchvision's resnet18 state_dict() and the authors' layout strictly${
-    hasTorch ? "" : SKIPPED
-  }`,
-  ignore: !hasTorch,
+  name:
+    `initFromPretrained() loads torchvision's resnet18 state_dict() and the authors' layout strictly${SKIPPED}`,
+  ignore: SKIPPED !== "",
   sanitizeResources: false,
   fn: async () => {
     const { dir, expected } = await torchFiles();
@@ -312,10 +310,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: `loadModelStateDict() loads a PyTorch model's own state_dict() strictly, with the same outputs${
-    hasTorch ? "" : SKIPPED
-  }`,
-  ignore: !hasTorch,
+  name:
+    `loadModelStateDict() loads a PyTorch model's own state_dict() strictly, with the same outputs${SKIPPED}`,
+  ignore: SKIPPED !== "",
   sanitizeResources: false,
   fn: async () => {
     const { dir, expected } = await torchFiles();
